@@ -80,6 +80,15 @@ class Gpu(abc.ABC):
     def reset_sm_clock(self, index: int) -> None:
         """Undo ``lock_sm_clock``: let the driver choose the clock again."""
 
+    def reopen_args(self) -> dict[str, object]:
+        """How another process opens these GPUs again (stored in clock-pin markers so
+        that ``greenllm clocks reset`` can restore clocks after a crash).
+
+        ``{"backend": "nvml"}`` or ``{"backend": "sim", "sim_state_path": ...}``; see
+        ``greenllm.gpu.factory.open_gpus``.
+        """
+        return {"backend": "unknown"}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release handles (NVML shutdown)."""
 

@@ -1,0 +1,240 @@
+"""One cell summary -> tidy rows: one per load point, every metric a flat column.
+
+A cell without load points (it failed before any, or found no sustainable rate) still
+gives one row with ``load_point`` missing, so failed cells stay visible in the table and
+in the figures' "missing" notes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PERCENTILE_STATS = ("p50", "p90", "p99", "mean")
+LATENCY_METRICS = ("ttft", "tbt", "tpot", "e2e")
+
+# Column -> kind ("str", "int", "float", "bool", "joined": a ';'-joined list, "" when
+# empty), in table order. Nullable numbers are
+# floats (NaN) so that parquet and CSV round-trip them the same way.
+_KEY_COLUMNS = {
+    "instance_id": "str",
+    "model": "str",
+    "tp": "int",
+    "max_batch": "int",
+    "engine": "str",
+    "n_gpus": "float",
+    "clock_label": "str",
+    "clock_mode": "str",
+    "clock_requested_mhz": "float",
+    "clock_applied_mhz": "float",
+    "clock_achieved_mean_mhz": "float",
+    "clock_achieved_p50_mhz": "float",
+    "clock_mhz": "float",
+    "workload_id": "str",
+    "input_tokens": "float",
+    "output_tokens": "float",
+    "load_point": "str",
+    "status": "str",
+    "error": "str",
+    "simulated": "bool",
+}
+_LOAD_COLUMNS = {
+    "fraction_of_max": "float",
+    "rate_rps": "float",
+    "n_requests": "float",
+    "n_ok": "float",
+    "n_failed": "float",
+    "duration_s": "float",
+    **{f"{m}_{s}_s": "float" for m in LATENCY_METRICS for s in PERCENTILE_STATS},
+    "throughput_rps": "float",
+    "output_tok_s": "float",
+    "goodput_rps": "float",
+    "slo_attainment": "float",
+    "window_s": "float",
+    "energy_j": "float",
+    "energy_integral_j": "float",
+    "energy_disagreement": "float",
+    "energy_per_request_j": "float",
+    "energy_per_output_token_j": "float",
+    "power_mean_w": "float",
+    "power_max_w": "float",
+    "sm_clock_mean_mhz": "float",
+    "sm_clock_p50_mhz": "float",
+    "throttle_reasons": "joined",
+    "flags": "joined",
+}
+_CELL_COLUMNS = {
+    "max_throughput_rps": "float",
+    "max_throughput_output_tok_s": "float",
+    "max_throughput_lower_rps": "float",
+    "max_throughput_upper_rps": "float",
+    "slo_percentile": "float",
+    "slo_scale": "float",
+    "slo_ttft_s": "float",
+    "slo_tbt_s": "float",
+    "slo_baseline_ttft_s": "float",
+    "slo_baseline_tbt_s": "float",
+    "slo_baseline_clock_mhz": "float",
+    "config_hash": "str",
+    "git_rev": "str",
+    "greenllm_version": "str",
+    "engine_version": "str",
+    "gpu_name": "str",
+    "started_at": "str",
+    "finished_at": "str",
+    "source_path": "str",
+}
+COLUMNS: dict[str, str] = {**_KEY_COLUMNS, **_LOAD_COLUMNS, **_CELL_COLUMNS}
+
+# A cell is identified by these; a row adds the load point.
+CELL_KEY = ("instance_id", "clock_label", "workload_id")
+ROW_KEY = (*CELL_KEY, "load_point")
+
+
+def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, Any]]:
+    """The table rows of one validated summary."""
+    cell = _cell_fields(summary, source)
+    points = summary.get("load_points") or []
+    if not points:
+        return [{**cell, "load_point": None}]
+    rows = [{**cell, **_load_point_fields(lp)} for lp in points]
+    for row in rows:
+        # Observe mode without a cell-wide achieved clock: use the load point's own.
+        if row["clock_mhz"] is None and row["sm_clock_mean_mhz"] is not None:
+            row["clock_mhz"] = float(np.round(row["sm_clock_mean_mhz"]))
+    return rows
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> DataFrame with every column of ``COLUMNS`` in order, with stable dtypes."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for name, kind in COLUMNS.items():
+        frame[name] = _coerce(frame[name], kind)
+    return frame
+
+
+def coerce_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Restore the column kinds of a table read back from CSV (parquet keeps them)."""
+    frame = frame.copy()
+    for name, kind in COLUMNS.items():
+        if name in frame.columns:
+            frame[name] = _coerce(frame[name], kind)
+    return frame
+
+
+def _coerce(col: pd.Series, kind: str) -> pd.Series:
+    if kind == "float":
+        return pd.to_numeric(col, errors="coerce").astype("float64")
+    if kind == "int":
+        return pd.to_numeric(col, errors="coerce").astype("int64")
+    if kind == "bool":
+        return col.map(_to_bool).astype(bool)
+    if kind == "joined":
+        return col.fillna("").astype("str")
+    return col.astype("str")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
+    inst = s["instance"]
+    clock = s["clock"]
+    wl = s["workload"]
+    slo = s.get("slo") or {}
+    baseline = slo.get("baseline") or {}
+    mt = s.get("max_throughput") or {}
+    prov = s.get("provenance") or {}
+    gpus = prov.get("gpus") or [{}]
+    achieved = clock.get("achieved_mhz") or {}
+    return {
+        "instance_id": inst["id"],
+        "model": inst["model"],
+        "tp": inst["tp"],
+        "max_batch": inst["max_batch"],
+        "engine": inst.get("engine"),
+        "n_gpus": len(inst["gpu_indices"]) if inst.get("gpu_indices") else inst["tp"],
+        "clock_label": clock["label"],
+        "clock_mode": clock["mode"],
+        "clock_requested_mhz": clock.get("requested_mhz"),
+        "clock_applied_mhz": clock.get("applied_mhz"),
+        "clock_achieved_mean_mhz": achieved.get("mean"),
+        "clock_achieved_p50_mhz": achieved.get("p50"),
+        "clock_mhz": _plot_clock_mhz(clock),
+        "workload_id": wl["id"],
+        "input_tokens": wl.get("input_tokens"),
+        "output_tokens": wl.get("output_tokens"),
+        "status": s["status"],
+        "error": s.get("error"),
+        "simulated": bool(s.get("simulated")),
+        "max_throughput_rps": mt.get("rps"),
+        "max_throughput_output_tok_s": mt.get("output_tok_s"),
+        "max_throughput_lower_rps": mt.get("lower_rps"),
+        "max_throughput_upper_rps": mt.get("upper_rps"),
+        "slo_percentile": slo.get("percentile"),
+        "slo_scale": slo.get("scale"),
+        "slo_ttft_s": slo.get("ttft_s"),
+        "slo_tbt_s": slo.get("tbt_s"),
+        "slo_baseline_ttft_s": baseline.get("ttft_s"),
+        "slo_baseline_tbt_s": baseline.get("tbt_s"),
+        "slo_baseline_clock_mhz": baseline.get("clock_mhz"),
+        "config_hash": prov.get("config_hash"),
+        "git_rev": prov.get("git_rev"),
+        "greenllm_version": prov.get("greenllm_version"),
+        "engine_version": prov.get("engine_version"),
+        "gpu_name": (gpus[0] or {}).get("name"),
+        "started_at": prov.get("started_at"),
+        "finished_at": prov.get("finished_at"),
+        "source_path": str(source),
+    }
+
+
+def _plot_clock_mhz(clock: dict[str, Any]) -> float | None:
+    """The clock a figure puts on its x axis: requested when pinned, achieved when observed.
+
+    In observe mode nothing was requested; the cell's mean achieved SM clock (rounded to
+    1 MHz) is the honest x value.
+    """
+    if clock["mode"] == "pin":
+        value = clock.get("requested_mhz")
+        return value if value is not None else clock.get("applied_mhz")
+    mean = (clock.get("achieved_mhz") or {}).get("mean")
+    return None if mean is None else float(np.round(mean))
+
+
+def _load_point_fields(lp: dict[str, Any]) -> dict[str, Any]:
+    energy = lp.get("energy") or {}
+    sm = lp.get("sm_clock_mhz") or {}
+    row: dict[str, Any] = {
+        "load_point": lp["name"],
+        **{k: lp.get(k) for k in (
+            "fraction_of_max", "rate_rps", "n_requests", "n_ok", "n_failed", "duration_s",
+            "throughput_rps", "output_tok_s", "goodput_rps", "slo_attainment",
+        )},
+        "window_s": energy.get("window_s"),
+        "energy_j": energy.get("energy_j"),
+        "energy_integral_j": energy.get("energy_integral_j"),
+        "energy_disagreement": energy.get("disagreement"),
+        "energy_per_request_j": energy.get("energy_per_request_j"),
+        "energy_per_output_token_j": energy.get("energy_per_output_token_j"),
+        "power_mean_w": energy.get("power_mean_w"),
+        "power_max_w": energy.get("power_max_w"),
+        "sm_clock_mean_mhz": sm.get("mean"),
+        "sm_clock_p50_mhz": sm.get("p50"),
+        "throttle_reasons": ";".join(lp.get("throttle_reasons") or []),
+        "flags": ";".join(lp.get("flags") or []),
+    }
+    for metric in LATENCY_METRICS:
+        block = lp.get(f"{metric}_s") or {}
+        for stat in PERCENTILE_STATS:
+            row[f"{metric}_{stat}_s"] = block.get(stat)
+    return row

@@ -1,0 +1,60 @@
+"""When each request is sent: offsets (seconds from the start of a run) of an arrival
+process at a given mean rate.
+
+* ``poisson``: exponential inter-arrival gaps (CV 1), the default of ``vllm bench serve``.
+* ``gamma``: gamma-distributed gaps with coefficient of variation ``cv``
+  (shape ``1/cv**2``, scale ``1/(rate*shape)``): ``cv > 1`` is burstier than Poisson,
+  ``cv < 1`` smoother. vLLM's ``--burstiness`` is our ``1/cv**2``.
+* ``constant``: evenly spaced, ``1/rate`` apart.
+
+The first request goes at offset 0 and request ``i`` at the sum of the first ``i`` gaps,
+so ``n`` requests span ``n-1`` gaps. (``vllm bench serve`` waits one gap before its first
+request and rescales the gaps so the last one lands at exactly ``n/rate``; we keep the
+process as drawn unless ``normalize=True``, which rescales the gaps so their mean is
+exactly ``1/rate``: useful when the offered rate of a short run must not wander.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from greenllm.errors import ConfigError
+
+PROCESSES = ("poisson", "gamma", "constant")
+
+
+def arrival_offsets_s(
+    process: str,
+    rate_rps: float,
+    n: int,
+    seed: int,
+    cv: float = 1.0,
+    *,
+    normalize: bool = False,
+) -> np.ndarray:
+    """``n`` non-decreasing send offsets in seconds, the first at 0; same seed, same offsets."""
+    if process not in PROCESSES:
+        raise ConfigError(f"unknown arrival process {process!r}: use one of {', '.join(PROCESSES)}")
+    if isinstance(rate_rps, bool) or not isinstance(rate_rps, (int, float)) or not (
+        math.isfinite(rate_rps) and rate_rps > 0
+    ):
+        raise ConfigError(f"request rate must be a positive finite number of req/s, got {rate_rps!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"number of requests must be a positive integer, got {n!r}")
+    if not isinstance(cv, (int, float)) or not (math.isfinite(cv) and cv > 0):
+        raise ConfigError(f"arrival cv must be a positive finite number, got {cv!r}")
+    if process == "poisson" and cv != 1.0:
+        raise ConfigError(f"a poisson process has cv 1 (got cv={cv}); use process 'gamma'")
+    n = int(n)
+    mean_gap_s = 1.0 / float(rate_rps)
+    if process == "constant" or n == 1:
+        gaps = np.full(n - 1, mean_gap_s)
+    else:
+        rng = np.random.default_rng(seed)
+        shape = 1.0 / (cv * cv)
+        gaps = rng.gamma(shape, mean_gap_s / shape, size=n - 1)
+        if normalize and gaps.sum() > 0:
+            gaps *= mean_gap_s * (n - 1) / gaps.sum()
+    return np.concatenate(([0.0], np.cumsum(gaps)))

@@ -1,0 +1,1 @@
+"""The measurement run (``greenllm measure`` / ``python -m greenllm.measure``)."""

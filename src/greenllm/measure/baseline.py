@@ -1,0 +1,75 @@
+"""SLO baseline of a workload: its requests sent alone (no batching, no queueing).
+
+Paper §III: "For latency SLOs, we choose the TTFT and TBT achieved when running the
+request alone". The SLO is ``slo.scale`` times the baseline at ``slo.percentile``.
+The baseline is stored per (instance, workload) and reused by every clock's cells.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from greenllm import atomic
+from greenllm.load import Workload, records_to_frame, run_requests_sync, summarize
+from greenllm.measure.points import PointSettings
+from greenllm.search import Slo, baseline_from
+
+
+def _paths(out: Path, w: Workload) -> tuple[Path, Path]:
+    d = out / "baseline"
+    return d / f"{w.id}.json", d / f"{w.id}.requests.parquet"
+
+
+def _with_slo(record: dict[str, Any]) -> dict[str, Any]:
+    s = record["slo"]
+    record["slo_obj"] = Slo(ttft_s=s["ttft_s"], tbt_s=s["tbt_s"], percentile=s["percentile"],
+                            scale=s["scale"])
+    return record
+
+
+def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | None:
+    """A stored baseline, if it was measured with the same SLO settings."""
+    path, _ = _paths(out, w)
+    try:
+        record = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    s = record.get("slo", {})
+    if s.get("scale") != float(cfg.slo.scale) or s.get("percentile") != float(cfg.slo.percentile):
+        return None  # SLO settings changed: the old baseline does not define this SLO
+    return _with_slo(record)
+
+
+def measure_baseline(cfg: DictConfig, settings: PointSettings, w: Workload, out: Path,
+                     check_engine: Callable[[], None], *, clock_mhz: int | None) -> dict[str, Any]:
+    frames = []
+    for i in range(int(cfg.slo.baseline_requests)):
+        check_engine()
+        # One request at a time, each waiting for the previous one: nothing to batch with.
+        records = run_requests_sync(settings.base_url, settings.model, w, [0.0],
+                                    seed=settings.seed + 50_000 + i, timeout_s=settings.timeout_s)
+        frames.append(records_to_frame(records))
+    check_engine()
+    frame = pd.concat(frames, ignore_index=True)
+    frame.insert(0, "point", "baseline")
+    slo = baseline_from(frame, scale=float(cfg.slo.scale), percentile=float(cfg.slo.percentile))
+    metrics = summarize(frame, slo=None)
+    record = {
+        "workload": w.id,
+        "clock_mhz": clock_mhz,
+        "slo": {"ttft_s": slo.ttft_s, "tbt_s": slo.tbt_s, "percentile": float(cfg.slo.percentile),
+                "scale": float(cfg.slo.scale),
+                "baseline": {"ttft_s": slo.ttft_s / slo.scale, "tbt_s": slo.tbt_s / slo.scale,
+                             "clock_mhz": clock_mhz}},
+        "e2e_s": (metrics.get("e2e_s") or {}).get("p50"),
+        "metrics": metrics,
+    }
+    json_path, parquet_path = _paths(out, w)
+    atomic.write_parquet(parquet_path, frame)
+    atomic.write_json(json_path, record)
+    return _with_slo(record)

@@ -1,0 +1,144 @@
+"""Typed (structured) Hydra configuration of one measurement run.
+
+The YAML groups under ``config/measure/`` fill these dataclasses; because the schema is
+registered with Hydra's ConfigStore and the primary config extends it, a misspelt key
+or a value of the wrong type fails at compose time, before any engine starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelShapeCfg:
+    hidden_size: int = MISSING
+    num_hidden_layers: int = MISSING
+    num_attention_heads: int = MISSING
+    num_key_value_heads: int = MISSING
+    intermediate_size: int = MISSING
+    vocab_size: int = 32000
+    max_position_embeddings: int = 4096
+
+
+@dataclass
+class ModelCfg:
+    name: str = MISSING  # short id used in instance ids, e.g. llama2-70b
+    hf_repo: Optional[str] = None  # where its real config/tokenizer/weights live
+    path: Optional[str] = None  # local model folder (config.json + tokenizer); built if absent
+    load_format: str = "dummy"  # dummy (random weights, shape only) | real
+    shape: ModelShapeCfg = field(default_factory=ModelShapeCfg)
+
+
+@dataclass
+class EngineCfg:
+    kind: str = "vllm"  # vllm | sim
+    host: str = "127.0.0.1"
+    port: Optional[int] = None  # None: a free port
+    startup_timeout_s: float = 1200.0
+    stop_grace_s: float = 30.0
+    gpu_memory_utilization: float = 0.90
+    max_model_len: Optional[int] = None  # None: longest workload + margin
+    max_num_batched_tokens: Optional[int] = None
+    enable_prefix_caching: bool = False
+    extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GpuCfg:
+    name: str = "h100-sxm"
+    max_sm_clock_mhz: int = 1980
+    min_sm_clock_mhz: int = 345
+    power_limit_w: float = 700.0
+    sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
+
+
+@dataclass
+class ClocksCfg:
+    mode: str = "pin"  # pin | observe
+    mhz: list[int] = field(default_factory=lambda: [800, 1000, 1200, 1400, 1600, 1800, 1980])
+    settle_timeout_s: float = 5.0
+    # When pinning is not permitted (no root): fail (false) or measure in observe mode
+    # with a warning recorded in every result (true).
+    fallback_to_observe: bool = False
+    marker_dir: Optional[str] = None
+    sim_clock_permitted: bool = True  # simulated GPUs: behave like root (true) or not
+
+
+@dataclass
+class WorkloadCfg:
+    ids: list[str] = field(
+        default_factory=lambda: ["S-S", "S-M", "S-L", "M-S", "M-M", "M-L", "L-S", "L-M", "L-L"]
+    )
+
+
+@dataclass
+class LoadCfg:
+    points: list[str] = field(default_factory=lambda: ["low", "medium", "high"])
+    # Named loads as fractions of the cell's max throughput under SLO.
+    fractions: dict[str, float] = field(
+        default_factory=lambda: {"low": 0.25, "medium": 0.5, "high": 0.9}
+    )
+    rates_rps: list[float] = field(default_factory=list)  # extra absolute-rate points
+    arrival: str = "poisson"  # poisson | gamma | constant
+    cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
+    requests_per_point: int = 200
+    min_duration_s: float = 10.0  # a point sends max(requests, rate*min_duration) requests
+    max_duration_s: float = 120.0
+    ramp_fraction: float = 0.1  # first part of the arrivals excluded from the energy window
+    warmup_requests: int = 8
+    request_timeout_s: float = 600.0
+    seed: int = 0
+
+
+@dataclass
+class SloCfg:
+    scale: float = 3.0  # SLO = scale x (latency of a request run alone, at the max clock)
+    percentile: float = 90.0
+    baseline_requests: int = 5
+
+
+@dataclass
+class SearchCfg:
+    start_rps: Optional[float] = None  # None: estimated from the baseline latency
+    min_rps: float = 0.05
+    max_rps: float = 2000.0
+    max_probes: int = 8
+    rel_tol: float = 0.15
+    requests_per_probe: int = 120
+    probe_min_duration_s: float = 5.0
+    probe_max_duration_s: float = 60.0
+    time_budget_s: float = 900.0
+
+
+@dataclass
+class InstanceCfg:
+    tp: int = 1
+    max_batch: int = 64
+    gpus: Optional[list[Any]] = None  # NVML indices or UUIDs; None: the first `tp` GPUs
+
+
+@dataclass
+class MeasureCfg:
+    model: ModelCfg = field(default_factory=ModelCfg)
+    engine: EngineCfg = field(default_factory=EngineCfg)
+    gpu: GpuCfg = field(default_factory=GpuCfg)
+    clocks: ClocksCfg = field(default_factory=ClocksCfg)
+    workload: WorkloadCfg = field(default_factory=WorkloadCfg)
+    load: LoadCfg = field(default_factory=LoadCfg)
+    slo: SloCfg = field(default_factory=SloCfg)
+    search: SearchCfg = field(default_factory=SearchCfg)
+    instance: InstanceCfg = field(default_factory=InstanceCfg)
+    out_dir: str = MISSING
+    retry_failed: bool = True  # a rerun measures failed cells again (ok cells are skipped)
+    progress: bool = True
+
+
+def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="measure_schema", node=MeasureCfg)

@@ -1,0 +1,290 @@
+"""One measurement run: one engine instance, started once, and all of its cells.
+
+Order: validate everything that can be checked without the engine (config, workloads,
+TP vs heads, model folder, clocks vs the GPU's supported list, port); start the engine;
+measure each workload's SLO baseline (requests alone, at the max clock); then for each
+clock: pin (or observe), warm up, and measure every workload's cell. Each cell is
+written atomically as soon as it is done; a rerun skips cells already measured, a
+failing cell is recorded as failed and the run goes on, and an engine crash ends the
+run with every finished cell intact. Clocks are restored and the engine stopped on
+success, error, Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from greenllm import atomic
+from greenllm.engine.launch import engine_spec, engine_version, start_engine
+from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
+from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.load import Workload, workload_from
+from greenllm.measure.baseline import load_baseline, measure_baseline
+from greenllm.measure.cell import run_cell
+from greenllm.measure.compose import config_hash, to_plain
+from greenllm.measure.model_dir import prepare_model_dir
+from greenllm.measure.points import PointSettings, run_point
+from greenllm.measure.provenance import now_iso, provenance
+from greenllm.measure.validate import max_model_len, validate_static
+
+SCHEMA = "greenllm.cell/1"
+EXIT_ENGINE_FAILED = 3
+
+
+@dataclass(frozen=True)
+class Cell:
+    clock_label: str  # f<MHz> or native
+    mhz: int | None  # None in observe mode
+    workload: Workload
+
+    def dir(self, out: Path) -> Path:
+        return out / "cells" / self.clock_label / self.workload.id
+
+
+def instance_id(cfg: DictConfig) -> str:
+    return f"{cfg.model.name}_tp{cfg.instance.tp}_b{cfg.instance.max_batch}"
+
+
+def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> list[Cell]:
+    if mode == "observe":
+        return [Cell("native", None, w) for w in workloads]
+    return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
+
+
+def cell_status(cell: Cell, out: Path) -> str | None:
+    path = cell.dir(out) / "summary.json"
+    try:
+        return json.loads(path.read_text()).get("status")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_manifest(out: Path, iid: str, cells: Sequence[Cell], complete: bool) -> None:
+    atomic.write_json(out / "manifest.json", {
+        "instance_id": iid,
+        "complete": complete,
+        "cells": [{"clock": c.clock_label, "workload": c.workload.id,
+                   "status": cell_status(c, out) or "missing",
+                   "summary": str(c.dir(out) / "summary.json")} for c in cells],
+    })
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # Turn SIGTERM (Slurm, Snakemake, kill) into an exception so every `finally`
+    # (clock restore, engine stop) runs, like it does for Ctrl-C.
+    raise SystemExit(128 + signum)
+
+
+def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
+    validate_static(cfg)
+    workloads = [workload_from(w) for w in cfg.workload.ids]
+    if not workloads:
+        raise ConfigError("workload.ids is empty")
+    ctx_len = max_model_len(cfg, workloads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    iid = instance_id(cfg)
+    model_dir = prepare_model_dir(cfg)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with ExitStack() as stack:
+            gpu = stack.enter_context(open_instance_gpus(cfg, out))
+            mode = clock_mode(cfg, gpu)
+            check_clocks_supported(cfg, gpu, mode)
+            cells = plan_cells(cfg, workloads, mode)
+            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed))]
+            note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
+                 f"{len(todo)} to go")
+            if not todo:
+                write_manifest(out, iid, cells, complete=True)
+                return 0
+            infos = [gpu.info(i) for i in gpu.indices]
+            spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx_len,
+                               gpu_uuids=[i.uuid for i in infos], gpu_indices=list(gpu.indices),
+                               sim_state_path=getattr(gpu, "state_path", None))
+            prov = provenance(config=to_plain(cfg), config_hash=config_hash(cfg),
+                              overrides=overrides, gpu_infos=infos,
+                              engine_version=engine_version(cfg.engine.kind))
+            prov["clock_mode"] = mode
+            if mode != cfg.clocks.mode:
+                prov["warnings"] = [f"clock pinning not permitted: measured in observe mode"]
+            atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
+            note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
+            t_start = time.monotonic()
+            server = start_engine(spec, cfg)
+            stack.callback(server.stop, float(cfg.engine.stop_grace_s))
+            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {server.base_url}")
+            settings = PointSettings(
+                base_url=server.base_url, model=cfg.model.name, arrival=cfg.load.arrival,
+                cv=float(cfg.load.cv), timeout_s=float(cfg.load.request_timeout_s),
+                ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
+            ok = measure_cells(cfg, gpu, server, settings, todo, cells, out, iid, mode, prov)
+            write_manifest(out, iid, cells, complete=ok)
+            return 0 if ok else EXIT_ENGINE_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
+    tp = int(cfg.instance.tp)
+    if cfg.engine.kind == "sim":
+        return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
+                         clock_permitted=bool(cfg.clocks.sim_clock_permitted),
+                         settle_s=float(cfg.gpu.sim_settle_s))
+    selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
+    if len(selectors) != tp:
+        raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
+    return open_gpus("nvml", selectors)
+
+
+def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
+    if cfg.clocks.mode == "observe":
+        return "observe"
+    denied = [i for i in gpu.indices if not gpu.clock_control_permitted(i)]
+    if not denied:
+        return "pin"
+    if cfg.clocks.fallback_to_observe:
+        note("WARNING: clock pinning is not permitted here (needs root or an admin grant); "
+             "measuring in observe mode: clocks are read, not set, and results say so")
+        return "observe"
+    raise ClockPermissionError(
+        f"pinning clocks on GPU(s) {denied} is not permitted (needs root or an admin grant); "
+        "use clocks=observe or clocks.fallback_to_observe=true"
+    )
+
+
+def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
+    if mode != "pin":
+        return
+    for i in gpu.indices:
+        supported = gpu.info(i).supported_sm_clocks_mhz
+        lo, hi = min(supported), max(supported)
+        for mhz in cfg.clocks.mhz:
+            if not lo <= mhz <= hi:
+                raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
+
+
+def needs_measuring(cell: Cell, out: Path, retry_failed: bool) -> bool:
+    status = cell_status(cell, out)
+    return status is None or (status == "failed" and retry_failed)
+
+
+def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
+                  todo: list[Cell], cells: list[Cell], out: Path, iid: str, mode: str,
+                  prov: dict[str, Any]) -> bool:
+    """Measure ``todo``; False when the engine died (finished cells stay on disk)."""
+    marker_dir = cfg.clocks.marker_dir
+    baseline_mhz = int(cfg.gpu.max_sm_clock_mhz) if mode == "pin" else None
+    done, t_first = 0, time.monotonic()
+    instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
+                "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
+                "gpu_indices": list(gpu.indices)}
+    try:
+        needed = sorted({c.workload for c in todo}, key=lambda w: w.id)
+        baselines = {w.id: b for w in needed if (b := load_baseline(cfg, w, out)) is not None}
+        missing = [w for w in needed if w.id not in baselines]
+        if missing:
+            # SLO baselines: requests alone at the max clock (paper §III), one pin for all.
+            with pin_clocks(gpu, baseline_mhz, mode=mode, marker_dir=marker_dir,
+                            settle_timeout_s=float(cfg.clocks.settle_timeout_s)):
+                warm_up(cfg, settings, missing[0], server.check_alive)
+                for w in missing:
+                    note(f"{iid}: SLO baseline for {w.id} (requests alone)")
+                    baselines[w.id] = measure_baseline(cfg, settings, w, out, server.check_alive,
+                                                       clock_mhz=baseline_mhz)
+        for clock_label in dict.fromkeys(c.clock_label for c in todo):
+            group = [c for c in todo if c.clock_label == clock_label]
+            with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
+                            settle_timeout_s=float(cfg.clocks.settle_timeout_s)) as plan:
+                warm_up(cfg, settings, group[0].workload, server.check_alive)
+                for cell in group:
+                    eta = ""
+                    if done:
+                        per = (time.monotonic() - t_first) / done
+                        eta = f", ETA {per * (len(todo) - done) / 60:.1f} min"
+                    note(f"{iid}: cell {done + 1}/{len(todo)} {cell.clock_label} {cell.workload.id}{eta}")
+                    measure_one(cfg, gpu, server, settings, cell, out, instance, plan, baselines[cell.workload.id], prov)
+                    done += 1
+    except EngineError as err:
+        note(f"{iid}: engine failed: {err}; {done} cell(s) finished this run are kept")
+        return False
+    return True
+
+
+def warm_up(cfg: DictConfig, settings: PointSettings, w: Workload, check: Any) -> None:
+    n = int(cfg.load.warmup_requests)
+    if n > 0:
+        run_point(settings, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
+                  sampler=None, check_engine=check, seed_offset=999_999)
+
+
+def measure_one(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+                out: Path, instance: dict[str, Any], plan: Any, baseline: dict[str, Any],
+                prov: dict[str, Any]) -> None:
+    cdir = cell.dir(out)
+    summary: dict[str, Any] = {
+        "schema": SCHEMA,
+        "status": "failed",
+        "error": None,
+        "simulated": bool(gpu.simulated),
+        "instance": instance,
+        "clock": {"label": cell.clock_label, "mode": plan.mode, "requested_mhz": cell.mhz,
+                  "applied_mhz": plan.applied_mhz, "snapped": plan.snapped,
+                  "verified": plan.verified, "notes": list(plan.notes)},
+        "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
+                     "output_tokens": cell.workload.output_tokens},
+        "slo": baseline["slo"],
+        "max_throughput": None,
+        "load_points": [],
+        "provenance": {k: v for k, v in prov.items() if k != "config"},
+    }
+    summary["provenance"]["cell_started_at"] = now_iso()
+    requests = pd.DataFrame()
+    sampler = TelemetrySampler(gpu, period_s=0.02)
+    try:
+        with sampler:
+            fields, requests = run_cell(cfg, settings, cell.workload, baseline["slo_obj"], baseline,
+                                        sampler, server.check_alive,
+                                        f"{cell.clock_label} {cell.workload.id}")
+        summary.update(fields)
+        summary["status"] = "ok"
+    except EngineError as err:
+        summary["error"] = str(err)
+        raise
+    except GreenllmError as err:
+        summary["error"] = str(err)
+        note(f"cell {cell.clock_label} {cell.workload.id} failed: {err}")
+    except Exception as err:  # a bug or an unexpected server answer: keep going
+        summary["error"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        note(f"cell {cell.clock_label} {cell.workload.id} failed: {summary['error']}")
+    finally:
+        telemetry = sampler.frame()
+        summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
+        summary["provenance"]["cell_finished_at"] = now_iso()
+        if not requests.empty:
+            atomic.write_parquet(cdir / "requests.parquet", requests)
+        if not telemetry.empty:
+            atomic.write_parquet(cdir / "telemetry.parquet", telemetry)
+        atomic.write_json(cdir / "summary.json", summary)
+
+
+def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:
+    if telemetry.empty:
+        return {}
+    clk = telemetry["sm_clock_mhz"].astype(float)
+    return {"mean": float(clk.mean()), "p5": float(clk.quantile(0.05)),
+            "p50": float(clk.quantile(0.5)), "p95": float(clk.quantile(0.95))}
+
+
+def note(msg: str) -> None:
+    print(f"greenllm: {msg}", file=sys.stderr, flush=True)
