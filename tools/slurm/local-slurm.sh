@@ -3,14 +3,21 @@
 #
 #   tools/slurm/local-slurm.sh [--install] start|stop|status|env
 #
-# Runs munged, slurmctld and slurmd directly (no systemd, no cgroups, no accounting),
-# with every file (slurm.conf, gres.conf, state, spool, logs, pid files) under one
-# state directory, so nothing in /etc/slurm is touched. Clients find the cluster via
-# SLURM_CONF: run `eval "$(tools/slurm/local-slurm.sh env)"` before sbatch/squeue/snakemake.
+#   --install  apt-get install slurmctld slurmd slurm-client munge when missing
+#   env        prints `export SLURM_CONF=...` (only needed by clients on another host
+#              or when /etc/slurm/slurm.conf exists and would take precedence)
 #
-# The node advertises fake GPUs (a GRES `gpu` with Count only, no device files), so jobs
-# that ask for --gpus=N (greenllm's measure jobs) are scheduled on this CPU-only node.
-# Nothing on the node is a real GPU: it tests scheduling, not measurement.
+# Runs munged, slurmctld and slurmd directly (no systemd, no cgroups, no accounting),
+# with every file (slurm.conf, gres.conf, state, spool, logs, pid files, fake GPU device
+# nodes) under one state directory; nothing in /etc/slurm is written. slurmd runs
+# "configless" (it fetches the config from slurmctld and links /run/slurm/conf to its
+# cache), so sbatch/squeue/srun on this machine find the cluster without SLURM_CONF.
+# That matters: the Slurm executor plugin's in-job `srun` drops SLURM_* variables.
+#
+# The node advertises fake GPUs: a GRES `gpu` whose File= entries are character devices
+# with /dev/null's numbers (Slurm 22.05 drops file-less GPUs: "Removing file-less GPU"),
+# so jobs that ask for --gpus=N (greenllm's measure jobs) are scheduled on this CPU-only
+# node and see CUDA_VISIBLE_DEVICES. Nothing is a real GPU: this tests scheduling only.
 #
 # Settings (environment):
 #   GREENLLM_SLURM_STATE   state directory          (default /tmp/greenllm-slurm)
@@ -28,6 +35,7 @@ FAKE_GPUS="${GREENLLM_SLURM_GPUS:-8}"
 CTLD_PORT="${GREENLLM_SLURM_PORT:-6817}"
 SLURMD_PORT=$((CTLD_PORT + 1))
 CONF="$STATE/slurm.conf"
+RUN_CONF_LINK=/run/slurm/conf  # where configless slurmd exposes the config to clients
 PACKAGES=(slurmctld slurmd slurm-client munge)
 MUNGE_SOCKET_DIR=/run/munge
 MUNGE_PIDFILE="$MUNGE_SOCKET_DIR/munged.pid"
@@ -36,7 +44,7 @@ say() { echo "local-slurm: $*"; }
 die() { echo "local-slurm: error: $*" >&2; exit 2; }
 
 usage() {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -135,6 +143,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 GresTypes=gpu
+# Serve slurm.conf and gres.conf to slurmd and to clients on the node (see header).
+SlurmctldParameters=enable_configless
 ReturnToService=2
 MinJobAge=300
 InactiveLimit=0
@@ -152,13 +162,25 @@ PartitionName=gpu Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=
 PartitionName=cpu Nodes=ALL Default=NO MaxTime=INFINITE State=UP
 EOF
   mv "$CONF.tmp" "$CONF"
-  # Count only, no File=: Slurm schedules the GRES without binding device files, which
-  # is all a CPU-only node can offer (AutoDetect off so slurmd does not look for NVML).
+  make_fake_gpus
+  # AutoDetect off so slurmd does not look for NVML; File= is required for gpu GRES.
   cat >"$STATE/gres.conf" <<EOF
 AutoDetect=off
-Name=gpu Count=${FAKE_GPUS}
+Name=gpu File=${STATE}/fakegpu/nvidia[0-$((FAKE_GPUS - 1))]
 EOF
   say "wrote $CONF ($node_line, ${FAKE_GPUS} fake GPUs)"
+}
+
+make_fake_gpus() {
+  # Character devices 1:3 (a second /dev/null): Slurm wants a device file per GPU and
+  # accepts any char/block device; regular files work too but log an error per file.
+  local i dev
+  mkdir -p "$STATE/fakegpu"
+  for ((i = 0; i < FAKE_GPUS; i++)); do
+    dev="$STATE/fakegpu/nvidia$i"
+    [[ -e "$dev" ]] && continue
+    mknod "$dev" c 1 3 2>/dev/null || : >"$dev"
+  done
 }
 
 wait_node_idle() {
@@ -181,7 +203,6 @@ cmd_start() {
   export SLURM_CONF="$CONF"
   if pid_alive "$STATE/slurmctld.pid" && pid_alive "$STATE/slurmd.pid"; then
     say "already running (slurmctld pid $(cat "$STATE/slurmctld.pid"), slurmd pid $(cat "$STATE/slurmd.pid"))"
-    say "clients need: export SLURM_CONF=$CONF"
     return 0
   fi
   start_munge
@@ -194,13 +215,14 @@ cmd_start() {
     say "started slurmctld (pid $(cat "$STATE/slurmctld.pid"), port $CTLD_PORT)"
   fi
   if ! pid_alive "$STATE/slurmd.pid"; then
-    slurmd
+    # No SLURM_CONF: configless slurmd fetches the config and creates $RUN_CONF_LINK.
+    env -u SLURM_CONF slurmd --conf-server "127.0.0.1:${CTLD_PORT}"
     for _ in $(seq 1 50); do pid_alive "$STATE/slurmd.pid" && break; sleep 0.1; done
     pid_alive "$STATE/slurmd.pid" || die "slurmd did not start; see $STATE/log/slurmd.log"
     say "started slurmd (pid $(cat "$STATE/slurmd.pid"), port $SLURMD_PORT)"
   fi
   wait_node_idle
-  say "clients need: export SLURM_CONF=$CONF"
+  say "ready: sbatch/squeue/snakemake on this machine find it through $RUN_CONF_LINK"
 }
 
 cmd_stop() {
@@ -230,6 +252,12 @@ cmd_stop() {
     stop_pidfile munged "$STATE/munged.pid"
     rm -f "$MUNGE_PIDFILE"
   fi
+  # slurmd normally removes its /run/slurm/conf link on exit; make sure no link into
+  # the state directory outlives it.
+  if [[ -L "$RUN_CONF_LINK" && "$(readlink "$RUN_CONF_LINK")" == "$STATE"/* ]]; then
+    rm -f "$RUN_CONF_LINK"
+  fi
+  rmdir "$(dirname "$RUN_CONF_LINK")" 2>/dev/null || true
   rm -rf "$STATE"
   say "removed $STATE"
 }
@@ -249,7 +277,6 @@ cmd_status() {
   if [[ $rc -eq 0 ]]; then
     sinfo -N -o '%N %P %T %c %m %G' || rc=1
     squeue || rc=1
-    say "clients need: export SLURM_CONF=$CONF"
   fi
   return $rc
 }
