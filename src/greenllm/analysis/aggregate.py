@@ -94,10 +94,11 @@ def _finished(summary: dict[str, Any]) -> str:
 
 
 def write_outputs(agg: Aggregated, out_parquet: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``<out>.parquet``, ``<out>.csv`` and ``sanity.md`` beside them, atomically."""
+    """Write ``<out>.parquet``, ``<out>.csv`` and ``<out stem>.sanity.md`` beside them, atomically."""
     out = _check_out(out_parquet)
     csv_path = out.with_suffix(".csv")
-    sanity_path = out.parent / "sanity.md"
+    # One sanity report per table (several tables share a folder in the DAG).
+    sanity_path = out.with_name(f"{out.stem}.sanity.md")
     write_parquet(out, agg.table)
     with atomic_path(csv_path, suffix=".csv") as tmp:
         agg.table.to_csv(tmp, index=False)
@@ -110,7 +111,7 @@ def aggregate(
     out_parquet: str | os.PathLike[str],
     progress: Progress | None = None,
 ) -> Aggregated:
-    """Read cells under ``paths`` and write the table, its CSV and sanity.md."""
+    """Read cells under ``paths`` and write the table, its CSV and <stem>.sanity.md."""
     _check_out(out_parquet)  # fail before reading hundreds of files
     agg = read_cells(list(paths), progress)
     write_outputs(agg, out_parquet)

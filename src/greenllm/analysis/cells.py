@@ -144,11 +144,16 @@ def _is_cell_file(path: Path) -> bool:
     if path.name == "summary.json":
         return True
     try:
-        head = path.read_text(errors="replace")[:4096]
+        text = path.read_text(errors="replace")
     except OSError:
         return False
-    # Cheap sniff first: most sibling JSON files are large request/baseline dumps.
-    return "greenllm.cell/" in head
+    if "greenllm.cell/" not in text:  # cheap test first: most sibling files are not cells
+        return False
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return True  # looks like a cell but is broken: load_summary names it
+    return isinstance(obj, dict) and str(obj.get("schema", "")).startswith("greenllm.cell/")
 
 
 def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def _coerce(col: pd.Series, kind: str) -> pd.Series:
     if kind == "bool":
         return col.map(_to_bool).astype(bool)
     if kind == "joined":
-        return col.fillna("").astype("str")
+        return col.astype("str").fillna("")
     return col.astype("str")
 
 

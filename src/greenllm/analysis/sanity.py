@@ -61,15 +61,16 @@ def _clock_issues(row: pd.Series) -> list[str]:
 def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int) -> str:
     cells = table.drop_duplicates(list(CELL_KEY))
     failed = cells[cells["status"] != "ok"]
+    n_observed = int((cells["clock_mode"] == "observe").sum())
     lines = [
         "# Sanity report",
         "",
         f"- cell files read: {n_files}; cells: {len(cells)}; table rows: {len(table)}",
         f"- cells ok: {len(cells) - len(failed)}; failed: {len(failed)}",
         f"- simulated cells: {int(cells['simulated'].sum())} (figures from them say SIMULATED)",
-        f"- observe-mode cells (clock read, not pinned): {int((cells['clock_mode'] == 'observe').sum())}",
-        f"- duplicate cell files: {len(duplicates)} "
-        f"({sum(1 for d in duplicates if not d.identical)} with differing content)",
+        f"- observe-mode cells (clock read, not pinned): {n_observed}",
+        (f"- duplicate cell files: {len(duplicates)} "
+         f"({sum(1 for d in duplicates if not d.identical)} with differing content)"),
         "",
         "## Failed cells",
         "",

@@ -42,7 +42,9 @@ class Study:
         return max(self.clocks_mhz) if self.clocks_mhz else None
 
 
-def parse_study(name: str, raw: Mapping[str, Any], shared: Mapping[str, Any] | None = None) -> Study:
+def parse_study(
+    name: str, raw: Mapping[str, Any], shared: Mapping[str, Any] | None = None
+) -> Study:
     """Build a ``Study`` from its config dict; ``shared`` supplies clocks/model if absent."""
     if name not in STUDY_NAMES:
         raise ConfigError(f"unknown study {name!r} (expected one of {', '.join(STUDY_NAMES)})")
@@ -71,8 +73,15 @@ def parse_study(name: str, raw: Mapping[str, Any], shared: Mapping[str, Any] | N
         load=str(merged["load"]),
         low_load=str(merged["low_load"]) if merged.get("low_load") else None,
         clocks_mhz=_clocks(name, clocks),
-        model=str(merged["model"]) if merged.get("model") else None,
+        model=_model(merged.get("model")),
     )
+
+
+def _model(value: Any) -> str | None:
+    """The model name cells carry (``instance.model``); a config group dict gives its name."""
+    if isinstance(value, Mapping):
+        value = value.get("name") or value.get("id")
+    return str(value) if value else None
 
 
 def parse_studies(raw: Mapping[str, Any]) -> dict[str, Study]:

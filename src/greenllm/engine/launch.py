@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -68,17 +67,15 @@ def engine_argv(spec: EngineSpec, cfg: DictConfig) -> list[str]:
     if spec.kind == "sim":
         if spec.sim_state_path is None:
             raise EngineError("the sim engine needs a simulated GPU state file")
-        argv = [
-            sys.executable, "-m", "greenllm.sim.server",
-            "--model", str(spec.model_dir), "--served-model-name", spec.model_name,
-            "--tensor-parallel-size", str(spec.tp), "--max-num-seqs", str(spec.max_batch),
-            "--max-model-len", str(spec.max_model_len),
-            "--gpu-state", str(spec.sim_state_path),
-            "--gpu-indices", ",".join(str(i) for i in spec.gpu_indices),
-            "--host", spec.host, "--port", str(spec.port),
-        ]
-        if cfg.engine.max_num_batched_tokens:
-            argv += ["--max-num-batched-tokens", str(cfg.engine.max_num_batched_tokens)]
+        from greenllm.sim.launch import server_argv
+
+        argv = server_argv(
+            spec.model_dir, served_model_name=spec.model_name, tensor_parallel_size=spec.tp,
+            max_num_seqs=spec.max_batch, max_model_len=spec.max_model_len,
+            max_num_batched_tokens=int(cfg.engine.max_num_batched_tokens or 8192),
+            gpu_state=spec.sim_state_path, gpu_indices=spec.gpu_indices,
+            host=spec.host, port=spec.port, disable_log_requests=True,
+        )
         return argv + [str(x) for x in cfg.engine.extra_args]
     raise EngineError(f"unknown engine kind {spec.kind!r}")
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from greenllm.errors import ClockPermissionError, GpuError
 from greenllm.gpu.base import Gpu, GpuInfo, Sample

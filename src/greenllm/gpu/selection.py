@@ -21,7 +21,7 @@ Caveat: without ``CUDA_VISIBLE_DEVICES``, CUDA's own order is "fastest first" un
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from greenllm.errors import GpuError
 

@@ -11,13 +11,12 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-import pandas as pd
 from omegaconf import DictConfig
 
 from greenllm import atomic
-from greenllm.load import Workload, records_to_frame, run_requests_sync, summarize
+from greenllm.load import Workload, summarize
 from greenllm.measure.points import PointSettings
-from greenllm.search import Slo, baseline_from
+from greenllm.search import Slo, baseline_from, run_baseline_sync
 
 
 def _paths(out: Path, w: Workload) -> tuple[Path, Path]:
@@ -28,7 +27,8 @@ def _paths(out: Path, w: Workload) -> tuple[Path, Path]:
 def _with_slo(record: dict[str, Any]) -> dict[str, Any]:
     s = record["slo"]
     record["slo_obj"] = Slo(ttft_s=s["ttft_s"], tbt_s=s["tbt_s"], percentile=s["percentile"],
-                            scale=s["scale"])
+                            scale=s["scale"], baseline_ttft_s=s["baseline"]["ttft_s"],
+                            baseline_tbt_s=s["baseline"]["tbt_s"])
     return record
 
 
@@ -47,15 +47,11 @@ def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | N
 
 def measure_baseline(cfg: DictConfig, settings: PointSettings, w: Workload, out: Path,
                      check_engine: Callable[[], None], *, clock_mhz: int | None) -> dict[str, Any]:
-    frames = []
-    for i in range(int(cfg.slo.baseline_requests)):
-        check_engine()
-        # One request at a time, each waiting for the previous one: nothing to batch with.
-        records = run_requests_sync(settings.base_url, settings.model, w, [0.0],
-                                    seed=settings.seed + 50_000 + i, timeout_s=settings.timeout_s)
-        frames.append(records_to_frame(records))
     check_engine()
-    frame = pd.concat(frames, ignore_index=True)
+    # One request at a time, each waiting for the previous one: nothing to batch with.
+    frame = run_baseline_sync(settings.base_url, settings.model, w, int(cfg.slo.baseline_requests),
+                              seed=settings.seed + 50_000, timeout_s=settings.timeout_s)
+    check_engine()
     frame.insert(0, "point", "baseline")
     slo = baseline_from(frame, scale=float(cfg.slo.scale), percentile=float(cfg.slo.percentile))
     metrics = summarize(frame, slo=None)

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from greenllm.gpu import TelemetrySampler
 from greenllm.load import Workload
 from greenllm.measure.points import PointResult, PointSettings, n_requests, run_point
-from greenllm.search import Slo, find_max_throughput, meets_slo
+from greenllm.search import ProbeResult, Slo, find_max_throughput, slo_verdict
 
 
 def point_record(p: PointResult, *, name: str | None = None, fraction: float | None = None) -> dict[str, Any]:
@@ -22,21 +22,12 @@ def point_record(p: PointResult, *, name: str | None = None, fraction: float | N
         "name": name or p.tag,
         "fraction_of_max": fraction,
         "rate_rps": p.rate_rps,
-        **{k: m.get(k) for k in ("n_requests", "n_ok", "n_failed", "duration_s", "ttft_s", "tbt_s",
-                                  "tpot_s", "e2e_s", "throughput_rps", "output_tok_s",
-                                  "goodput_rps", "slo_attainment", "achieved_rps")},
+        **m,
         "energy": p.energy,
         "sm_clock_mhz": p.sm_clock_mhz,
         "throttle_reasons": p.throttle_reasons,
         "flags": p.flags,
     }
-
-
-def probe_record(p: PointResult, ok: bool) -> dict[str, Any]:
-    m = p.metrics
-    return {"rate_rps": p.rate_rps, "meets_slo": ok, "ttft_s": m.get("ttft_s"), "tbt_s": m.get("tbt_s"),
-            "achieved_rps": m.get("achieved_rps"), "n": m.get("n_requests"),
-            "n_failed": m.get("n_failed")}
 
 
 def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
@@ -55,19 +46,20 @@ def run_cell(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: 
     Returns the cell's summary fields (max_throughput, load_points) and all requests.
     """
     frames: list[pd.DataFrame] = []
-    probes: list[dict[str, Any]] = []
     s = cfg.search
 
-    def probe(rate: float):
+    def probe(rate: float) -> ProbeResult:
         n = n_requests(rate, int(s.requests_per_probe), float(s.probe_min_duration_s),
                        float(s.probe_max_duration_s))
-        p = run_point(settings, workload, rate, n, tag=f"probe{len(probes)}", slo=slo,
-                      sampler=None, check_engine=check_engine, seed_offset=len(probes) + 1)
-        ok = meets_slo(p.metrics, slo)
-        probes.append(probe_record(p, ok))
+        tag = f"probe{len(frames)}"
+        p = run_point(settings, workload, rate, n, tag=tag, slo=slo, sampler=None,
+                      check_engine=check_engine, seed_offset=len(frames) + 1)
         frames.append(p.frame)
-        _note(f"{label}: probe {len(probes)} at {rate:.3g} req/s -> {'meets' if ok else 'misses'} SLO")
-        return p.metrics, ok
+        verdict = slo_verdict(p.metrics, slo)
+        why = "" if verdict.ok else f" ({'; '.join(verdict.reasons)})"
+        _note(f"{label}: {tag} at {rate:.3g} req/s {'meets' if verdict.ok else 'misses'} SLO{why}")
+        return ProbeResult(rate_rps=rate, meets_slo=verdict.ok, metrics=p.metrics,
+                           verdict=verdict.to_dict())
 
     t0 = time.monotonic()
     result = find_max_throughput(
@@ -76,18 +68,11 @@ def run_cell(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: 
         time_budget_s=float(s.time_budget_s),
     )
     max_rps = result.rps
-    summary: dict[str, Any] = {
-        "max_throughput": {
-            "rps": max_rps,
-            "output_tok_s": max_rps * workload.output_tokens if max_rps else None,
-            "lower_rps": result.lower_rps,
-            "upper_rps": result.upper_rps,
-            "converged": result.converged,
-            "search_s": time.monotonic() - t0,
-            "probes": probes,
-        },
-        "load_points": [],
-    }
+    search = result.to_dict()
+    search["search_s"] = time.monotonic() - t0
+    if search["output_tok_s"] is None and max_rps:
+        search["output_tok_s"] = max_rps * workload.output_tokens
+    summary: dict[str, Any] = {"max_throughput": search, "load_points": []}
     points = [(name, float(cfg.load.fractions[name])) for name in cfg.load.points]
     points += [(f"r{r:g}", None) for r in cfg.load.rates_rps]
     for i, (name, fraction) in enumerate(points):

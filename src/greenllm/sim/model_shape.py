@@ -37,7 +37,7 @@ class ModelShape:
     name: str = "model"
 
     @classmethod
-    def from_config_json(cls, path: str | os.PathLike[str]) -> "ModelShape":
+    def from_config_json(cls, path: str | os.PathLike[str]) -> ModelShape:
         """Read a model folder (or its ``config.json``). Raises ConfigError on bad input."""
         p = Path(path)
         if p.is_dir():
@@ -74,10 +74,19 @@ class ModelShape:
         return shape
 
     def validate(self) -> None:
-        for field_name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads",
-                           "intermediate_size", "vocab_size", "head_dim"):
+        for field_name in (
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "intermediate_size",
+            "vocab_size",
+            "head_dim",
+        ):
             if getattr(self, field_name) <= 0:
-                raise ConfigError(f"model shape {field_name} must be positive, got {getattr(self, field_name)}")
+                raise ConfigError(
+                    f"model shape {field_name} must be positive, got {getattr(self, field_name)}"
+                )
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(
                 f"num_attention_heads {self.num_heads} is not a multiple of num_key_value_heads {self.num_kv_heads}"

@@ -20,8 +20,9 @@ sources: docs/simulator.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 from greenllm.errors import ConfigError
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
@@ -37,7 +38,7 @@ class IterationCost:
     memory_s: float  # HBM busy time (weights + KV cache)
     comm_s: float  # TP all-reduces
     overhead_s: float  # host/launch work the GPU waits for
-    compute_util: float  # compute_s / duration_s, 0..1: drives SimGpu power
+    compute_util: float  # SM activity / duration_s, 0..1: drives SimGpu power
     memory_util: float  # memory_s / duration_s, 0..1
     flops_per_gpu: float
     bytes_per_gpu: float
@@ -133,7 +134,9 @@ class PerfModel:
         sampled = n_seqs if num_sampled is None else num_sampled
 
         flops_per_s = self.gpu.flops_at(clock) * self.cal.compute_efficiency
-        linear_flops = self.linear_flops_per_token * tokens + self.lm_head_flops_per_sample * sampled
+        linear_flops = (
+            self.linear_flops_per_token * tokens + self.lm_head_flops_per_sample * sampled
+        )
         attn_flops = self.attn_flops_per_pair * pairs
         lm_bytes = self.lm_head_bytes_per_gpu if sampled else 0.0
         weight_bytes = (self.layer_weight_bytes_per_gpu + lm_bytes) if tokens else 0.0
@@ -141,8 +144,11 @@ class PerfModel:
 
         linear_c, linear_m = linear_flops / flops_per_s, weight_bytes / self._hbm_bps
         attn_c, attn_m = attn_flops / flops_per_s, kv_bytes / self._hbm_bps
-        small_s = self._small_kernels_at_boost_s * self.gpu.boost_clock_mhz / clock
-        gpu_s = max(linear_c, linear_m) + max(attn_c, attn_m) + (small_s if tokens else 0.0)
+        # latency-bound small kernels run on the SMs: their time scales with 1 / clock
+        small_s = (
+            self._small_kernels_at_boost_s * self.gpu.boost_clock_mhz / clock if tokens else 0.0
+        )
+        gpu_s = max(linear_c, linear_m) + max(attn_c, attn_m) + small_s
         comm_s = 0.0
         if self.allreduces_per_iteration and tokens:
             per_ar = self._allreduce_latency_s + (
@@ -155,13 +161,20 @@ class PerfModel:
         duration = gpu_s + comm_s + overhead_s
         compute_s = linear_c + attn_c
         memory_s = linear_m + attn_m
+        # SM activity for the power model: tensor-core time, plus CUDA-core work while
+        # attention streams KV, plus small kernels (hardware.Calibration explains).
+        sm_busy_s = (
+            compute_s
+            + self.cal.attention_sm_activity * max(0.0, attn_m - attn_c)
+            + self.cal.small_kernel_sm_activity * small_s
+        )
         return IterationCost(
             duration_s=duration,
             compute_s=compute_s,
             memory_s=memory_s,
             comm_s=comm_s,
             overhead_s=overhead_s,
-            compute_util=min(1.0, compute_s / duration) if duration else 0.0,
+            compute_util=min(1.0, sm_busy_s / duration) if duration else 0.0,
             memory_util=min(1.0, memory_s / duration) if duration else 0.0,
             flops_per_gpu=linear_flops + attn_flops,
             bytes_per_gpu=weight_bytes + kv_bytes,

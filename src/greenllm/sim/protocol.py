@@ -78,8 +78,13 @@ def parse_completion(
         prompts = [prompt]
     lens = tuple(count_prompt_tokens(p, vocab_size) for p in prompts)
 
-    for unsupported, ok in (("n", (None, 1)), ("best_of", (None, 1)), ("echo", (None, False)),
-                            ("logprobs", (None,)), ("prompt_logprobs", (None,))):
+    for unsupported, ok in (
+        ("n", (None, 1)),
+        ("best_of", (None, 1)),
+        ("echo", (None, False)),
+        ("logprobs", (None,)),
+        ("prompt_logprobs", (None,)),
+    ):
         if body.get(unsupported) not in ok:
             raise BadRequest(f"`{unsupported}` is not supported by the greenllm simulator.")
 
@@ -121,7 +126,7 @@ def generated_token_id(seed: int, position: int, vocab_size: int) -> int:
 class ChunkTemplates:
     """Byte templates of one response's SSE chunks (vLLM's field order and spacing-free JSON)."""
 
-    __slots__ = ("request_id", "created", "model_json", "_heads", "tail", "last_tail")
+    __slots__ = ("_heads", "created", "last_tail", "model_json", "request_id", "tail")
 
     def __init__(self, model: str, n_choices: int):
         self.request_id = f"cmpl-{uuid.uuid4().hex}"

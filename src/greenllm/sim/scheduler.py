@@ -18,8 +18,9 @@ limit, no prefix caching (see docs/simulator.md).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from greenllm.errors import ConfigError
 

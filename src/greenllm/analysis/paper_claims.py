@@ -1,0 +1,364 @@
+"""The paper's quantitative statements (§IV), each as a check against the cells table.
+
+Every check uses the same rows as the figure it cites (``select_rows`` with that figure's
+study), so a claim and its figure can never disagree about the data. Checks raise
+``NotMeasurable`` (with the reason) when the rows they need are missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from greenllm.analysis.claim_helpers import (
+    AMBIGUOUS,
+    CONSISTENT,
+    NO_COST_TOLERANCE,
+    NOT_CONSISTENT,
+    Measured,
+    NotMeasurable,
+    common_clocks,
+    nearest_clock,
+    pct,
+    pinned_clocks,
+    require,
+    value_at,
+    within,
+)
+from greenllm.analysis.select import select_rows
+from greenllm.analysis.studies import Study
+
+PAPER_MAX_CLOCK_MHZ = 1980.0
+Studies = Mapping[str, Study]
+
+
+def _study(studies: Studies, name: str) -> Study:
+    if name not in studies:
+        raise NotMeasurable(f"the {name!r} study is not configured")
+    return studies[name]
+
+
+def _pinned(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["clock_mode"] == "pin"]
+
+
+def _top_clock(clocks: list[float], what: str) -> tuple[float, list[str]]:
+    if not clocks:
+        raise NotMeasurable(f"no pinned clock measured for {what}")
+    top = clocks[-1]
+    note = [] if top == PAPER_MAX_CLOCK_MHZ else [
+        f"highest clock measured for {what}: {top:.0f} MHz (paper: 1980 MHz)"]
+    return top, note
+
+
+# --- §IV-A workload type -------------------------------------------------------------
+
+
+def half_clock_ss_throughput(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "workload")
+    rows = _pinned(select_rows(table, st, per_cell=True).usable("max_throughput_rps"))
+    rows = rows[rows["workload_id"] == "S-S"]
+    clocks = pinned_clocks(rows)
+    if len(clocks) < 2:
+        raise NotMeasurable("S-S max throughput is not measured at two pinned clocks")
+    top, notes = _top_clock(clocks, "S-S")
+    half, note = nearest_clock(clocks[:-1], top / 2, "half the highest clock")
+    notes += [note] if note else []
+    t_top = value_at(rows, "max_throughput_rps", clock_mhz=top)
+    t_half = value_at(rows, "max_throughput_rps", clock_mhz=half)
+    loss = 100 * (1 - t_half / t_top)
+    return Measured(
+        loss, f"{pct(loss)} lower ({t_half:.3g} vs {t_top:.3g} req/s)", within(loss, 20),
+        rows[rows["clock_mhz"].isin([half, top])], f"{half:.0f} vs {top:.0f} MHz", notes,
+    )
+
+
+def power_cut_without_cost(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "workload")
+    rows = _pinned(select_rows(table, st).usable("power_max_w"))
+    best: dict[str, tuple[float, float]] = {}
+    used = []
+    for wl, g in rows.groupby("workload_id"):
+        clocks = pinned_clocks(g)
+        if len(clocks) < 2:
+            continue
+        ref = g[g["clock_mhz"] == clocks[-1]].iloc[0]
+        best[wl] = (0.0, clocks[-1])
+        for _, r in g[g["clock_mhz"] < clocks[-1]].iterrows():
+            saving = 100 * (1 - r["power_max_w"] / ref["power_max_w"])
+            if _no_cost(r, ref) and saving > best[wl][0]:
+                best[wl] = (saving, r["clock_mhz"])
+        used.append(g)
+    if not best:
+        raise NotMeasurable("no workload has max power at two pinned clocks")
+    savings = pd.Series({wl: s for wl, (s, _) in best.items()})
+    n_ok = int((savings >= 20).sum())
+    verdict = CONSISTENT if n_ok > len(savings) / 2 else NOT_CONSISTENT
+    clocks_used = "; ".join(f"{wl}: {c:.0f} MHz" for wl, (_, c) in sorted(best.items()))
+    notes = [] if len(best) == len(st.workloads) else [
+        f"measured {len(best)} of {len(st.workloads)} workloads"]
+    return Measured(
+        float(savings.median()),
+        f"{n_ok}/{len(savings)} workloads save ≥ 20 % (best no-cost saving: median "
+        f"{pct(savings.median())}, range {pct(savings.min())} – {pct(savings.max())})",
+        verdict, pd.concat(used), clocks_used, notes,
+    )
+
+
+def _no_cost(row: pd.Series, ref: pd.Series) -> bool:
+    """Latency within +5 % and max throughput within −5 % of the reference clock's."""
+    tol = NO_COST_TOLERANCE
+    return bool(
+        row["ttft_p50_s"] <= ref["ttft_p50_s"] * (1 + tol)
+        and row["tbt_p50_s"] <= ref["tbt_p50_s"] * (1 + tol)
+        and row["max_throughput_rps"] >= ref["max_throughput_rps"] * (1 - tol)
+    )
+
+
+def _clock_response(table: pd.DataFrame, studies: Studies, metric: str) -> tuple[
+        pd.Series, pd.DataFrame, float, float]:
+    """metric(lowest clock) / metric(highest clock) per workload, at clocks all share."""
+    st = _study(studies, "workload")
+    rows = _pinned(select_rows(table, st).usable(metric))
+    clocks = common_clocks(rows, "workload_id")
+    if len(clocks) < 2 or rows["workload_id"].nunique() < 2:
+        raise NotMeasurable(f"{metric} is not measured at two clocks common to two workloads")
+    lo, hi = clocks[0], clocks[-1]
+    used = rows[rows["clock_mhz"].isin([lo, hi])]
+    at = used.pivot_table(index="workload_id", columns="clock_mhz", values=metric)
+    return at[lo] / at[hi], used, lo, hi
+
+
+def ttft_sensitivity_grows_with_prompt(table: pd.DataFrame, studies: Studies) -> Measured:
+    ratio, used, lo, hi = _clock_response(table, studies, "ttft_p50_s")
+    inputs = used.drop_duplicates("workload_id").set_index("workload_id")["input_tokens"]
+    by_input = ratio.groupby(inputs.reindex(ratio.index)).median().sort_index()
+    if len(by_input) < 2:
+        raise NotMeasurable("TTFT clock response needs at least two input lengths")
+    increasing = bool((by_input.diff().dropna() > 0).all())
+    text = ", ".join(f"in {int(i)}: {r:.2f}×" for i, r in by_input.items())
+    return Measured(
+        float(by_input.iloc[-1] / by_input.iloc[0]),
+        f"TTFT({lo:.0f})/TTFT({hi:.0f} MHz), median over outputs: {text}",
+        CONSISTENT if increasing else NOT_CONSISTENT, used, f"{lo:.0f} vs {hi:.0f} MHz",
+        [("the paper adds that power throttling damps the effect for large inputs; this "
+          "checks the monotonic trend only")],
+    )
+
+
+def tbt_response_same_for_all_lengths(table: pd.DataFrame, studies: Studies) -> Measured:
+    ratio, used, lo, hi = _clock_response(table, studies, "tbt_p50_s")
+    spread = 100 * (ratio.max() - ratio.min()) / ratio.median()
+    return Measured(
+        float(spread),
+        f"TBT({lo:.0f})/TBT({hi:.0f} MHz) from {ratio.min():.2f}× to {ratio.max():.2f}× over "
+        f"{len(ratio)} workloads (spread {pct(spread)} of the median)",
+        CONSISTENT if spread <= 10 else NOT_CONSISTENT, used, f"{lo:.0f} vs {hi:.0f} MHz",
+    )
+
+
+# --- §IV-B parallelism ----------------------------------------------------------------
+
+
+def _at_top_common_clock(rows: pd.DataFrame, group: str, what: str) -> tuple[
+        pd.DataFrame, str, list[str]]:
+    """Rows at the highest pinned clock every group has (or each group's observed clock)."""
+    if not rows.empty and (rows["clock_mode"] == "observe").all():
+        at = rows.sort_values("clock_mhz").groupby(group).tail(1)
+        clocks = ", ".join(f"{c:.0f}" for c in at["clock_mhz"])
+        return at, f"observed {clocks} MHz", ["clocks observed, not pinned"]
+    top, notes = _top_clock(common_clocks(_pinned(rows), group), what)
+    at = rows[(rows["clock_mode"] == "pin") & (rows["clock_mhz"] == top)]
+    return at, f"{top:.0f} MHz", notes
+
+
+def _tp_gain(
+    table: pd.DataFrame, studies: Studies, low: int, high: int, paper_pct: float
+) -> Measured:
+    st = _study(studies, "tp")
+    rows = select_rows(table, st, per_cell=True).usable("max_throughput_rps")
+    rows = rows[rows["tp"].isin([low, high])]
+    require(rows, "tp", (low, high), "TP{}", "max_throughput_rps")
+    at, clock, notes = _at_top_common_clock(rows, "tp", f"TP{low} and TP{high}")
+    t_low = value_at(at, "max_throughput_rps", tp=low)
+    t_high = value_at(at, "max_throughput_rps", tp=high)
+    gain = 100 * (t_high / t_low - 1)
+    return Measured(gain, f"+{pct(gain)} ({t_low:.3g} → {t_high:.3g} req/s)",
+                    within(gain, paper_pct), at, clock, notes)
+
+
+def tp2_to_tp4_throughput(table: pd.DataFrame, studies: Studies) -> Measured:
+    return _tp_gain(table, studies, 2, 4, 75)
+
+
+def tp4_to_tp8_throughput(table: pd.DataFrame, studies: Studies) -> Measured:
+    return _tp_gain(table, studies, 4, 8, 40)
+
+
+def tp2_energy_vs_tp8(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "tp")
+    rows = select_rows(table, st).usable("energy_per_request_j")
+    rows = rows[rows["tp"].isin([2, 8]) & rows["max_throughput_rps"].notna()]
+    require(rows, "tp", (2, 8), "TP{}", "energy_per_request_j")
+    at, clock, notes = _at_top_common_clock(rows, "tp", "TP2 and TP8")
+    energy_lower = 100 * (1 - value_at(at, "energy_per_request_j", tp=2)
+                          / value_at(at, "energy_per_request_j", tp=8))
+    fewer = 100 * (1 - value_at(at, "max_throughput_rps", tp=2)
+                   / value_at(at, "max_throughput_rps", tp=8))
+    both = within(energy_lower, 40) == CONSISTENT and within(fewer, 60) == CONSISTENT
+    return Measured(
+        energy_lower,
+        f"energy for the same requests {pct(energy_lower)} below TP8's; max throughput "
+        f"{pct(fewer)} below TP8's",
+        CONSISTENT if both else NOT_CONSISTENT, at, clock,
+        notes + ["'total energy' = energy per request × a fixed request count (same work)"],
+    )
+
+
+# --- §IV-C batching ---------------------------------------------------------------------
+
+
+def batch64_vs_batch4_throughput(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "batch")
+    rows = select_rows(table, st, per_cell=True).usable("max_throughput_rps")
+    small, large = (4, 64) if {4, 64} <= set(rows["max_batch"]) else (
+        rows["max_batch"].min(), rows["max_batch"].max())
+    if pd.isna(small) or small == large:
+        raise NotMeasurable("max throughput is not measured for two batch sizes")
+    rows = rows[rows["max_batch"].isin([small, large])]
+    at, clock, notes = _at_top_common_clock(rows, "max_batch", "both batch sizes")
+    ratio = value_at(at, "max_throughput_rps", max_batch=large) / value_at(
+        at, "max_throughput_rps", max_batch=small)
+    if (small, large) != (4, 64):
+        notes.append(f"batch 4/64 not both measured: compared batch {small} with {large}")
+    return Measured(100 * (ratio - 1), f"+{pct(100 * (ratio - 1))} ({ratio:.2f}×)",
+                    AMBIGUOUS, at, clock, notes)
+
+
+def low_load_smaller_batch_energy(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "batch")
+    if not st.low_load:
+        raise NotMeasurable("the batch study names no low_load point")
+    rows = _pinned(select_rows(table, st, load_points=[st.low_load]).usable("energy_per_request_j"))
+    largest = max(st.max_batches)
+    ref = rows[rows["max_batch"] == largest].set_index("clock_mhz")["energy_per_request_j"]
+    smaller = rows[(rows["max_batch"] < largest) & rows["clock_mhz"].isin(ref.index)]
+    if ref.empty or smaller.empty:
+        raise NotMeasurable(f"low-load energy is not measured for batch {largest} and a smaller "
+                            "batch at a common clock")
+    saving = 100 * (1 - smaller["energy_per_request_j"] / smaller["clock_mhz"].map(ref))
+    best = smaller.loc[saving.idxmax()]
+    used = rows[rows["clock_mhz"].isin(smaller["clock_mhz"])]
+    return Measured(
+        float(saving.max()),
+        f"up to {pct(saving.max())} (batch {int(best['max_batch'])} vs {largest} at "
+        f"{best['clock_mhz']:.0f} MHz)",
+        within(float(saving.max()), 15), used, "each clock vs the same clock",
+    )
+
+
+def batch_lower_clock_same_throughput(table: pd.DataFrame, studies: Studies) -> Measured:
+    st = _study(studies, "batch")
+    rows = _pinned(select_rows(table, st).usable("energy_per_request_j"))
+    rows = rows[rows["max_throughput_rps"].notna()]
+    clocks = pinned_clocks(rows)
+    hi, note_hi = nearest_clock(clocks, 2000.0, "~2 GHz")
+    lo, note_lo = nearest_clock([c for c in clocks if c < hi], 1600.0, "1.6 GHz")
+    used = rows[rows["clock_mhz"].isin([lo, hi])]
+    at = used.pivot_table(index="max_batch", columns="clock_mhz",
+                          values=["max_throughput_rps", "energy_per_request_j"]).dropna()
+    if at.empty:
+        raise NotMeasurable(f"no batch size measured at both {lo:.0f} and {hi:.0f} MHz")
+    t_ratio = at[("max_throughput_rps", lo)] / at[("max_throughput_rps", hi)]
+    e_ratio = at[("energy_per_request_j", lo)] / at[("energy_per_request_j", hi)]
+    ok = (t_ratio >= 1 - NO_COST_TOLERANCE) & (e_ratio < 0.8)
+    return Measured(
+        float(e_ratio.median() * 100),
+        f"{int(ok.sum())}/{len(ok)} batch sizes; medians: throughput {pct(100 * t_ratio.median())}"
+        f" and energy {pct(100 * e_ratio.median())} of {hi:.0f} MHz's",
+        CONSISTENT if ok.sum() > len(ok) / 2 else NOT_CONSISTENT, used,
+        f"{lo:.0f} vs {hi:.0f} MHz",
+        [n for n in (note_lo, note_hi) if n] + [
+            ("interpretation: the paper's text lost both clock values ('running the GPUs at "
+             "instead of'); 1.6 GHz vs ~2 GHz is our reading, not the paper's words")],
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    statement: str  # quoted from the paper
+    paper_value: str
+    criterion: str  # how the verdict is decided
+    source: str  # figure ids whose rows the check uses
+    check: Callable[[pd.DataFrame, Studies], Measured]
+
+
+_TOL = "within ±10 percentage points of"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("ss_half_clock_throughput",
+          "The small input and small output setup achieves the highest throughput and reducing "
+          "the frequency by half, only reduces the throughput by 20%.",
+          "−20 % max throughput (S-S, clock halved)",
+          f"loss of max throughput under SLO from the highest clock to half of it {_TOL} 20 %",
+          "fig03", half_clock_ss_throughput),
+    Claim("power_20pct_no_cost",
+          "Comparing Figure 4 with Figures 1, 2 and 3 shows that we can achieve 20% lower power "
+          "for most configurations without any impact to the latency or throughput.",
+          "≥ 20 % lower max power at no latency/throughput cost, most workloads",
+          "more than half the workloads have a clock whose max power is ≥ 20 % below the "
+          "highest clock's with p50 TTFT and TBT at most 5 % higher and max throughput at most "
+          "5 % lower", "fig01, fig02, fig03, fig04", power_cut_without_cost),
+    Claim("ttft_sensitivity_grows_with_prompt",
+          "we see a clear pattern, where the TTFT gets increasingly impacted by frequency and "
+          "lowering as the prompt length increases.",
+          "TTFT slowdown at low clock grows with input length",
+          "TTFT(lowest clock)/TTFT(highest clock), median over output lengths, strictly "
+          "increases with input length", "fig01", ttft_sensitivity_grows_with_prompt),
+    Claim("tbt_response_same_for_all_lengths",
+          "growing the input or output length has an imperceptible impact on the TBT’s "
+          "frequency response (Figure 2).",
+          "same TBT clock response for every workload",
+          "TBT(lowest clock)/TBT(highest clock) of all workloads within 10 % of their median "
+          "((max − min)/median ≤ 10 %)", "fig02", tbt_response_same_for_all_lengths),
+    Claim("tp2_to_tp4_throughput",
+          "the increase in throughput going from TP2 to TP4 is much higher (75%) compared to "
+          "the increase from TP4 to TP8 (40%).",
+          "+75 % max throughput (TP2 → TP4)",
+          f"max throughput gain at the highest common clock {_TOL} 75 %", "fig08",
+          tp2_to_tp4_throughput),
+    Claim("tp4_to_tp8_throughput",
+          "the increase in throughput going from TP2 to TP4 is much higher (75%) compared to "
+          "the increase from TP4 to TP8 (40%).",
+          "+40 % max throughput (TP4 → TP8)",
+          f"max throughput gain at the highest common clock {_TOL} 40 %", "fig08",
+          tp4_to_tp8_throughput),
+    Claim("tp2_energy_vs_tp8",
+          "the normalized total energy for TP2 is only 40% lower than TP8, which being able to "
+          "serve only 60% fewer requests.",
+          "energy −40 % while serving −60 % requests (TP2 vs TP8)",
+          f"total energy for the same requests {_TOL} 40 % below TP8's and max throughput "
+          f"{_TOL} 60 % below TP8's (medium load, highest common clock)", "fig10, fig08",
+          tp2_energy_vs_tp8),
+    Claim("batch64_vs_batch4_throughput",
+          "under SLOs, a batch size of 64 has only 7 higher throughput than a batch size of 4.",
+          "“only 7 higher” (unit lost in the paper: 7 %? 7×?)",
+          "none: the paper's number is garbled, so only the measured value is reported",
+          "fig13", batch64_vs_batch4_throughput),
+    Claim("low_load_smaller_batch_energy",
+          "during phases of lower throughput needs in a service, reduce the maximum batch size "
+          "can reduce consumed energy by up to 15%.",
+          "up to −15 % energy (smaller max batch, low load)",
+          f"largest saving in energy per request of a smaller max batch vs the largest, at the "
+          f"same clock and low load, {_TOL} 15 %", "fig15", low_load_smaller_batch_energy),
+    Claim("batch_lower_clock_same_throughput",
+          "For most batch sizes, running the GPUs at instead of yields about the same "
+          "throughput at less than 80% of the energy.",
+          "same throughput at < 80 % of the energy (read as 1.6 GHz instead of ~2 GHz)",
+          "more than half the batch sizes keep ≥ 95 % of the max throughput at the clock "
+          "nearest 1.6 GHz vs the one nearest 2 GHz, with < 80 % of its energy per request "
+          "(medium load)", "fig13, fig15", batch_lower_clock_same_throughput),
+)

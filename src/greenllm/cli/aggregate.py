@@ -1,0 +1,42 @@
+"""``greenllm aggregate``: cell summaries -> results/tables/cells.parquet (+ .csv, <stem>.sanity.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from greenllm.analysis.aggregate import aggregate
+from greenllm.analysis.flatten import CELL_KEY
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "aggregate",
+        help="collect cell summaries into one tidy table",
+        description="Read cell summary.json files (or directories, searched recursively) "
+        "into one row per (instance, clock, workload, load point); writes the parquet "
+        "table, a CSV twin and <stem>.sanity.md beside it.",
+    )
+    p.add_argument("--cells", nargs="+", required=True, metavar="PATH",
+                   help="summary.json files or directories holding them")
+    p.add_argument("--out", required=True, metavar="PARQUET",
+                   help="output table, e.g. results/tables/cells.parquet")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def progress(msg: str) -> None:
+        print(f"greenllm aggregate: {msg}", file=sys.stderr)
+
+    agg = aggregate(args.cells, args.out, progress=progress)
+    cells = agg.table.drop_duplicates(list(CELL_KEY))
+    failed = int((cells["status"] != "ok").sum())
+    simulated = int(cells["simulated"].sum())
+    progress(
+        f"{len(cells)} cells ({failed} failed, {simulated} simulated), {len(agg.table)} rows "
+        f"-> {args.out} (+ .csv, <stem>.sanity.md)"
+    )
+    if failed:
+        progress(f"{failed} failed cells kept as rows with status=failed: see {Path(args.out).stem}.sanity.md")
+    return 0

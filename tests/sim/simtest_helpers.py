@@ -1,0 +1,183 @@
+"""Shared helpers for the simulator tests: model folders, a real server process, a client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from greenllm.sim import server_argv
+
+TINY_1B = {  # the 1.1B Llama shape measured on the lent H100
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 2048,
+    "num_hidden_layers": 22,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "intermediate_size": 5632,
+    "vocab_size": 32000,
+    "max_position_embeddings": 2048,
+    "torch_dtype": "bfloat16",
+}
+LLAMA2_7B = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 4096,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "intermediate_size": 11008,
+    "vocab_size": 32000,
+    "max_position_embeddings": 4096,
+    "torch_dtype": "float16",
+}
+LLAMA2_70B = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8192,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "intermediate_size": 28672,
+    "vocab_size": 32000,
+    "max_position_embeddings": 4096,
+    "torch_dtype": "float16",
+}
+
+
+# Never route 127.0.0.1 through a proxy that the environment might name.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def write_model(folder: Path, config: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SimServer:
+    """``python -m greenllm.sim.server`` as a real subprocess on a free 127.0.0.1 port."""
+
+    def __init__(self, log_path: Path, **kwargs):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        argv = server_argv(port=self.port, **kwargs)
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sim server exited {self.proc.returncode}: {self.log()}")
+            try:
+                with _OPENER.open(self.url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sim server not ready in {timeout_s}s: {self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+@dataclass
+class StreamResult:
+    status: int
+    headers: dict
+    events: list = field(default_factory=list)  # parsed JSON chunks, or "[DONE]"
+    token_times: list = field(default_factory=list)  # monotonic arrival of each text chunk
+    t_send: float = 0.0
+
+    @property
+    def text_chunks(self) -> list[dict]:
+        return [e for e in self.events if isinstance(e, dict) and e.get("choices")]
+
+    @property
+    def ttft_s(self) -> float:
+        return self.token_times[0] - self.t_send
+
+
+async def stream_completion(
+    url: str, body: dict, session: aiohttp.ClientSession | None = None
+) -> StreamResult:
+    """POST a streaming completion; parse every SSE event and time each token chunk."""
+    own = session is None
+    session = session or aiohttp.ClientSession()
+    try:
+        t_send = time.monotonic()
+        async with session.post(url + "/v1/completions", json=body) as resp:
+            res = StreamResult(resp.status, dict(resp.headers), t_send=t_send)
+            if resp.status != 200:
+                res.events.append(await resp.text())
+                return res
+            buf = b""
+            async for data in resp.content.iter_any():
+                now = time.monotonic()
+                buf += data
+                while b"\n\n" in buf:
+                    event, buf = buf.split(b"\n\n", 1)
+                    assert event.startswith(b"data: "), event
+                    payload = event[len(b"data: ") :]
+                    if payload == b"[DONE]":
+                        res.events.append("[DONE]")
+                        continue
+                    obj = json.loads(payload)
+                    res.events.append(obj)
+                    if obj.get("choices"):
+                        res.token_times.append(now)
+            assert buf == b"", buf
+            return res
+    finally:
+        if own:
+            await session.close()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def post_json(url: str, body: dict, timeout_s: float = 30.0) -> tuple[int, dict, dict]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with _OPENER.open(req, timeout=timeout_s) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())
+
+
+def get_json(url: str) -> tuple[int, dict, dict]:
+    with _OPENER.open(url, timeout=5) as r:
+        return r.status, dict(r.headers), json.loads(r.read() or b"null")
