@@ -192,12 +192,19 @@ def _workflow_missing() -> str | None:
     return ", ".join(missing) or None
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1000)
-def test_sim_smoke_dag_through_slurm(local_slurm: None, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def workflow_ready() -> None:
+    """Skip before the cluster starts (module fixtures are set up in argument order)."""
     missing = _workflow_missing()
     if missing:
         pytest.skip(f"greenllm workflow not complete yet, missing: {missing}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1000)
+def test_sim_smoke_dag_through_slurm(
+    workflow_ready: None, local_slurm: None, tmp_path: Path
+) -> None:
     # A private copy of the workflow: its .snakemake/, results/ and reports/ stay here.
     for name in ("Snakefile", "workflow", "config", "profiles"):
         src = REPO / name

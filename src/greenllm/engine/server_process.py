@@ -16,8 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from greenllm.errors import EngineError
 

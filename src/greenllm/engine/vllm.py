@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,10 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import functools
+import hashlib
 import json
 import math
 import mmap
-import hashlib
 import os
 import struct
 import threading

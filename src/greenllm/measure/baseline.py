@@ -8,8 +8,9 @@ The baseline is stored per (instance, workload) and reused by every clock's cell
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig
 

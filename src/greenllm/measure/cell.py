@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -38,13 +39,10 @@ def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
     return max(float(cfg.search.min_rps), 0.25 * min(int(cfg.instance.max_batch), 16) / e2e)
 
 
-def run_cell(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: Slo,
-             baseline: dict[str, Any], sampler: TelemetrySampler,
-             check_engine: Callable[[], None], label: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Search the max throughput under SLO, then run each named load point.
-
-    Returns the cell's summary fields (max_throughput, load_points) and all requests.
-    """
+def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Workload,
+                          slo: Slo, baseline: dict[str, Any], check_engine: Callable[[], None],
+                          label: str) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+    """Max throughput under SLO: the ``max_throughput`` block and every probe's requests."""
     frames: list[pd.DataFrame] = []
     s = cfg.search
 
@@ -67,32 +65,47 @@ def run_cell(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: 
         rel_tol=float(s.rel_tol), min_rps=float(s.min_rps), max_rps=float(s.max_rps),
         time_budget_s=float(s.time_budget_s),
     )
-    max_rps = result.rps
     search = result.to_dict()
     search["search_s"] = time.monotonic() - t0
-    if search["output_tok_s"] is None and max_rps:
-        search["output_tok_s"] = max_rps * workload.output_tokens
-    summary: dict[str, Any] = {"max_throughput": search, "load_points": []}
-    points = [(name, float(cfg.load.fractions[name])) for name in cfg.load.points]
-    points += [(f"r{r:g}", None) for r in cfg.load.rates_rps]
-    for i, (name, fraction) in enumerate(points):
-        if fraction is not None:
-            if not max_rps:
-                summary["load_points"].append({"name": name, "fraction_of_max": fraction,
-                                               "rate_rps": None, "flags": ["no_max_throughput"]})
-                continue
-            rate = fraction * max_rps
-        else:
-            rate = float(name[1:])
+    search["interval"] = [result.lower_rps, result.upper_rps]
+    if search["output_tok_s"] is None and result.rps:
+        search["output_tok_s"] = result.rps * workload.output_tokens
+    return search, frames
+
+
+def load_point_rates(cfg: DictConfig, max_rps: float | None) -> list[tuple[str, float | None, float | None]]:
+    """(name, fraction of max or None, rate or None when it cannot be derived)."""
+    points: list[tuple[str, float | None, float | None]] = []
+    for name in cfg.load.points:
+        fraction = float(cfg.load.fractions[name])
+        points.append((name, fraction, fraction * max_rps if max_rps else None))
+    points += [(f"r{r:g}", None, float(r)) for r in cfg.load.rates_rps]
+    return points
+
+
+def run_load_points(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: Slo,
+                    max_rps: float | None, sampler: TelemetrySampler,
+                    check_engine: Callable[[], None], label: str,
+                    repeat: int) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Each named load point once (one repeat), with its energy from the sampler."""
+    records: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
+    for i, (name, fraction, rate) in enumerate(load_point_rates(cfg, max_rps)):
+        if rate is None:
+            records.append({"name": name, "repeat": repeat, "fraction_of_max": fraction,
+                            "rate_rps": None, "flags": ["no_max_throughput"]})
+            continue
         n = n_requests(rate, int(cfg.load.requests_per_point), float(cfg.load.min_duration_s),
                        float(cfg.load.max_duration_s))
-        _note(f"{label}: load {name} at {rate:.3g} req/s ({n} requests)")
+        rep = f" repeat {repeat + 1}" if int(cfg.load.repeats) > 1 else ""
+        _note(f"{label}: load {name}{rep} at {rate:.3g} req/s ({n} requests)")
+        # A different seed per repeat: repeats sample the arrival process, not replay it.
         p = run_point(settings, workload, rate, n, tag=name, slo=slo, sampler=sampler,
-                      check_engine=check_engine, seed_offset=1000 + i)
+                      check_engine=check_engine, seed_offset=1000 * (repeat + 1) + i)
+        p.frame.insert(1, "repeat", repeat)
         frames.append(p.frame)
-        summary["load_points"].append(point_record(p, name=name, fraction=fraction))
-    requests = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return summary, requests
+        records.append({**point_record(p, name=name, fraction=fraction), "repeat": repeat})
+    return records, frames
 
 
 def _note(msg: str) -> None:

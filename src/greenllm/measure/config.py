@@ -8,7 +8,7 @@ or a value of the wrong type fails at compose time, before any engine starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -27,8 +27,8 @@ class ModelShapeCfg:
 @dataclass
 class ModelCfg:
     name: str = MISSING  # short id used in instance ids, e.g. llama2-70b
-    hf_repo: Optional[str] = None  # where its real config/tokenizer/weights live
-    path: Optional[str] = None  # local model folder (config.json + tokenizer); built if absent
+    hf_repo: str | None = None  # where its real config/tokenizer/weights live
+    path: str | None = None  # local model folder (config.json + tokenizer); built if absent
     load_format: str = "dummy"  # dummy (random weights, shape only) | real
     shape: ModelShapeCfg = field(default_factory=ModelShapeCfg)
 
@@ -37,12 +37,12 @@ class ModelCfg:
 class EngineCfg:
     kind: str = "vllm"  # vllm | sim
     host: str = "127.0.0.1"
-    port: Optional[int] = None  # None: a free port
+    port: int | None = None  # None: a free port
     startup_timeout_s: float = 1200.0
     stop_grace_s: float = 30.0
     gpu_memory_utilization: float = 0.90
-    max_model_len: Optional[int] = None  # None: longest workload + margin
-    max_num_batched_tokens: Optional[int] = None
+    max_model_len: int | None = None  # None: longest workload + margin
+    max_num_batched_tokens: int | None = None
     enable_prefix_caching: bool = False
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -65,7 +65,7 @@ class ClocksCfg:
     # When pinning is not permitted (no root): fail (false) or measure in observe mode
     # with a warning recorded in every result (true).
     fallback_to_observe: bool = False
-    marker_dir: Optional[str] = None
+    marker_dir: str | None = None
     sim_clock_permitted: bool = True  # simulated GPUs: behave like root (true) or not
 
 
@@ -84,6 +84,9 @@ class LoadCfg:
         default_factory=lambda: {"low": 0.25, "medium": 0.5, "high": 0.9}
     )
     rates_rps: list[float] = field(default_factory=list)  # extra absolute-rate points
+    # Each load point is measured this many times (interleaved over the instance's
+    # clocks and workloads); figures and claims use the median and a CI over repeats.
+    repeats: int = 1
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     requests_per_point: int = 200
@@ -104,7 +107,7 @@ class SloCfg:
 
 @dataclass
 class SearchCfg:
-    start_rps: Optional[float] = None  # None: estimated from the baseline latency
+    start_rps: float | None = None  # None: estimated from the baseline latency
     min_rps: float = 0.05
     max_rps: float = 2000.0
     max_probes: int = 8
@@ -119,7 +122,7 @@ class SearchCfg:
 class InstanceCfg:
     tp: int = 1
     max_batch: int = 64
-    gpus: Optional[list[Any]] = None  # NVML indices or UUIDs; None: the first `tp` GPUs
+    gpus: list[Any] | None = None  # NVML indices or UUIDs; None: the first `tp` GPUs
 
 
 @dataclass

@@ -9,8 +9,9 @@ energy window is the steady part of the arrivals: it starts after the first
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -6,8 +6,9 @@ import dataclasses
 import datetime as dt
 import platform
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from greenllm import __version__
 
@@ -27,7 +28,7 @@ def git_revision() -> str | None:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def provenance(*, config: dict[str, Any], config_hash: str, overrides: Sequence[str],

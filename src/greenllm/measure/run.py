@@ -16,10 +16,11 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig
@@ -30,7 +31,7 @@ from greenllm.errors import ClockPermissionError, ConfigError, EngineError, Gree
 from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
-from greenllm.measure.cell import run_cell
+from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
@@ -61,12 +62,24 @@ def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> lis
     return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
 
 
-def cell_status(cell: Cell, out: Path) -> str | None:
-    path = cell.dir(out) / "summary.json"
+def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text()).get("status")
+        return json.loads((cell.dir(out) / "summary.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def cell_status(cell: Cell, out: Path) -> str | None:
+    summary = read_summary(cell, out)
+    return summary.get("status") if summary else None
+
+
+def repeats_done(cell: Cell, out: Path) -> int:
+    """Completed repeats of a cell (a partial cell resumes at the next one)."""
+    summary = read_summary(cell, out)
+    if not summary or summary.get("status") not in ("ok", "partial"):
+        return 0
+    return int(summary.get("repeats_done", summary.get("repeats", 1)))
 
 
 def write_manifest(out: Path, iid: str, cells: Sequence[Cell], complete: bool) -> None:
@@ -102,7 +115,8 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
-            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed))]
+            repeats = int(cfg.load.repeats)
+            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), repeats)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
                  f"{len(todo)} to go")
             if not todo:
@@ -117,7 +131,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                               engine_version=engine_version(cfg.engine.kind))
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
-                prov["warnings"] = [f"clock pinning not permitted: measured in observe mode"]
+                prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
             note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
@@ -174,21 +188,32 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
                 raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
 
 
-def needs_measuring(cell: Cell, out: Path, retry_failed: bool) -> bool:
+def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
     status = cell_status(cell, out)
-    return status is None or (status == "failed" and retry_failed)
+    if status == "failed":
+        return retry_failed
+    return status is None or repeats_done(cell, out) < repeats
 
 
 def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
                   todo: list[Cell], cells: list[Cell], out: Path, iid: str, mode: str,
                   prov: dict[str, Any]) -> bool:
-    """Measure ``todo``; False when the engine died (finished cells stay on disk)."""
+    """Measure ``todo``; False when the engine died (finished cells stay on disk).
+
+    Repeats are interleaved: repeat r of every cell of every clock comes before repeat
+    r+1 of any, so slow drift (thermals, background load) spreads over all settings
+    instead of lining up with one of them.
+    """
     marker_dir = cfg.clocks.marker_dir
+    settle = float(cfg.clocks.settle_timeout_s)
     baseline_mhz = int(cfg.gpu.max_sm_clock_mhz) if mode == "pin" else None
-    done, t_first = 0, time.monotonic()
+    repeats = int(cfg.load.repeats)
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
+    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
+    done, t_first = 0, time.monotonic()
     try:
         needed = sorted({c.workload for c in todo}, key=lambda w: w.id)
         baselines = {w.id: b for w in needed if (b := load_baseline(cfg, w, out)) is not None}
@@ -196,27 +221,31 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
         if missing:
             # SLO baselines: requests alone at the max clock (paper §III), one pin for all.
             with pin_clocks(gpu, baseline_mhz, mode=mode, marker_dir=marker_dir,
-                            settle_timeout_s=float(cfg.clocks.settle_timeout_s)):
+                            settle_timeout_s=settle):
                 warm_up(cfg, settings, missing[0], server.check_alive)
                 for w in missing:
                     note(f"{iid}: SLO baseline for {w.id} (requests alone)")
                     baselines[w.id] = measure_baseline(cfg, settings, w, out, server.check_alive,
                                                        clock_mhz=baseline_mhz)
-        for clock_label in dict.fromkeys(c.clock_label for c in todo):
-            group = [c for c in todo if c.clock_label == clock_label]
-            with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
-                            settle_timeout_s=float(cfg.clocks.settle_timeout_s)) as plan:
-                warm_up(cfg, settings, group[0].workload, server.check_alive)
-                for cell in group:
-                    eta = ""
-                    if done:
-                        per = (time.monotonic() - t_first) / done
-                        eta = f", ETA {per * (len(todo) - done) / 60:.1f} min"
-                    note(f"{iid}: cell {done + 1}/{len(todo)} {cell.clock_label} {cell.workload.id}{eta}")
-                    measure_one(cfg, gpu, server, settings, cell, out, instance, plan, baselines[cell.workload.id], prov)
-                    done += 1
+        for r in range(repeats):
+            for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
+                group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
+                with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
+                                settle_timeout_s=settle) as plan:
+                    warm_up(cfg, settings, group[0].workload, server.check_alive)
+                    for cell in group:
+                        eta = ""
+                        if done:
+                            per = (time.monotonic() - t_first) / done
+                            eta = f", ETA {per * (len(passes) - done) / 60:.1f} min"
+                        rep = f" repeat {r + 1}/{repeats}" if repeats > 1 else ""
+                        note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
+                             f"{cell.workload.id}{rep}{eta}")
+                        measure_pass(cfg, gpu, server, settings, cell, r, out, instance, plan,
+                                     baselines[cell.workload.id], prov)
+                        done += 1
     except EngineError as err:
-        note(f"{iid}: engine failed: {err}; {done} cell(s) finished this run are kept")
+        note(f"{iid}: engine failed: {err}; {done} pass(es) finished this run are kept")
         return False
     return True
 
@@ -228,10 +257,8 @@ def warm_up(cfg: DictConfig, settings: PointSettings, w: Workload, check: Any) -
                   sampler=None, check_engine=check, seed_offset=999_999)
 
 
-def measure_one(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
-                out: Path, instance: dict[str, Any], plan: Any, baseline: dict[str, Any],
-                prov: dict[str, Any]) -> None:
-    cdir = cell.dir(out)
+def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
+                baseline: dict[str, Any], prov: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "schema": SCHEMA,
         "status": "failed",
@@ -244,37 +271,69 @@ def measure_one(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
         "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
                      "output_tokens": cell.workload.output_tokens},
         "slo": baseline["slo"],
+        "repeats": int(cfg.load.repeats),
+        "repeats_done": 0,
         "max_throughput": None,
         "load_points": [],
         "provenance": {k: v for k, v in prov.items() if k != "config"},
     }
     summary["provenance"]["cell_started_at"] = now_iso()
-    requests = pd.DataFrame()
+    return summary
+
+
+def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+                 repeat: int, out: Path, instance: dict[str, Any], plan: Any,
+                 baseline: dict[str, Any], prov: dict[str, Any]) -> None:
+    """One repeat of a cell; the first also searches the max throughput under SLO.
+
+    Later repeats run the load points at the rates the first derived, so every repeat
+    measures the same offered load; the summary is rewritten after each repeat (status
+    ``partial`` until the last), so an interrupted run resumes at the next repeat.
+    """
+    cdir = cell.dir(out)
+    previous = read_summary(cell, out) if repeat > 0 else None
+    summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
+    label = f"{cell.clock_label} {cell.workload.id}"
+    frames: list[pd.DataFrame] = []
     sampler = TelemetrySampler(gpu, period_s=0.02)
+    ok = False
     try:
         with sampler:
-            fields, requests = run_cell(cfg, settings, cell.workload, baseline["slo_obj"], baseline,
-                                        sampler, server.check_alive,
-                                        f"{cell.clock_label} {cell.workload.id}")
-        summary.update(fields)
-        summary["status"] = "ok"
+            if repeat == 0:
+                summary["max_throughput"], frames = search_max_throughput(
+                    cfg, settings, cell.workload, baseline["slo_obj"], baseline,
+                    server.check_alive, label)
+            max_rps = (summary.get("max_throughput") or {}).get("rps")
+            points, point_frames = run_load_points(cfg, settings, cell.workload,
+                                                   baseline["slo_obj"], max_rps, sampler,
+                                                   server.check_alive, label, repeat)
+        frames += point_frames
+        summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
+        summary["load_points"] += points
+        summary["repeats_done"] = repeat + 1
+        summary["error"] = None
+        ok = True
     except EngineError as err:
         summary["error"] = str(err)
         raise
     except GreenllmError as err:
         summary["error"] = str(err)
-        note(f"cell {cell.clock_label} {cell.workload.id} failed: {err}")
+        note(f"cell {label} failed: {err}")
     except Exception as err:  # a bug or an unexpected server answer: keep going
         summary["error"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
-        note(f"cell {cell.clock_label} {cell.workload.id} failed: {summary['error']}")
+        note(f"cell {label} failed: {summary['error']}")
     finally:
+        if ok:
+            summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+        else:
+            summary["status"] = "failed"
         telemetry = sampler.frame()
         summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
         summary["provenance"]["cell_finished_at"] = now_iso()
-        if not requests.empty:
-            atomic.write_parquet(cdir / "requests.parquet", requests)
+        if frames:
+            atomic.write_parquet(cdir / f"requests.r{repeat}.parquet", pd.concat(frames, ignore_index=True))
         if not telemetry.empty:
-            atomic.write_parquet(cdir / "telemetry.parquet", telemetry)
+            atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
         atomic.write_json(cdir / "summary.json", summary)
 
 
