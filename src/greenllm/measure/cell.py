@@ -32,11 +32,14 @@ def point_record(p: PointResult, *, name: str | None = None, fraction: float | N
 
 
 def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
-    """A first probe rate: a quarter of what max_batch concurrent alone-latency requests do."""
+    """A first probe rate: half of what a full batch at the alone latency would serve.
+
+    Batching slows each request down, so this is usually above capacity and the search
+    brackets it within a probe or two by halving."""
     if cfg.search.start_rps:
         return float(cfg.search.start_rps)
     e2e = max(float(baseline.get("e2e_s") or 1.0), 1e-3)
-    return max(float(cfg.search.min_rps), 0.25 * min(int(cfg.instance.max_batch), 16) / e2e)
+    return max(float(cfg.search.min_rps), 0.5 * int(cfg.instance.max_batch) / e2e)
 
 
 def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Workload,
