@@ -1,8 +1,11 @@
-"""Cell summaries -> one tidy table (parquet + CSV) and a sanity report.
+"""Cell summaries -> one tidy table (parquet + CSV), its statistics table and a sanity report.
 
-One row per (instance, clock, workload, load point); see ``flatten.COLUMNS``. The same cell
-may be found twice (the raw ``summary.json`` and Snakemake's per-cell copy): identical
-copies count once; differing ones keep the most recently finished and are reported.
+One row per (instance, clock, workload, load point, repeat); see ``flatten.COLUMNS``. The
+same cell may be found twice (the raw ``summary.json`` and Snakemake's per-cell copy):
+identical copies count once; differing ones keep the most recently finished and are
+reported. Beside the table, ``<stem>.summary.parquet`` (+ CSV) holds one row per
+(instance, clock, workload, load point): the median over repeats of every metric with its
+95 % bootstrap CI and CV (``statistics.statistics_table``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import pandas as pd
 from greenllm.analysis.cells import find_cell_files, load_summary
 from greenllm.analysis.flatten import COLUMNS, coerce_table, rows_to_frame, summary_rows
 from greenllm.analysis.sanity import sanity_report
+from greenllm.analysis.statistics import statistics_table
+from greenllm.analysis.uncertainty import DEFAULT_CV_FLAG
 from greenllm.atomic import atomic_path, write_parquet, write_text
 from greenllm.errors import ConfigError, GreenllmError
 
@@ -37,9 +42,10 @@ class Duplicate:
 
 @dataclass
 class Aggregated:
-    table: pd.DataFrame
+    table: pd.DataFrame  # one row per repeat
     files: list[Path]
     duplicates: list[Duplicate] = field(default_factory=list)
+    statistics: pd.DataFrame | None = None  # one row per load point: medians, CIs, CV
 
 
 def read_cells(
@@ -66,7 +72,7 @@ def read_cells(
             progress(f"read {i}/{len(files)} cell summaries")
     rows = [row for path, s in summaries.values() for row in summary_rows(s, path)]
     table = rows_to_frame(rows).sort_values(
-        ["model", "tp", "max_batch", "workload_id", "clock_mhz", "load_point"],
+        ["model", "tp", "max_batch", "workload_id", "clock_mhz", "load_point", "repeat"],
         na_position="last",
         ignore_index=True,
     )
@@ -93,28 +99,58 @@ def _finished(summary: dict[str, Any]) -> str:
     return str((summary.get("provenance") or {}).get("finished_at") or "")
 
 
-def write_outputs(agg: Aggregated, out_parquet: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``<out>.parquet``, ``<out>.csv`` and ``<out stem>.sanity.md`` beside them, atomically."""
+def statistics_path(table_path: str | os.PathLike[str]) -> Path:
+    """``<stem>.summary.parquet`` beside a table (its CSV twin: ``.summary.csv``)."""
+    path = Path(table_path)
+    return path.with_name(f"{path.stem}.summary.parquet")
+
+
+def write_outputs(
+    agg: Aggregated, out_parquet: str | os.PathLike[str], *, cv_flag: float = DEFAULT_CV_FLAG
+) -> dict[str, Path]:
+    """Write ``<out>.parquet``, ``<out>.csv``, ``<stem>.summary.parquet|.csv`` and
+    ``<stem>.sanity.md`` beside them, atomically."""
     out = _check_out(out_parquet)
+    if agg.statistics is None:
+        agg.statistics = statistics_table(agg.table, cv_flag=cv_flag)
     csv_path = out.with_suffix(".csv")
+    stats_path = statistics_path(out)
+    stats_csv = stats_path.with_suffix(".csv")
     # One sanity report per table (several tables share a folder in the DAG).
     sanity_path = out.with_name(f"{out.stem}.sanity.md")
     write_parquet(out, agg.table)
     with atomic_path(csv_path, suffix=".csv") as tmp:
         agg.table.to_csv(tmp, index=False)
-    write_text(sanity_path, sanity_report(agg.table, agg.duplicates, len(agg.files)))
-    return {"parquet": out, "csv": csv_path, "sanity": sanity_path}
+    write_parquet(stats_path, agg.statistics)
+    with atomic_path(stats_csv, suffix=".csv") as tmp:
+        agg.statistics.to_csv(tmp, index=False)
+    write_text(sanity_path, sanity_report(agg.table, agg.duplicates, len(agg.files),
+                                          statistics=agg.statistics))
+    return {"parquet": out, "csv": csv_path, "summary": stats_path, "summary_csv": stats_csv,
+            "sanity": sanity_path}
 
 
 def aggregate(
     paths: Iterable[str | os.PathLike[str]],
     out_parquet: str | os.PathLike[str],
     progress: Progress | None = None,
+    *,
+    cv_flag: float = DEFAULT_CV_FLAG,
 ) -> Aggregated:
-    """Read cells under ``paths`` and write the table, its CSV and <stem>.sanity.md."""
+    """Read cells under ``paths`` and write the table, its CSV, the statistics table
+    (<stem>.summary.parquet + .csv) and <stem>.sanity.md.
+
+    ``cv_flag``: a load point whose coefficient of variation over repeats exceeds it (in
+    a headline metric) is flagged ``high_spread``.
+    """
     _check_out(out_parquet)  # fail before reading hundreds of files
+    if not (isinstance(cv_flag, (int, float)) and cv_flag > 0):
+        raise ConfigError(f"cv_flag must be a positive number, got {cv_flag!r}")
     agg = read_cells(list(paths), progress)
-    write_outputs(agg, out_parquet)
+    if progress:
+        progress(f"statistics over repeats of {len(agg.table)} rows")
+    agg.statistics = statistics_table(agg.table, cv_flag=cv_flag)
+    write_outputs(agg, out_parquet, cv_flag=cv_flag)
     return agg
 
 
@@ -141,7 +177,8 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                if c not in frame.columns]
     if missing:
         raise GreenllmError(f"{path}: not a greenllm cells table (lacks {', '.join(missing)})")
-    for name in COLUMNS:
+    for name, kind in COLUMNS.items():
         if name not in frame.columns:  # tables from an older greenllm: add as missing
-            frame[name] = None
+            # Integer columns cannot hold "missing": an old table had one repeat, one search.
+            frame[name] = 0 if kind == "int" else None
     return coerce_table(frame)

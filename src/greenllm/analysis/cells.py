@@ -32,7 +32,10 @@ CELL_JSON_SCHEMA: dict[str, Any] = {
     "required": ["schema", "status", "instance", "clock", "workload"],
     "properties": {
         "schema": {"const": CELL_SCHEMA_ID},
-        "status": {"enum": ["ok", "failed"]},
+        # "partial": measure rewrites the summary after each repeat; an interrupted run
+        # leaves the repeats done so far (flatten marks their rows incomplete_repeats).
+        "status": {"enum": ["ok", "failed", "partial"]},
+        "repeats": {"type": ["integer", "null"], "minimum": 1},
         "error": _STR,
         "simulated": {"type": ["boolean", "null"]},
         "instance": {
@@ -82,7 +85,23 @@ CELL_JSON_SCHEMA: dict[str, Any] = {
             "properties": {
                 k: _NUM for k in ("rps", "output_tok_s", "lower_rps", "upper_rps")
             }
-            | {"probes": {"type": ["array", "null"]}},
+            | {
+                "probes": {"type": ["array", "null"]},
+                "interval": {"type": ["array", "null"], "items": _NUM},
+                # One entry per repeated search (absent: one search for all repeats).
+                "repeats": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["repeat"],
+                        "properties": {
+                            "repeat": {"type": "integer", "minimum": 0},
+                            **{k: _NUM for k in ("rps", "output_tok_s", "lower_rps",
+                                                 "upper_rps")},
+                        },
+                    },
+                },
+            },
         },
         "load_points": {
             "type": ["array", "null"],
@@ -91,6 +110,7 @@ CELL_JSON_SCHEMA: dict[str, Any] = {
                 "required": ["name"],
                 "properties": {
                     "name": {"type": "string"},
+                    "repeat": {"type": "integer", "minimum": 0},  # absent: 0
                     "ttft_s": _PCT,
                     "tbt_s": _PCT,
                     "tpot_s": _PCT,

@@ -1,8 +1,15 @@
-"""One cell summary -> tidy rows: one per load point, every metric a flat column.
+"""One cell summary -> tidy rows: one per load point and repeat, every metric a flat column.
 
 A cell without load points (it failed before any, or found no sustainable rate) still
 gives one row with ``load_point`` missing, so failed cells stay visible in the table and
 in the figures' "missing" notes.
+
+Repeats: each load point entry carries ``repeat`` (0-based; absent = 0). The cell's max
+throughput comes from ``max_throughput.repeats[k]`` for repeat k when the search itself
+was repeated, else from the one search (``search_repeat`` says which search a row's
+max-throughput columns come from, so statistics count each search once). A ``partial``
+cell (an interrupted run) keeps its finished repeats as ``ok`` rows flagged
+``incomplete_repeats``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ _KEY_COLUMNS = {
     "input_tokens": "float",
     "output_tokens": "float",
     "load_point": "str",
+    "repeat": "int",
     "status": "str",
     "error": "str",
     "simulated": "bool",
@@ -72,6 +80,8 @@ _CELL_COLUMNS = {
     "max_throughput_output_tok_s": "float",
     "max_throughput_lower_rps": "float",
     "max_throughput_upper_rps": "float",
+    "search_repeat": "int",
+    "repeats_planned": "float",
     "slo_percentile": "float",
     "slo_scale": "float",
     "slo_ttft_s": "float",
@@ -90,18 +100,33 @@ _CELL_COLUMNS = {
 }
 COLUMNS: dict[str, str] = {**_KEY_COLUMNS, **_LOAD_COLUMNS, **_CELL_COLUMNS}
 
-# A cell is identified by these; a row adds the load point.
+# A cell is identified by these; a statistics row adds the load point; a table row
+# also the repeat.
 CELL_KEY = ("instance_id", "clock_label", "workload_id")
 ROW_KEY = (*CELL_KEY, "load_point")
+REPEAT_KEY = (*ROW_KEY, "repeat")
+INCOMPLETE_REPEATS_FLAG = "incomplete_repeats"
 
 
 def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, Any]]:
     """The table rows of one validated summary."""
     cell = _cell_fields(summary, source)
+    searches = _searches(summary)
     points = summary.get("load_points") or []
     if not points:
-        return [{**cell, "load_point": None}]
-    rows = [{**cell, **_load_point_fields(lp)} for lp in points]
+        # No load points: one row per repeated search (its max throughput), else one row.
+        repeats = sorted(searches) or [0]
+        return [{**cell, **_search_fields(searches, k, summary), "load_point": None,
+                 "repeat": k} for k in repeats]
+    rows = []
+    for lp in points:
+        repeat = int(lp.get("repeat") or 0)
+        row = {**cell, **_search_fields(searches, repeat, summary), **_load_point_fields(lp)}
+        row["repeat"] = repeat
+        if summary["status"] == "partial":
+            row["flags"] = ";".join([f for f in row["flags"].split(";") if f]
+                                    + [INCOMPLETE_REPEATS_FLAG])
+        rows.append(row)
     for row in rows:
         # Observe mode without a cell-wide achieved clock: use the load point's own.
         if row["clock_mhz"] is None and row["sm_clock_mean_mhz"] is not None:
@@ -146,6 +171,33 @@ def _to_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _searches(summary: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Repeated searches by repeat index (empty when the search ran once)."""
+    mt = summary.get("max_throughput") or {}
+    return {int(r["repeat"]): r for r in (mt.get("repeats") or [])}
+
+
+def _search_fields(searches: dict[int, dict[str, Any]], repeat: int,
+                   summary: dict[str, Any]) -> dict[str, Any]:
+    """Max-throughput columns of a repeat: its own search if it had one, else the first."""
+    if repeat not in searches:
+        return {"search_repeat": 0}
+    r = searches[repeat]
+    out: dict[str, Any] = {
+        "search_repeat": repeat,
+        "max_throughput_rps": r.get("rps"),
+        "max_throughput_lower_rps": r.get("lower_rps"),
+        "max_throughput_upper_rps": r.get("upper_rps"),
+    }
+    if r.get("output_tok_s") is not None:
+        out["max_throughput_output_tok_s"] = r["output_tok_s"]
+    elif r.get("rps") is not None and (summary["workload"].get("output_tokens")):
+        out["max_throughput_output_tok_s"] = r["rps"] * summary["workload"]["output_tokens"]
+    else:
+        out["max_throughput_output_tok_s"] = None
+    return out
+
+
 def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
     inst = s["instance"]
     clock = s["clock"]
@@ -173,13 +225,15 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "workload_id": wl["id"],
         "input_tokens": wl.get("input_tokens"),
         "output_tokens": wl.get("output_tokens"),
-        "status": s["status"],
+        # A partial cell's finished repeats are usable data (flagged incomplete_repeats).
+        "status": "ok" if s["status"] == "partial" else s["status"],
         "error": s.get("error"),
         "simulated": bool(s.get("simulated")),
         "max_throughput_rps": mt.get("rps"),
         "max_throughput_output_tok_s": mt.get("output_tok_s"),
         "max_throughput_lower_rps": mt.get("lower_rps"),
         "max_throughput_upper_rps": mt.get("upper_rps"),
+        "repeats_planned": s.get("repeats"),
         "slo_percentile": slo.get("percentile"),
         "slo_scale": slo.get("scale"),
         "slo_ttft_s": slo.get("ttft_s"),
