@@ -18,7 +18,10 @@ def table_path(grid_dir, tmp_path_factory):
 
 def test_aggregate_writes_table_csv_and_sanity(table_path, capsys):
     assert table_path.exists() and table_path.with_suffix(".csv").exists()
-    assert (table_path.parent / "sanity.md").exists()
+    # One sanity report and one statistics table per table: <stem>.sanity.md, .summary.*
+    assert (table_path.parent / "cells.sanity.md").exists()
+    assert (table_path.parent / "cells.summary.parquet").exists()
+    assert (table_path.parent / "cells.summary.csv").exists()
 
 
 def test_aggregate_malformed_file_is_one_line_naming_it(tmp_path, capsys):

@@ -126,3 +126,15 @@ def test_gpus_follow_cuda_visible_devices():
     assert gpu.sample(3).index == 3
     with pytest.raises(GpuError, match="not one of"):
         gpu.sample(0)
+
+
+def test_read_only_env_never_calls_a_setter(monkeypatch):
+    nv = fake(1)
+    gpu = NvmlGpu(nvml=nv, cuda_visible_devices=None, geteuid=lambda: 0)
+    assert gpu.clock_control_permitted(0)  # root may ...
+    monkeypatch.setenv("GREENLLM_GPU_READ_ONLY", "1")
+    assert not gpu.clock_control_permitted(0)  # ... but not on a read-only card
+    for call in (lambda: gpu.lock_sm_clock(0, 1410), lambda: gpu.reset_sm_clock(0)):
+        with pytest.raises(ClockPermissionError, match="GREENLLM_GPU_READ_ONLY"):
+            call()
+    assert setter_calls(nv) == []

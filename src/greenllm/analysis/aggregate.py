@@ -22,7 +22,11 @@ import pandas as pd
 from greenllm.analysis.cells import find_cell_files, load_summary
 from greenllm.analysis.flatten import COLUMNS, coerce_table, rows_to_frame, summary_rows
 from greenllm.analysis.sanity import sanity_report
-from greenllm.analysis.statistics import statistics_table
+from greenllm.analysis.statistics import (
+    coerce_statistics,
+    is_statistics_table,
+    statistics_table,
+)
 from greenllm.analysis.uncertainty import DEFAULT_CV_FLAG
 from greenllm.atomic import atomic_path, write_parquet, write_text
 from greenllm.errors import ConfigError, GreenllmError
@@ -162,7 +166,8 @@ def _check_out(out: str | os.PathLike[str]) -> Path:
 
 
 def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a table written by ``aggregate`` (parquet, or its CSV twin)."""
+    """Read a table written by ``aggregate`` (parquet, or its CSV twin; the cells table or
+    its statistics table)."""
     path = Path(path)
     if not path.is_file():
         raise GreenllmError(f"no such table: {path} (run `greenllm aggregate` first)")
@@ -181,4 +186,5 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if name not in frame.columns:  # tables from an older greenllm: add as missing
             # Integer columns cannot hold "missing": an old table had one repeat, one search.
             frame[name] = 0 if kind == "int" else None
-    return coerce_table(frame)
+    # A statistics table (<stem>.summary.parquet) reads back as one too.
+    return coerce_statistics(frame) if is_statistics_table(frame) else coerce_table(frame)

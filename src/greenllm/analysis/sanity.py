@@ -58,7 +58,8 @@ def _clock_issues(row: pd.Series) -> list[str]:
     return out
 
 
-def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int) -> str:
+def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int,
+                  statistics: pd.DataFrame | None = None) -> str:
     cells = table.drop_duplicates(list(CELL_KEY))
     failed = cells[cells["status"] != "ok"]
     n_observed = int((cells["clock_mode"] == "observe").sum())
@@ -88,6 +89,9 @@ def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int) 
     ]
     lines += ["", "## Flagged rows", ""]
     lines += _md_table(["instance", "clock", "workload", "load point", "why"], flagged)
+    if statistics is not None and len(statistics):
+        lines += ["", "## Spread over repeats", ""]
+        lines += _spread_lines(statistics)
     conflicting = [d for d in duplicates if not d.identical]
     if conflicting:
         lines += ["", "## Conflicting duplicates (kept the later-finished one)", ""]
@@ -95,6 +99,25 @@ def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int) 
             ["cell", "kept", "dropped"], [["/".join(d.key), d.kept, d.dropped] for d in conflicting]
         )
     return "\n".join(lines) + "\n"
+
+
+def _spread_lines(stats: pd.DataFrame) -> list[str]:
+    """Repeat counts and the load points whose run-to-run spread exceeds the CV bound."""
+    measured = stats[stats["load_point"].notna() & (stats["status"] == "ok")]
+    counts = measured["n_repeats"].value_counts().sort_index()
+    lines = ["- repeats per load point: " + (", ".join(
+        f"{int(n)} × {int(c)}" for n, c in counts.items()) or "none")
+        + " (95 % bootstrap CIs need ≥ 3; figures and claims use medians)"]
+    high = measured[measured["high_spread"]]
+    lines += [f"- load points with high spread (CV above the bound): {len(high)}", ""]
+    rows = []
+    for _, r in high.iterrows():
+        names = [m for m in str(r["high_spread_metrics"]).split(";") if m]
+        cvs = ", ".join(f"{m} {r[f'{m}_cv']:.0%}" for m in names)
+        rows.append([r["instance_id"], r["clock_label"], r["workload_id"], r["load_point"],
+                     int(r["n_repeats"]), cvs])
+    return lines + _md_table(["instance", "clock", "workload", "load point", "repeats", "CV"],
+                             rows)
 
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from greenllm.analysis.flatten import CELL_KEY
+from greenllm.analysis.statistics import ensure_statistics
 from greenllm.analysis.studies import Study
 from greenllm.errors import ConfigError
 
@@ -58,7 +59,12 @@ def select_rows(
     ``per_cell``: the metric belongs to the cell (max throughput under SLO), so keep one
     row per cell, preferring the study's load point. Failed cells without load points are
     kept so that they can be reported.
+
+    ``table`` may be the cells table (one row per repeat) or its statistics table; rows
+    come from the statistics table (medians over repeats with their CIs), so pass that
+    when selecting many times from one table (it is computed here otherwise).
     """
+    table = ensure_statistics(table)
     load_points = tuple(load_points or (study.load,))
     rows = table[
         table["tp"].isin(study.tps)

@@ -2,16 +2,23 @@
 
 Figure functions choose rows, metric, encoding and optional normalisation; this module
 draws, labels, marks provenance and lists what is missing, the same way for all 15.
+
+Rows come from the statistics table: each point is the median over repeats, with an error
+bar for its 95 % bootstrap CI where the point has >= 3 repeats; a note on the figure says
+how many repeats the points have (and that single runs carry no interval).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from greenllm.analysis.select import Selection
+from greenllm.analysis.statistics import ci_columns
+from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
 from greenllm.figures.style import (
     Rendered,
@@ -56,15 +63,19 @@ def line_figure(
     else:
         rows["value"], extra = value(rows)
         notes = extra + notes
+    rows["ci_lo"], rows["ci_hi"] = _scaled_ci(rows, metric)
+    notes = notes + repeats_note(rows)
     fig, ax = new_axes()
     _draw(ax, rows, enc)
+    _draw_intervals(ax, rows, enc)
     observed = (rows["clock_mode"] == "observe").any()
     xlabel = "mean achieved SM clock (MHz)" if observed else "GPU SM clock (MHz)"
     label_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)
     place_legend(ax, title=None if enc.style else enc.hue)
     mark_provenance(fig, rows, observed_clock=bool(observed))
     add_notes(fig, notes)
-    cols = DATA_COLUMNS + [c for c in (enc.hue, enc.style) if c] + [metric, "value"]
+    cols = DATA_COLUMNS + [c for c in (enc.hue, enc.style) if c] + [
+        metric, "value", "ci_lo", "ci_hi", "n_repeats", "high_spread"]
     data = rows[list(dict.fromkeys(cols))].reset_index(drop=True)
     return Rendered(fig_id, fig, data, notes)
 
@@ -81,6 +92,58 @@ def _draw(ax, rows: pd.DataFrame, enc: Encoding) -> None:
                      markers=True, dashes=True)
     else:
         sns.lineplot(**kwargs, marker="o")
+
+
+def _scaled_ci(rows: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
+    """The metric's CI in the plotted units.
+
+    Every plotted value is the metric times a per-row factor (ms conversion, or division
+    by a reference's median), so the same factor maps the CI. A normalised figure's bars
+    are thus the point's own uncertainty; the reference's is not propagated.
+    """
+    lo_col, hi_col = ci_columns(metric)
+    if lo_col not in rows.columns:
+        nan = pd.Series(np.nan, index=rows.index)
+        return nan, nan.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = rows["value"] / rows[metric]
+    return rows[lo_col] * factor, rows[hi_col] * factor
+
+
+def repeats_note(rows: pd.DataFrame) -> list[str]:
+    """'Points: median of n=5 repeats; bars: 95 % bootstrap CI …' for the figure's face."""
+    if "n_repeats" not in rows.columns or rows.empty:
+        return []
+    n = rows["n_repeats"].astype(int)
+    lo, hi = int(n.min()), int(n.max())
+    level = f"{CI_LEVEL:.0%}".replace("%", " %")
+    counts = f"n={lo}" if lo == hi else f"n={lo}–{hi}"
+    if hi < MIN_REPEATS_FOR_CI:
+        return [f"One run per point ({counts}): no confidence interval; differences may be "
+                "run-to-run noise." if hi == 1 else
+                f"Points: median of {counts} repeats; no CI (needs ≥ {MIN_REPEATS_FOR_CI})."]
+    text = (f"Points: median of {counts} repeats; bars: {level} bootstrap CI over repeats")
+    if lo < MIN_REPEATS_FOR_CI:
+        text += f" (none where n < {MIN_REPEATS_FOR_CI})"
+    spread = int(rows["high_spread"].astype(bool).sum()) if "high_spread" in rows else 0
+    if spread:
+        text += f"; {spread} points with high spread (CV above the bound, see sanity.md)"
+    return [text + "."]
+
+
+def _draw_intervals(ax, rows: pd.DataFrame, enc: Encoding) -> None:
+    """Error bars in each line's colour, where a CI exists."""
+    has = rows[rows["ci_lo"].notna() & rows["ci_hi"].notna()]
+    if has.empty:
+        return
+    palette = dict(zip(enc.hue_order, sns.color_palette("colorblind", len(enc.hue_order))))
+    for hue, group in has.groupby(enc.hue, sort=False):
+        y = group["value"].to_numpy(dtype=float)
+        below = np.clip(y - group["ci_lo"].to_numpy(dtype=float), 0, None)
+        above = np.clip(group["ci_hi"].to_numpy(dtype=float) - y, 0, None)
+        ax.errorbar(group["clock_mhz"].to_numpy(dtype=float), y, yerr=[below, above],
+                    fmt="none", ecolor=palette.get(hue, "gray"), elinewidth=0.8, capsize=2.5,
+                    alpha=0.9, zorder=3)
 
 
 def _why_empty(sel: Selection, metric: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenllm.analysis.statistics import ensure_statistics
 from greenllm.analysis.studies import Study
 from greenllm.errors import ConfigError
 from greenllm.figures import batch, tp, workload
@@ -102,7 +103,8 @@ def render(
 ) -> Rendered:
     if study.name != spec.study:
         raise ConfigError(f"{spec.fig_id} belongs to the {spec.study!r} study, got {study.name!r}")
-    return spec.draw(table, study, percentile=percentile)
+    # Medians over repeats and their CIs, computed once for all the figure's selections.
+    return spec.draw(ensure_statistics(table), study, percentile=percentile)
 
 
 def render_to(

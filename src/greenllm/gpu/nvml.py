@@ -161,6 +161,8 @@ class NvmlGpu(Gpu):
         NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS) == NVML_FEATURE_DISABLED``). It can
         still be wrong either way (e.g. root in an unprivileged container); a refused lock
         then raises ClockPermissionError before anything is measured."""
+        if read_only():
+            return False
         if self._geteuid() == 0:
             return True
         nv = self._nvml
@@ -172,6 +174,7 @@ class NvmlGpu(Gpu):
         return int(state) == getattr(nv, "NVML_FEATURE_DISABLED", _FEATURE_DISABLED)
 
     def lock_sm_clock(self, index: int, mhz: int) -> None:
+        _refuse_if_read_only("locking the SM clock", index)
         mhz = int(mhz)
         self._call(
             self._nvml.nvmlDeviceSetGpuLockedClocks,
@@ -183,6 +186,7 @@ class NvmlGpu(Gpu):
         )
 
     def reset_sm_clock(self, index: int) -> None:
+        _refuse_if_read_only("resetting the SM clock", index)
         self._call(
             self._nvml.nvmlDeviceResetGpuLockedClocks,
             self._handle(index),
@@ -326,3 +330,21 @@ class NvmlGpu(Gpu):
             return int(nv.nvmlDeviceGetIndex(parent))
         except (nv.NVMLError, AttributeError) as exc:
             raise GpuError(f"MIG device {mig_uuid} not found (NVML: {exc})") from None
+
+
+READ_ONLY_ENV = "GREENLLM_GPU_READ_ONLY"
+
+
+def read_only() -> bool:
+    """``GREENLLM_GPU_READ_ONLY=1``: never call an NVML setter, whatever the config says.
+
+    A guard for shared cards whose settings must not change (e.g. a lent machine):
+    pin mode then reports "not permitted" and falls back to, or asks for, observe mode.
+    """
+    return os.environ.get(READ_ONLY_ENV, "") not in ("", "0")
+
+
+def _refuse_if_read_only(what: str, index: int) -> None:
+    if read_only():
+        raise ClockPermissionError(f"{what} on GPU {index} refused: {READ_ONLY_ENV} is set")
+
