@@ -25,8 +25,21 @@ def claims(grid_table, studies) -> pd.DataFrame:
 def test_one_row_per_claim_with_every_column(claims):
     assert list(claims.index) == [c.claim_id for c in CLAIMS]
     assert list(claims.reset_index().columns) == CLAIM_COLUMNS
-    assert (claims["uncertainty"] == "").all()
     assert (claims["data"] == "measured").all()
+
+
+def test_single_runs_give_bracket_intervals_or_unknown(claims):
+    # One repeat per cell: max-throughput effects get the search brackets' range (the
+    # synthetic brackets are [rps, 1.05 rps]); energy and latency effects get none.
+    half = claims.loc["ss_half_clock_throughput"]
+    assert "search brackets" in half["uncertainty"]
+    lo_drop = 100 * (1 - 0.80 * 1.05 / 1.0)  # half at its upper bound, top at its lower
+    hi_drop = 100 * (1 - 0.80 / 1.05)
+    assert (half["measured_ci_lo"], half["measured_ci_hi"]) == pytest.approx((lo_drop, hi_drop))
+    assert half["effect_exceeds_uncertainty"] == "yes" and half["verdict"] == CONSISTENT
+    energy = claims.loc["tp2_energy_vs_tp8"]
+    assert energy["effect_exceeds_uncertainty"] == "unknown"
+    assert "only 1 repeat" in energy["uncertainty"] and energy["verdict"] == CONSISTENT
 
 
 def test_known_answers_on_the_default_grid(claims, synth):

@@ -103,3 +103,30 @@ def test_log_tail(tmp_path):
     p.write_text("\n".join(f"line {i}" for i in range(100)) + "\n\n")
     assert log_tail(p, 3) == ["line 98", "line 99"]
     assert log_tail(tmp_path / "missing.log") == []
+
+
+def test_server_dies_when_greenllm_is_killed_hard(tmp_path):
+    """kill -9 of the measuring process must not leave its server holding the GPU."""
+    port = free_port()
+    script = tmp_path / "srv.py"
+    script.write_text(HEALTH_SERVER)
+    parent = tmp_path / "parent.py"
+    parent.write_text(textwrap.dedent(f"""
+        import sys, time
+        from greenllm.engine.server_process import ServerProcess
+        s = ServerProcess([sys.executable, {str(script)!r}, "{port}", "0"], host="127.0.0.1",
+                          port={port}, log_path={str(tmp_path / 'e.log')!r})
+        s.start(); s.wait_ready(20)
+        print(s.proc.pid, flush=True)
+        time.sleep(600)
+    """))
+    import subprocess
+    proc = subprocess.Popen([sys.executable, str(parent)], stdout=subprocess.PIPE, text=True)
+    server_pid = int(proc.stdout.readline())
+    assert _state(server_pid) not in (None, "Z")
+    proc.kill()  # SIGKILL: no finally, no atexit
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _state(server_pid) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _state(server_pid) in (None, "Z")

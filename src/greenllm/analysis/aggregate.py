@@ -182,9 +182,11 @@ def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                if c not in frame.columns]
     if missing:
         raise GreenllmError(f"{path}: not a greenllm cells table (lacks {', '.join(missing)})")
-    for name, kind in COLUMNS.items():
-        if name not in frame.columns:  # tables from an older greenllm: add as missing
-            # Integer columns cannot hold "missing": an old table had one repeat, one search.
-            frame[name] = 0 if kind == "int" else None
+    # Tables from an older greenllm: add absent columns as missing. Integer columns cannot
+    # hold "missing": an old table had one repeat and one search per cell.
+    absent = {name: 0 if kind == "int" else None for name, kind in COLUMNS.items()
+              if name not in frame.columns}
+    if absent:
+        frame = pd.concat([frame, pd.DataFrame(absent, index=frame.index)], axis=1)
     # A statistics table (<stem>.summary.parquet) reads back as one too.
     return coerce_statistics(frame) if is_statistics_table(frame) else coerce_table(frame)

@@ -1,16 +1,21 @@
-"""Small pieces the paper-claim checks share: verdicts, clock choice, row descriptions."""
+"""Small pieces the paper-claim checks share: verdicts, clock choice, row descriptions,
+and the ``Effect`` a check names so that its uncertainty can be computed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+
+from greenllm.analysis.flatten import ROW_KEY
 
 CONSISTENT = "consistent"
 NOT_CONSISTENT = "not consistent"
 NOT_MEASURABLE = "not measurable here (missing cells)"
 AMBIGUOUS = "ambiguous in paper"
+NOT_RESOLVED = "not resolved (within noise)"
 
 PCT_TOLERANCE_PP = 10.0  # the paper quotes round numbers ("~20 %"): ± 10 percentage points
 NO_COST_TOLERANCE = 0.05  # "no impact" / "about the same": within 5 %
@@ -19,6 +24,33 @@ NEAREST_CLOCK_MAX_MHZ = 150.0  # a stand-in clock must be this close to the pape
 
 class NotMeasurable(Exception):
     """The rows a claim needs are not in the table; the message says which."""
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One measured number an effect is computed from: a metric at one statistics row."""
+
+    key: tuple[object, ...]  # ROW_KEY values: instance_id, clock_label, workload_id, load point
+    metric: str
+
+
+@dataclass(frozen=True)
+class Effect:
+    """How a claim's headline number follows from measured numbers, for its uncertainty.
+
+    ``fn`` maps a (B, k) matrix (one column per operand, B draws) to B effect values; it
+    must give the check's headline ``value`` when fed the operands' medians. The effect
+    is *resolved* when its interval excludes ``null``: for a claim that an effect exists
+    (``asserts_effect``), ``null`` is "no effect" and a consistent verdict needs it
+    resolved; for a claim that something is the same (``asserts_effect=False``), ``null``
+    is the tolerance and a not-consistent verdict needs the excess resolved.
+    """
+
+    operands: tuple[Operand, ...]
+    fn: Callable[[np.ndarray], np.ndarray]
+    null: float = 0.0
+    asserts_effect: bool = True
+    unit: str = " %"
 
 
 @dataclass
@@ -31,6 +63,7 @@ class Measured:
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     clocks_used: str = ""
     notes: list[str] = field(default_factory=list)
+    effect: Effect | None = None  # how ``value`` follows from cells, for its interval
 
 
 def within(measured_pct: float, paper_pct: float, tol_pp: float = PCT_TOLERANCE_PP) -> str:
@@ -81,6 +114,22 @@ def value_at(rows: pd.DataFrame, metric: str, **where: object) -> float:
         desc = ", ".join(f"{k}={v}" for k, v in where.items())
         raise NotMeasurable(f"no {metric} for {desc}")
     return float(match[metric].mean())
+
+
+def operand(rows: pd.DataFrame, metric: str, **where: object) -> Operand:
+    """The operand for ``metric`` at the single row matching ``where`` (see ``value_at``)."""
+    mask = rows[metric].notna().to_numpy().copy()
+    for col, want in where.items():
+        mask &= (rows[col] == want).to_numpy()
+    if not mask.any():
+        desc = ", ".join(f"{k}={v}" for k, v in where.items())
+        raise NotMeasurable(f"no {metric} for {desc}")
+    first = rows.index[mask][0]  # only the key columns: rows are wide
+    return Operand(tuple(rows.at[first, c] for c in ROW_KEY), metric)
+
+
+def row_key(row: pd.Series) -> tuple[object, ...]:
+    return tuple(row[c] for c in ROW_KEY)
 
 
 def describe_rows(rows: pd.DataFrame) -> str:

@@ -128,7 +128,7 @@ def _missing(sel: Selection, metric: str) -> list[str]:
     states: dict[tuple[object, ...], list[tuple[str, object, bool]]] = {}
     load_points = sel.expected["load_point"].unique() if "load_point" in dims else [None]
     for rec in narrow.itertuples(index=False):
-        values = dict(zip(dims, rec[: len(dims)]))
+        values = dict(zip(dims, rec[: len(dims)], strict=True))
         status, error, value = rec[len(dims):]
         # A failed cell has no load point rows: it stands for every load point.
         lps = load_points if "load_point" in dims and pd.isna(values["load_point"]) else [None]
@@ -140,7 +140,7 @@ def _missing(sel: Selection, metric: str) -> list[str]:
     varying = [d for d in dims if sel.expected[d].nunique() > 1] or dims
     out = []
     for point in sel.expected.itertuples(index=False):
-        label = point_label(dict(zip(dims, point)), varying)
+        label = point_label(dict(zip(dims, point, strict=True)), varying)
         found = states.get(tuple(point), [])
         ok = [has for status, _, has in found if status == "ok"]
         if not found:

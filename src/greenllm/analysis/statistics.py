@@ -106,7 +106,6 @@ def statistics_table(
     first = rows.loc[grouped.head(1).index].reset_index(drop=True)  # group order
     out = first.drop(columns=["repeat", "search_repeat"])
     sizes = np.bincount(codes, minlength=n_groups)
-    out["n_repeats"] = sizes
 
     values = _metric_cube(rows, codes, n_groups)  # (G, N, M)
     counts = np.isfinite(values).sum(axis=1)
@@ -134,10 +133,16 @@ def statistics_table(
         [";".join(c for c in high.columns if flags[c]) for _, flags in high.iterrows()]
         if len(high) else [], dtype=object)
     columns["ci_method"] = np.where(sizes >= MIN_REPEATS_FOR_CI, CI_BOOTSTRAP, CI_NONE)
-    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+    extra = pd.DataFrame(columns, index=out.index)
+    for name in ("ci_method", "high_spread_metrics"):
+        extra[name] = extra[name].astype("str")
+    extra["n_repeats"] = sizes.astype("int64")
+    extra["n_searches"] = extra["n_searches"].astype("int64")
+    out = pd.concat([out, extra], axis=1)
     order = [c for c in COLUMNS if c in out.columns] + [c for c in out.columns if c not in COLUMNS]
-    out = out[order].copy()  # one consolidated block, cells-table column order first
-    return coerce_statistics(out)
+    # One consolidated block, cells-table column order first. Kinds are already those of
+    # the cells table (no coercion: it would cost more than the statistics).
+    return out[order].copy()
 
 
 def _metric_cube(rows: pd.DataFrame, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -167,7 +172,7 @@ def _aggregate_repeats(rows: pd.DataFrame, grouped, out: pd.DataFrame,
         out[c] = med[c].to_numpy()
     for c in _JOINED:
         if c in rows.columns:
-            out[c] = grouped[c].agg(_union).reset_index(drop=True).to_numpy()
+            out[c] = grouped[c].agg(_union).reset_index(drop=True).astype("str").to_numpy()
     ok = grouped["status"].agg(lambda s: "ok" if (s == "ok").any() else s.iloc[0])
     out["status"] = ok.reset_index(drop=True).to_numpy()
     if "started_at" in rows.columns:
@@ -199,19 +204,45 @@ def coerce_statistics(frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = col.map(lambda v: str(v).strip().lower() in ("true", "1")).astype(bool)
         else:
             frame[name] = col.fillna("").astype("str")
-    return frame
+    return frame.copy()  # consolidate the replaced columns into one block
 
 
-def repeat_values(table: pd.DataFrame, key: tuple[object, ...], metric: str) -> np.ndarray:
-    """The per-repeat values of ``metric`` at ``key`` (ROW_KEY, or CELL_KEY for cell
-    metrics: one value per search) in a cells table."""
-    rows = table
-    for col, want in zip(ROW_KEY, key):
-        rows = rows[rows[col].isna()] if _isna(want) else rows[rows[col] == want]
+class RowIndex:
+    """Rows of a table by ROW_KEY (instance, clock, workload, load point), looked up in O(1).
+
+    Claims look up dozens of operands; filtering a wide frame column by column for each
+    costs more than all the checks together.
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self._positions: dict[tuple[object, ...], list[int]] = {}
+        columns = [table[c].tolist() for c in ROW_KEY]
+        for i, key in enumerate(zip(*columns, strict=True)):
+            self._positions.setdefault(_normal_key(key), []).append(i)
+
+    def rows(self, key: tuple[object, ...], columns: list[str] | None = None) -> pd.DataFrame:
+        table = self.table if columns is None else self.table[columns]
+        return table.iloc[self._positions.get(_normal_key(key), [])]
+
+    def first(self, key: tuple[object, ...]) -> pd.Series | None:
+        positions = self._positions.get(_normal_key(key))
+        return self.table.iloc[positions[0]] if positions else None
+
+
+def repeat_values(index: RowIndex, key: tuple[object, ...], metric: str) -> np.ndarray:
+    """The finite per-repeat values of ``metric`` at ``key`` in a cells table (cell
+    metrics: one value per max-throughput search, not per load-point repeat)."""
+    wanted = [metric] + (["search_repeat"] if "search_repeat" in index.table.columns else [])
+    rows = index.rows(key, wanted)
     if metric in CELL_METRICS and "search_repeat" in rows.columns:
         rows = rows.drop_duplicates("search_repeat")
     values = rows[metric].to_numpy(dtype=float, na_value=np.nan)
     return values[np.isfinite(values)]
+
+
+def _normal_key(key: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(None if _isna(v) else v for v in key)
 
 
 def _isna(value: object) -> bool:

@@ -8,6 +8,7 @@ grace period.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -20,6 +21,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from greenllm.errors import EngineError
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when greenllm dies, even by SIGKILL (Linux only).
+
+    A server left running after its parent was killed (a job time limit, kill -9)
+    keeps the GPU's memory, and the next engine start fails for lack of it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def log_tail(path: Path, lines: int = 20) -> list[str]:
@@ -70,6 +87,7 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,  # own process group: stop() reaches vLLM's workers
+                preexec_fn=_die_with_parent,
             )
         except FileNotFoundError as exc:
             raise EngineError(f"cannot start {self.name}: {exc.filename} not found") from None

@@ -136,7 +136,8 @@ def _draw_intervals(ax, rows: pd.DataFrame, enc: Encoding) -> None:
     has = rows[rows["ci_lo"].notna() & rows["ci_hi"].notna()]
     if has.empty:
         return
-    palette = dict(zip(enc.hue_order, sns.color_palette("colorblind", len(enc.hue_order))))
+    palette = dict(zip(enc.hue_order, sns.color_palette("colorblind", len(enc.hue_order)),
+                       strict=True))
     for hue, group in has.groupby(enc.hue, sort=False):
         y = group["value"].to_numpy(dtype=float)
         below = np.clip(y - group["ci_lo"].to_numpy(dtype=float), 0, None)

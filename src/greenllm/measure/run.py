@@ -296,7 +296,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
     sampler = TelemetrySampler(gpu, period_s=0.02)
-    ok = False
+    ok = interrupted = False
     try:
         with sampler:
             if repeat == 0:
@@ -316,6 +316,11 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     except EngineError as err:
         summary["error"] = str(err)
         raise
+    except (KeyboardInterrupt, SystemExit):
+        # Ctrl-C, SIGTERM or a job time limit: not the cell's fault. Earlier repeats
+        # stay valid and a rerun resumes here; this pass's partial data is not kept.
+        interrupted = True
+        raise
     except GreenllmError as err:
         summary["error"] = str(err)
         note(f"cell {label} failed: {err}")
@@ -327,14 +332,18 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
         else:
             summary["status"] = "failed"
-        telemetry = sampler.frame()
-        summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
-        summary["provenance"]["cell_finished_at"] = now_iso()
-        if frames:
-            atomic.write_parquet(cdir / f"requests.r{repeat}.parquet", pd.concat(frames, ignore_index=True))
-        if not telemetry.empty:
-            atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
-        atomic.write_json(cdir / "summary.json", summary)
+        # Interrupted: earlier repeats stay as written (status partial) and a cell with
+        # none finished stays unmeasured; this pass's half-measured data is dropped.
+        if not interrupted:
+            telemetry = sampler.frame()
+            summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
+            summary["provenance"]["cell_finished_at"] = now_iso()
+            if frames:
+                atomic.write_parquet(cdir / f"requests.r{repeat}.parquet",
+                                     pd.concat(frames, ignore_index=True))
+            if not telemetry.empty:
+                atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
+            atomic.write_json(cdir / "summary.json", summary)
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:
