@@ -621,7 +621,7 @@ def measure_overrides(plan: Plan, iid: str) -> list[str]:
 # (the measure schema's own defaults, src/greenllm/measure/config.py).
 ESTIMATE_FALLBACKS: dict[str, dict[str, float]] = {
     "search": {"max_probes": 8, "probe_max_duration_s": 60.0, "time_budget_s": 900.0},
-    "load": {"max_duration_s": 120.0, "warmup_requests": 8},
+    "load": {"max_duration_s": 120.0, "warmup_requests": 8, "repeats": 1},
     "slo": {"baseline_requests": 5},
 }
 # H100 SXM, bf16: effective HBM bandwidth (~60% of 3.35 TB/s) bounds a decode step,
@@ -638,7 +638,7 @@ ESTIMATE_FORMULA = (
     f"start = {_ENGINE_START_BASE_S:.0f} s + {_ENGINE_START_PER_BPARAM_S} s per 1e9 params; "
     "baselines = workloads x slo.baseline_requests x request; "
     "cell = clock settle 5 s + min(search.max_probes x (probe_max_duration_s + request), "
-    "search.time_budget_s) + load points x (load.max_duration_s + (1 + warmup_requests) x "
+    "search.time_budget_s) + load points x load.repeats x (load.max_duration_s + (1 + warmup_requests) x "
     "request); request = prefill + output_tokens x TBT, prefill = 2 x params x input_tokens "
     "/ (TP x 4e14 FLOP/s), TBT = 1 ms + 2 bytes x params / (TP x 2e12 B/s)"
 )
@@ -702,7 +702,7 @@ def estimate_instance(
         if search.get("time_budget_s"):
             search_s = min(search_s, float(search["time_budget_s"]))
         per_point = load["max_duration_s"] + (1 + load.get("warmup_requests", 0)) * req
-        return _CLOCK_SETTLE_S + search_s + len(inst.loads) * per_point
+        return _CLOCK_SETTLE_S + search_s + len(inst.loads) * int(load.get("repeats", 1)) * per_point
 
     start_s = _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)

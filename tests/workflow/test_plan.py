@@ -194,7 +194,7 @@ def test_command_line_strings_are_coerced_by_the_schema():
                  clocks={"mhz": ["800", "1980"]}, studies={"tp": {"tps": ["1"]}})
     assert [i.id for i in p.instances] == ["llama-1b_tp1_b64", "llama-1b_tp1_b16"]
     assert {c.clock for c in p.cells} == {"f800", "f1980"}
-    assert p.config["search"]["max_probes"] == 5
+    assert p.config["search"]["max_probes"] == 4
 
 
 def test_defaults_are_filled(smoke):
@@ -227,7 +227,7 @@ def test_estimate_scales_with_cells_tp_and_budget(smoke):
     from greenllm.load.shapes import SHAPES
 
     groups = gplan.load_measure_groups(ROOT, smoke.config)
-    assert groups["search"]["probe_max_duration_s"] == 15  # from config/measure/search/smoke.yaml
+    assert groups["search"]["probe_max_duration_s"] == 10  # from config/measure/search/smoke.yaml
     shape = SHAPES["llama-1b"]
     one = gplan.Instance("llama-1b", 1, 64, ("f1980",), ("M-M",), ("medium",), ("tp",))
     two_clocks = gplan.Instance("llama-1b", 1, 64, ("f1000", "f1980"), ("M-M",), ("medium",), ())

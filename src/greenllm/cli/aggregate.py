@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from greenllm.analysis.aggregate import aggregate
+from greenllm.analysis.aggregate import DEFAULT_CV_FLAG, aggregate
 from greenllm.analysis.flatten import CELL_KEY
 
 
@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="summary.json files or directories holding them")
     p.add_argument("--out", required=True, metavar="PARQUET",
                    help="output table, e.g. results/tables/cells.parquet")
+    p.add_argument("--cv-flag", type=float, default=DEFAULT_CV_FLAG, metavar="CV",
+                   help="flag load points whose coefficient of variation over repeats "
+                   f"exceeds CV as high_spread (default {DEFAULT_CV_FLAG})")
     p.set_defaults(func=run)
 
 
@@ -29,13 +32,14 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"greenllm aggregate: {msg}", file=sys.stderr)
 
-    agg = aggregate(args.cells, args.out, progress=progress)
+    agg = aggregate(args.cells, args.out, progress=progress, cv_flag=args.cv_flag)
     cells = agg.table.drop_duplicates(list(CELL_KEY))
     failed = int((cells["status"] != "ok").sum())
     simulated = int(cells["simulated"].sum())
     progress(
         f"{len(cells)} cells ({failed} failed, {simulated} simulated), {len(agg.table)} rows "
-        f"-> {args.out} (+ .csv, <stem>.sanity.md)"
+        f"-> {args.out} (+ .csv, <stem>.summary.parquet/.csv: medians and CIs over repeats, "
+        "<stem>.sanity.md)"
     )
     if failed:
         progress(f"{failed} failed cells kept as rows with status=failed: see {Path(args.out).stem}.sanity.md")

@@ -66,7 +66,8 @@ def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Wo
     result = find_max_throughput(
         probe, start_rps=start_rate(cfg, baseline), max_probes=int(s.max_probes),
         rel_tol=float(s.rel_tol), min_rps=float(s.min_rps), max_rps=float(s.max_rps),
-        time_budget_s=float(s.time_budget_s),
+        time_budget_s=float(s.time_budget_s), slo=slo,
+        confirm_repeats=int(s.confirm_repeats), boundary_margin=float(s.boundary_margin),
     )
     search = result.to_dict()
     search["search_s"] = time.monotonic() - t0

@@ -116,6 +116,11 @@ class SearchCfg:
     probe_min_duration_s: float = 5.0
     probe_max_duration_s: float = 60.0
     time_budget_s: float = 900.0
+    # Noise-aware decisions: a probe whose latency or achieved rate lies within
+    # boundary_margin of its SLO limit is repeated up to confirm_repeats more times and
+    # decided by majority (docs/uncertainty.md).
+    confirm_repeats: int = 2
+    boundary_margin: float = 0.10
 
 
 @dataclass
