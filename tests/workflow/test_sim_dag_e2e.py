@@ -66,3 +66,10 @@ def test_data_behind_figures_shows_the_physics(dag):
     assert (med["energy_disagreement"].abs() < 0.05).all()
     flagged = med[med["energy_disagreement"].abs() > 0.02]
     assert flagged["flags"].str.contains("energy_disagreement").all()
+
+
+def test_html_report_has_every_figure(dag):
+    run = finish(start(dag, "--workflow-profile", SIM, "--report", "report.html"), timeout_s=300)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    html = (dag / "report.html").read_text(errors="replace")
+    assert all(f"fig{n:02d}_" in html for n in range(1, 16))

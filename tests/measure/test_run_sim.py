@@ -1,0 +1,115 @@
+"""`greenllm measure` end to end on the simulated GPU + engine: cells, resume, kill, errors.
+
+Real components throughout: the simulator server runs as its own process, the SimGpu
+state file is shared with it, and the CLI is the one users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from greenllm.analysis.cells import load_summary
+from greenllm.gpu.sim import SimGpu
+
+TINY = [
+    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
+    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
+    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
+    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
+    "slo.baseline_requests=2",
+]
+
+
+def measure(tmp_path: Path, *overrides: str, wait: bool = True, **popen):
+    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
+    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
+            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
+    if not wait:
+        return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_grid_writes_valid_cells_then_resume_skips_them(tmp_path):
+    run = measure(tmp_path, "clocks.mhz=[990,1980]")
+    assert run.returncode == 0, run.stderr[-2000:]
+    cells = sorted((tmp_path / "raw/cells").rglob("summary.json"))
+    assert [p.parent.parent.name for p in cells] == ["f1980", "f990"]
+    for path in cells:
+        s = load_summary(path)  # the analysis side's schema check
+        assert s["status"] == "ok" and s["simulated"] is True
+        assert s["clock"]["applied_mhz"] == int(path.parent.parent.name[1:])
+        assert s["max_throughput"]["rps"] > 0 and s["load_points"][0]["energy"]["energy_j"] > 0
+        assert (path.parent / "requests.r0.parquet").is_file()
+        assert (path.parent / "telemetry.r0.parquet").is_file()
+    manifest = json.loads((tmp_path / "raw/manifest.json").read_text())
+    assert manifest["complete"] and {c["status"] for c in manifest["cells"]} == {"ok"}
+    log_size = (tmp_path / "raw/engine.log").stat().st_size
+
+    again = measure(tmp_path, "clocks.mhz=[990,1980]")
+    assert again.returncode == 0
+    assert "2/2 cells already measured, 0 to go" in again.stderr
+    assert (tmp_path / "raw/engine.log").stat().st_size == log_size  # no engine started
+    # the clocks are back to default after the run
+    gpu = SimGpu.open(tmp_path / "raw/simgpu.state")
+    assert gpu.locked_sm_clock_mhz(0) is None
+
+
+def test_sigterm_keeps_finished_cells_and_restores_clocks(tmp_path):
+    proc = measure(tmp_path, "clocks.mhz=[990,1200,1500,1980]", wait=False)
+    first = tmp_path / "raw/cells/f990/S-S/summary.json"
+    deadline = time.monotonic() + 120
+    while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert first.exists(), proc.stderr.read() if proc.poll() is not None else "timeout"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert load_summary(first)["status"] == "ok"  # finished cell intact
+    gpu = SimGpu.open(tmp_path / "raw/simgpu.state")
+    assert gpu.locked_sm_clock_mhz(0) is None  # clock restored
+    assert not list((tmp_path / "state").rglob("clock-pin-*.json"))  # no stale marker
+    statuses = [json.loads(p.read_text())["status"]
+                for p in (tmp_path / "raw/cells").rglob("summary.json")]
+    assert "failed" not in statuses  # an interrupted cell is not a failed one
+    # ... and a rerun completes only what is missing
+    rerun = measure(tmp_path, "clocks.mhz=[990,1200,1500,1980]")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{len(statuses)}/4 cells already measured" in rerun.stderr
+
+
+def _one_line_error(run: subprocess.CompletedProcess, expect: str) -> None:
+    assert run.returncode == 2, run.stderr[-2000:]
+    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("greenllm: error:")]
+    assert len(errors) == 1 and expect in errors[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, expect",
+    [
+        (["workload.ids=[S-X]"], "S-X"),
+        (["clocks.mhz=[3000]"], "3000 MHz"),
+        (["instance.tp=3"], "does not divide"),
+        (["model.load_format=real"], "has no config.json"),
+        (["engine.extra_args=[--max-num-seqs,0]"], "during start"),
+    ],
+)
+def test_bad_input_is_one_line_before_measuring(tmp_path, overrides, expect):
+    _one_line_error(measure(tmp_path, *overrides), expect)
+    assert not list((tmp_path / "raw").rglob("summary.json"))
+
+
+def test_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        _one_line_error(measure(tmp_path, f"engine.port={port}"), "already in use")
