@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,20 +25,15 @@ from pathlib import Path
 
 import aiohttp
 
+from greenllm.engine.ports import free_port
 from greenllm.gpu.sim import SimGpu
+from greenllm.load.model_folder import llama_config
+from greenllm.load.shapes import SHAPES
 from greenllm.sim import Calibration, ModelShape, PerfModel, server_argv
+from greenllm.sim.launch import wait_healthy
 
-TINY_CONFIG = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 2048,
-    "num_hidden_layers": 22,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 4,
-    "intermediate_size": 5632,
-    "vocab_size": 32000,
-    "max_position_embeddings": 4096,
-}
+# The package's 1.1B Llama shape (as the sim tests use), not a copy of its numbers.
+TINY_CONFIG = llama_config(SHAPES["llama-1b"], "tiny", max_position_embeddings=4096)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -49,25 +43,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited with {proc.returncode}")
-            try:
-                async with session.get(url + "/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
+def wait_ready(url: str, proc: subprocess.Popen, timeout_s: float = 30) -> None:
+    if wait_healthy(url, proc, timeout_s):
+        return
+    if proc.poll() is not None:
+        raise SystemExit(f"server exited with {proc.returncode}")
     raise SystemExit("server did not become ready")
 
 
@@ -108,7 +88,8 @@ async def run(args) -> None:
     print(f"server log: {tmp / 'server.log'}")
     url = f"http://127.0.0.1:{port}"
     try:
-        await wait_ready(url, proc)
+        # Blocking is fine here: nothing else runs on the loop before the server is up.
+        wait_ready(url, proc)
         body = {
             "model": "tiny",
             "prompt": list(range(args.prompt_tokens)),

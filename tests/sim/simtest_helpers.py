@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -15,7 +14,9 @@ from pathlib import Path
 
 import aiohttp
 
+from greenllm.engine.ports import free_port
 from greenllm.sim import server_argv
+from greenllm.sim.launch import wait_healthy
 
 TINY_1B = {  # the 1.1B Llama shape measured on the lent H100
     "architectures": ["LlamaForCausalLM"],
@@ -65,12 +66,6 @@ def write_model(folder: Path, config: dict) -> Path:
     return folder
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class SimServer:
     """``python -m greenllm.sim.server`` as a real subprocess on a free 127.0.0.1 port."""
 
@@ -83,16 +78,10 @@ class SimServer:
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sim server exited {self.proc.returncode}: {self.log()}")
-            try:
-                with _OPENER.open(self.url + "/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
+        if wait_healthy(self.url, self.proc, timeout_s):
+            return
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sim server exited {self.proc.returncode}: {self.log()}")
         raise RuntimeError(f"sim server not ready in {timeout_s}s: {self.log()}")
 
     def log(self) -> str:

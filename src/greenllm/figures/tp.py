@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from greenllm.analysis.select import select_rows
 from greenllm.analysis.studies import Study
 from greenllm.figures.encodings import by_tp
-from greenllm.figures.plot import line_figure
-from greenllm.figures.style import Rendered
-from greenllm.figures.values import (
-    in_ms,
-    latency_column,
-    latency_ylabel,
-    normalized,
-    normalized_ylabel,
+from greenllm.figures.metric_figures import (
+    energy_figure,
+    latency_figure,
+    max_power_figure,
+    max_throughput_figure,
 )
+from greenllm.figures.style import Rendered
 
 
 def _reference(study: Study) -> dict[str, object]:
@@ -31,54 +28,43 @@ def _reference(study: Study) -> dict[str, object]:
 def fig06_ttft_vs_clock_tp(
     table: pd.DataFrame, study: Study, *, percentile: str = "p50"
 ) -> Rendered:
-    col = latency_column("ttft", percentile)
-    return line_figure(
-        fig_id="fig06", title=f"Fig. 6 — TTFT ({percentile}) vs GPU clock, by TP degree",
-        sel=select_rows(table, study), metric=col, ylabel=latency_ylabel("ttft", percentile),
-        encode=by_tp, value=in_ms(col),
+    return latency_figure(
+        table, study, fig_id="fig06", metric="ttft", percentile=percentile, encode=by_tp,
+        title=f"Fig. 6 — TTFT ({percentile}) vs GPU clock, by TP degree",
     )
 
 
 def fig07_tbt_vs_clock_tp(
     table: pd.DataFrame, study: Study, *, percentile: str = "p50"
 ) -> Rendered:
-    col = latency_column("tbt", percentile)
-    return line_figure(
-        fig_id="fig07", title=f"Fig. 7 — TBT ({percentile}) vs GPU clock, by TP degree",
-        sel=select_rows(table, study), metric=col, ylabel=latency_ylabel("tbt", percentile),
-        encode=by_tp, value=in_ms(col),
+    return latency_figure(
+        table, study, fig_id="fig07", metric="tbt", percentile=percentile, encode=by_tp,
+        title=f"Fig. 7 — TBT ({percentile}) vs GPU clock, by TP degree",
     )
 
 
 def fig08_max_throughput_tp(
     table: pd.DataFrame, study: Study, **_: object
 ) -> Rendered:
-    return line_figure(
-        fig_id="fig08", title="Fig. 8 — Max throughput under SLO vs GPU clock, by TP degree",
-        sel=select_rows(table, study, per_cell=True), metric="max_throughput_rps",
-        ylabel="max throughput under SLO (req/s)", encode=by_tp,
+    return max_throughput_figure(
+        table, study, fig_id="fig08", encode=by_tp,
+        title="Fig. 8 — Max throughput under SLO vs GPU clock, by TP degree",
     )
 
 
 def fig09_max_power_tp(
     table: pd.DataFrame, study: Study, **_: object
 ) -> Rendered:
-    ref = _reference(study)
-    return line_figure(
-        fig_id="fig09", title=f"Fig. 9 — Max power at {study.load} load, by TP degree",
-        sel=select_rows(table, study), metric="power_max_w",
-        ylabel=normalized_ylabel("max power, all GPUs", ref), encode=by_tp,
-        value=normalized("power_max_w", ref),
+    return max_power_figure(
+        table, study, fig_id="fig09", encode=by_tp, reference=_reference(study),
+        title=f"Fig. 9 — Max power at {study.load} load, by TP degree",
     )
 
 
 def fig10_energy_tp(
     table: pd.DataFrame, study: Study, **_: object
 ) -> Rendered:
-    ref = _reference(study)
-    return line_figure(
-        fig_id="fig10", title=f"Fig. 10 — Total energy at {study.load} load, by TP degree",
-        sel=select_rows(table, study), metric="energy_per_request_j",
-        ylabel=normalized_ylabel("energy for the same requests", ref), encode=by_tp,
-        value=normalized("energy_per_request_j", ref),
+    return energy_figure(
+        table, study, fig_id="fig10", encode=by_tp, reference=_reference(study),
+        title=f"Fig. 10 — Total energy at {study.load} load, by TP degree",
     )

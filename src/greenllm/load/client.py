@@ -32,7 +32,7 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -383,16 +383,27 @@ async def run_requests(
     workload = workload_from(workload)
     offsets = np.asarray(offsets_s, dtype=float)
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
+    async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
+                         tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
+                         request_token_ids) as run:
+        return await _run_schedule(run, offsets, on_progress)
+
+
+@contextlib.asynccontextmanager
+async def _open_run(session: aiohttp.ClientSession | None, *run_args: Any) -> AsyncIterator[_Run]:
+    """The ``_Run`` that ``run_requests`` and ``run_sequential`` send through, with the GC
+    frozen while it runs; ``run_args`` are ``_Run``'s arguments after the session.
+
+    Without a ``session`` one is made here and closed when the run ends, failed or not.
+    """
     own_session = session is None
     if own_session:
         session = make_session()
     assert session is not None
     try:
-        run = _Run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
-                   tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                   request_token_ids)
+        run = _Run(session, *run_args)
         with _gc_frozen():
-            return await _run_schedule(run, offsets, on_progress)
+            yield run
     finally:
         if own_session:
             await session.close()
@@ -497,28 +508,19 @@ async def run_sequential(
     if not (isinstance(gap_s, (int, float)) and gap_s >= 0):
         raise ConfigError(f"gap_s must be >= 0, got {gap_s!r}")
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
-    own_session = session is None
-    if own_session:
-        session = make_session()
-    assert session is not None
-    try:
-        run = _Run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
-                   tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                   request_token_ids)
-        records = []
-        with _gc_frozen():
-            t0 = time.monotonic()
-            for i in range(n_requests):
-                if i:
-                    await asyncio.sleep(gap_s)
-                due = time.monotonic()
-                records.append(await run.send(run.new_record(i, due - t0, due)))
-                if on_progress is not None:
-                    on_progress(i + 1, n_requests)
-        return records
-    finally:
-        if own_session:
-            await session.close()
+    records = []
+    async with _open_run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
+                         tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
+                         request_token_ids) as run:
+        t0 = time.monotonic()
+        for i in range(n_requests):
+            if i:
+                await asyncio.sleep(gap_s)
+            due = time.monotonic()
+            records.append(await run.send(run.new_record(i, due - t0, due)))
+            if on_progress is not None:
+                on_progress(i + 1, n_requests)
+    return records
 
 
 def _run_sync(coro: Any) -> Any:

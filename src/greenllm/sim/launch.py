@@ -1,10 +1,17 @@
-"""Build the command line that starts the simulated server (for ``greenllm.engine``)."""
+"""Build the command line that starts the simulated server (for ``greenllm.engine``), and
+wait for a server started from it to answer (for tests and benchmarks that start one)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Mapping, Sequence
+
+# Never route 127.0.0.1 through a proxy that the environment might name.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def server_argv(
@@ -66,3 +73,20 @@ def server_argv(
     if disable_log_requests:
         argv.append("--disable-log-requests")
     return argv
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Poll ``url``/health until it answers 200: True then; False if ``proc`` exits or
+    ``timeout_s`` passes first (``proc.poll()`` tells which, for the caller's message)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with _NO_PROXY.open(url + "/health", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:  # not listening yet (URLError and HTTPError are OSErrors)
+            pass
+        time.sleep(0.05)
+    return False
