@@ -113,3 +113,15 @@ def test_port_in_use_is_one_line(tmp_path):
         s.listen()
         port = s.getsockname()[1]
         _one_line_error(measure(tmp_path, f"engine.port={port}"), "already in use")
+
+
+def test_no_clock_permission_fails_or_falls_back_to_observe(tmp_path):
+    denied = ["clocks.mhz=[1980]", "clocks.sim_clock_permitted=false"]
+    _one_line_error(measure(tmp_path, *denied), "not permitted")
+    run = measure(tmp_path, *denied, "clocks.fallback_to_observe=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "WARNING: clock pinning is not permitted" in run.stderr
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert path.parent.parent.name == "native" and s["clock"]["mode"] == "observe"
+    assert any("not permitted" in w for w in s["provenance"]["warnings"])
