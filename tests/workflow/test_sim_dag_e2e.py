@@ -53,9 +53,9 @@ def test_data_behind_figures_shows_the_physics(dag):
     # A lower clock slows the compute-bound prefill, so TTFT rises for long prompts. For
     # 100-token prompts the simulated server's fixed ~30 ms overhead (HTTP, tokenizing,
     # like vLLM's) dwarfs a ~1 ms prefill and the change is within single-run noise, so
-    # only the long prompts are held to it.
+    # only the long prompts are held to it here (the ordering by prompt length is
+    # checked noise-free, in virtual time, by tests/sim).
     assert ratio["L-L"] > 1.0 and ratio["M-M"] > 1.0, ratio
-    assert max(ratio["L-L"], ratio["M-M"]) > ratio["S-S"], ratio
     # power falls with the clock
     for w in ("S-S", "M-M", "L-L"):
         assert by.loc[(w, lo), "power_mean_w"] < by.loc[(w, hi), "power_mean_w"], w
