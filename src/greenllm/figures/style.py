@@ -66,6 +66,10 @@ def label_axes(ax: Axes, *, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
+    # Clocks in MHz as plain numbers: with one observed clock (e.g. 1979-1980 MHz)
+    # matplotlib would otherwise print ticks as "-1.0 ... 0.0 +1.98e3".
+    if ax.get_xaxis().get_scale() == "linear":
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
 
 
 def place_legend(ax: Axes, title: str | None = None) -> None:
