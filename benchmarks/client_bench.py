@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "load"))  # the test suite's streaming server
 
-from sse_test_server import Behavior, serve_forever
+from sse_test_server import Behavior, serve_forever  # noqa: E402 (after the sys.path line)
 
-from greenllm.load import (
+from greenllm.load import (  # noqa: E402
     arrival_offsets_s,
     compute_metrics,
     records_to_frame,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from greenllm.errors import ConfigError, GreenllmError
+from greenllm.load.workloads import workload_from
 from greenllm.measure.compose import compose, config_hash
 from greenllm.measure.validate import max_model_len, validate_static
-from greenllm.load.workloads import workload_from
 
 
 def _cfg(tmp_path, *overrides):
