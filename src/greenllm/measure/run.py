@@ -142,7 +142,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 base_url=server.base_url, model=cfg.model.name, arrival=cfg.load.arrival,
                 cv=float(cfg.load.cv), timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
-            ok = measure_cells(cfg, gpu, server, settings, todo, cells, out, iid, mode, prov)
+            ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
@@ -196,7 +196,7 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> 
 
 
 def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
-                  todo: list[Cell], cells: list[Cell], out: Path, iid: str, mode: str,
+                  todo: list[Cell], out: Path, iid: str, mode: str,
                   prov: dict[str, Any]) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
 
