@@ -67,11 +67,11 @@ def test_sampling_error_surfaces_on_stop(tmp_path):
     class Dies(SimGpu):
         calls = 0
 
-        def sample(self, index):
+        def sample(self, index, **kw):
             type(self).calls += 1
             if type(self).calls > 5:
                 raise GpuError("GPU 0 fell off the bus")
-            return super().sample(index)
+            return super().sample(index, **kw)
 
     SimGpu.create(tmp_path / "s", 1).close()
     sampler = TelemetrySampler(Dies.open(tmp_path / "s"), period_s=0.002).start()
@@ -177,3 +177,20 @@ def test_clock_stats_and_throttle_names_see_only_the_window():
     assert throttle_names(frame, 1.0, 2.0) == ["sw_power_cap"]
     assert throttle_names(frame, 0.0, 2.0) == ["gpu_idle", "sw_power_cap"]
     assert np.isnan(clock_stats(frame, 5.0, 6.0)["mean"])
+
+
+def test_energy_read_less_often_still_brackets_windows(tmp_path):
+    gpu = SimGpu.create(tmp_path / "state", 1, settle_s=0.0)
+    gpu.set_load(0, 0.5, 0.5)  # constant power: interpolation between reads is exact
+    with TelemetrySampler(gpu, period_s=0.01, energy_period_s=0.05) as sampler:
+        time.sleep(0.02)
+        before = gpu.sample(0)
+        time.sleep(0.4)
+        after = gpu.sample(0)
+    frame = sampler.frame()
+    read = frame["energy_mj"].notna()
+    assert 0.1 < read.mean() < 0.5  # about every 5th tick, plus the first and the last
+    assert read.iloc[0] and read.iloc[-1]
+    w = window_energy(frame, before.t_mono, after.t_mono)
+    truth_j = (after.energy_mj - before.energy_mj) / 1000.0
+    assert w.energy_j == pytest.approx(truth_j, rel=0.01)

@@ -61,8 +61,13 @@ class Gpu(abc.ABC):
     def info(self, index: int) -> GpuInfo: ...
 
     @abc.abstractmethod
-    def sample(self, index: int) -> Sample:
-        """Read energy, power, clocks, temperature and throttle reasons now."""
+    def sample(self, index: int, *, energy: bool = True) -> Sample:
+        """Read energy, power, clocks, temperature and throttle reasons now.
+
+        ``energy=False`` skips the energy counter (``energy_mj`` is NaN): on H100 with
+        driver 580 that one NVML call costs ~4 ms of CPU, every other read microseconds,
+        and the counter only updates every 100 ms anyway.
+        """
 
     @abc.abstractmethod
     def instant_power_supported(self, index: int) -> bool:

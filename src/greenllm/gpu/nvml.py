@@ -22,6 +22,7 @@ Clock control is ``nvmlDeviceSetGpuLockedClocks(h, f, f)`` and
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -124,10 +125,11 @@ class NvmlGpu(Gpu):
             self._info[index] = self._read_info(index)
         return self._info[index]
 
-    def sample(self, index: int) -> Sample:
+    def sample(self, index: int, *, energy: bool = True) -> Sample:
         nv, h = self._nvml, self._handle(index)
         t_mono, t_wall = time.monotonic(), time.time()
-        energy_mj = float(self._call(nv.nvmlDeviceGetTotalEnergyConsumption, h, what="reading energy", index=index))
+        energy_mj = (float(self._call(nv.nvmlDeviceGetTotalEnergyConsumption, h, what="reading energy", index=index))
+                     if energy else math.nan)
         avg_w = self._call(nv.nvmlDeviceGetPowerUsage, h, what="reading power", index=index) / 1000.0
         instant_w = self._instant_w(index) if self.instant_power_supported(index) else None
         sm = int(self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM, what="reading SM clock", index=index))

@@ -208,7 +208,7 @@ def _observe(gpu: Gpu, indices: tuple[int, ...], mhz: int | None, markers_at: Pa
             warn(f"clocks may still be locked from a crashed run ({marker.describe()}); "
                  "run 'greenllm clocks reset'")
     for i in indices:
-        s = gpu.sample(i)
+        s = gpu.sample(i, energy=False)
         plan.readback_mhz[i] = s.sm_clock_mhz
         plan.notes.append(_readback_note(s))
     return plan
@@ -232,7 +232,7 @@ def _wait_and_verify(
     start = time.monotonic()
     time.sleep(settle_s)
     while True:
-        samples = {i: gpu.sample(i) for i in applied}
+        samples = {i: gpu.sample(i, energy=False) for i in applied}
         status = {
             i: classify_readback(applied[i], s.sm_clock_mhz, s.throttle_reasons, tolerance_mhz)
             for i, s in samples.items()

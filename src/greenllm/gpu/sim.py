@@ -414,7 +414,7 @@ class SimGpu(Gpu):
             simulated=True,
         )
 
-    def sample(self, index: int) -> Sample:
+    def sample(self, index: int, *, energy: bool = True) -> Sample:
         with self._state(index) as (st, now):
             clock, power, reasons = _operating(self.spec, st)
             avg = _avg_power_w(st, now, power)
@@ -422,7 +422,7 @@ class SimGpu(Gpu):
                 index=index,
                 t_mono=now,
                 t_wall=time.time(),
-                energy_mj=st.energy_mj,
+                energy_mj=st.energy_mj if energy else math.nan,
                 power_instant_w=power,
                 power_avg_w=avg,
                 sm_clock_mhz=round(clock),

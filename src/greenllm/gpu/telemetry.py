@@ -51,11 +51,20 @@ DEFAULT_DISAGREEMENT_TOL = 0.02
 class TelemetrySampler:
     """Background sampler of ``gpu`` (all its GPUs, or ``indices``); a context manager."""
 
-    def __init__(self, gpu: Gpu, period_s: float = 0.02, *, indices: Sequence[int] | None = None) -> None:
+    def __init__(self, gpu: Gpu, period_s: float = 0.02, *, indices: Sequence[int] | None = None,
+                 energy_period_s: float = 0.0) -> None:
         if not (isinstance(period_s, (int, float)) and period_s > 0 and math.isfinite(period_s)):
             raise GpuError(f"telemetry period must be > 0 s, got {period_s!r}")
         self.gpu = gpu
         self.period_s = float(period_s)
+        # The energy counter is read at most this often (always on the first and last
+        # tick, so every window inside the run stays bracketed). Default 0: every tick.
+        # On H100 (driver 580) one read costs ~4 ms of CPU, so with many GPUs per
+        # sampler a longer period (<= the counter's 100 ms update period) keeps the
+        # sampler within its tick; the price is coarser timing of counter updates at
+        # window edges (docs/gpu.md).
+        self.energy_period_s = float(energy_period_s)
+        self._energy_due = -math.inf
         self.indices = tuple(gpu.indices if indices is None else indices)
         self._instant = {i: gpu.instant_power_supported(i) for i in self.indices}
         self._rows: list[tuple[Any, ...]] = []
@@ -87,7 +96,7 @@ class TelemetrySampler:
             self._stop.set()
             self._thread.join()
             if self._error is None:
-                self._take_tick()
+                self._take_tick(force_energy=True)
             self._stopped_at = time.monotonic()
         if self._error is not None:
             err = self._error
@@ -119,11 +128,16 @@ class TelemetrySampler:
         except BaseException as exc:  # noqa: BLE001 - surfaced by stop()
             self._error = exc
 
-    def _take_tick(self) -> None:
+    def _take_tick(self, force_energy: bool = False) -> None:
         cpu0 = time.thread_time()
+        now = time.monotonic()
+        energy = force_energy or now >= self._energy_due
+        if energy:
+            # half a period early: a tick landing just before the due time still counts
+            self._energy_due = now + self.energy_period_s - self.period_s / 2
         rows = []
         for i in self.indices:
-            s = self.gpu.sample(i)
+            s = self.gpu.sample(i, energy=energy)
             rows.append((
                 i, self._tick, s.t_mono, s.t_wall, s.energy_mj, s.power_instant_w, s.power_avg_w,
                 s.sm_clock_mhz, s.mem_clock_mhz, s.temperature_c, s.throttle_reasons,
@@ -225,7 +239,12 @@ def window_energy(
                 f"[{t0:.3f}, {t1:.3f}] s: start the sampler before and stop it after the window"
             )
         e = rows["energy_mj"].to_numpy(dtype=float)
-        te, ee = _first_of_runs(t, e)
+        read = np.isfinite(e)  # the counter is read on some ticks only (energy_period_s)
+        te, ee = _first_of_runs(t[read], e[read])
+        if not len(te) or te[0] > t0 or te[-1] < t1:
+            raise GreenllmError(
+                f"energy readings of GPU {g} do not bracket the window [{t0:.3f}, {t1:.3f}] s"
+            )
         per_gpu[g] = float(np.interp(t1, te, ee) - np.interp(t0, te, ee)) / 1000.0
         p = rows["power_instant_w"].to_numpy(dtype=float)
         inside = (t > t0) & (t < t1)
