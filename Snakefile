@@ -16,6 +16,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/reference.smk"
 
 
 report: "workflow/report/workflow.rst"

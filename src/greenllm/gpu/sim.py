@@ -77,11 +77,16 @@ class SimGpuSpec:
     idle_sm_clock_mhz: int = 345
     memory_clock_mhz: int = 2619
     power_limit_w: float = 700.0
-    static_w: float = 66.0  # leakage + board: idle 73 W minus clock-tree power at 345 MHz
-    clock_base_w: float = 95.0  # clock tree / idle SM activity at g(f) = 1
+    static_w: float = 69.3  # leakage + board: idle 73 W minus clock-tree power at 345 MHz
+    # clock tree / idle SM activity at g(f) = 1: an idle card held at 1980 MHz draws
+    # static + this = 119 W. Fit to the mean power of the reference load points
+    # (reports/reference/h100-2026-11-25, docs/calibration.md); was 95 W (a guess).
+    clock_base_w: float = 50.0
     compute_w: float = 1228.0  # compute = 1 at f_max (uncapped): matmul throttles to ~1300 MHz
-    memory_sm_w: float = 104.0  # SM/L2 side of memory = 1 at f_max
-    memory_hbm_w: float = 120.0  # HBM + IO at memory = 1, SM-clock independent
+    # Memory = 1 at f_max: SM/L2 side and HBM + IO (SM-clock independent); their sum
+    # makes the copy loop 385 W at 1980 MHz. The split between the two is assumed.
+    memory_sm_w: float = 124.0
+    memory_hbm_w: float = 142.0
     v_min_rel: float = 0.65  # voltage at f_min relative to f_max (assumption)
     busy_threshold: float = 0.01
     ambient_c: float = 30.0

@@ -29,7 +29,8 @@ _STATS_INTERVAL_S = 10.0
 def build_engine(cfg: ServerConfig, gpu: Any) -> BaseEngine:
     if cfg.fixed_ttft_s is not None:
         return FixedLatencyEngine(cfg.shape.vocab_size, cfg.fixed_ttft_s, cfg.fixed_tbt_s or 0.0)
-    perf = PerfModel(cfg.shape, GpuPerfSpec.h100_sxm(), cfg.tp, cfg.calibration)
+    perf = PerfModel(cfg.shape, GpuPerfSpec.h100_sxm(), cfg.tp, cfg.calibration,
+                     max_num_seqs=cfg.max_num_seqs)
     sched = Scheduler(cfg.max_num_seqs, cfg.max_num_batched_tokens)
     return ModelEngine(perf, sched, gpu, cfg.gpu_indices)
 

@@ -13,8 +13,10 @@ import argparse
 import random
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from greenllm.errors import ConfigError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.sim.hardware import GpuPerfSpec
 from greenllm.sim.model_shape import ModelShape
@@ -32,6 +34,19 @@ class OfflineResult:
     max_power_w: float = 0.0  # per GPU
     clock_time_mhz_s: float = 0.0  # integral of clock over busy time
     busy_s: float = 0.0
+    # Per request (index = request number): send time, first and last token time.
+    arrivals_s: list[float] = field(default_factory=list)
+    first_token_s: list[float] = field(default_factory=list)
+    last_token_s: list[float] = field(default_factory=list)
+    # Trace at the end of every iteration or idle gap: time, cumulative energy (all GPUs)
+    # and cumulative output tokens. Energy is linear within a segment (constant power),
+    # tokens arrive at a segment's end: enough to cut any measurement window exactly.
+    trace_t_s: list[float] = field(default_factory=list)
+    trace_energy_j: list[float] = field(default_factory=list)
+    trace_tokens: list[int] = field(default_factory=list)
+    # When each iteration's tokens reached the clients (after the frontend), cumulative.
+    delivery_t_s: list[float] = field(default_factory=list)
+    delivery_tokens: list[int] = field(default_factory=list)
 
     @property
     def ttft_p50_s(self) -> float:
@@ -62,40 +77,84 @@ def simulate_load(
     locked_clock_mhz: float | None = None,
     gpu_spec: SimGpuSpec | None = None,
     seed: int = 0,
+    arrivals_s: Sequence[float] | None = None,
 ) -> OfflineResult:
-    """Poisson arrivals of equal requests; returns latencies and energy over the run."""
+    """Poisson arrivals of equal requests; returns latencies and energy over the run.
+
+    ``arrivals_s`` (non-decreasing send times) replaces the Poisson draw, e.g. to replay
+    the exact schedule of a measured load point; ``rate_rps`` and ``n_requests`` are
+    then ignored.
+
+    A request reaches the scheduler ``request_overhead_s`` after it was sent. The first
+    ``frontend_request_s`` of that is serial work of the API server (the *frontend*:
+    one Python process in front of the engine core, as in vLLM), served first come,
+    first served; the rest is latency that occupies nothing (network, IPC, wake-ups).
+    Tokens finished by an iteration reach the clients when the frontend is free, so a
+    request being processed holds back the tokens of every running stream: TBT tails
+    under load and a request-rate limit for small models. With ``frontend_request_s``
+    at 0, tokens reach the clients at the end of their iteration.
+    """
     spec = gpu_spec or SimGpuSpec.h100_sxm()
-    rng = random.Random(seed)
-    t = 0.0
-    arrivals = []
-    for _ in range(n_requests):
-        t += rng.expovariate(rate_rps)
-        arrivals.append(t)
-    overhead = perf.cal.request_overhead_s
+    if arrivals_s is not None:
+        arrivals = [float(a) for a in arrivals_s]
+        if not arrivals or any(b < a for a, b in zip(arrivals, arrivals[1:], strict=False)):
+            raise ConfigError("arrivals_s must be a non-empty, non-decreasing list of times")
+        n_requests = len(arrivals)
+    else:
+        rng = random.Random(seed)
+        t = 0.0
+        arrivals = []
+        for _ in range(n_requests):
+            t += rng.expovariate(rate_rps)
+            arrivals.append(t)
+    perf = perf.with_max_num_seqs(max_num_seqs)  # CUDA-graph sizes follow the batch cap
+    cal = perf.cal
+    fe_request = min(cal.frontend_request_s, cal.request_overhead_s)
+    latency = cal.request_overhead_s - fe_request
     sched = Scheduler(max_num_seqs, max_num_batched_tokens)
-    res = OfflineResult()
+    res = OfflineResult(arrivals_s=arrivals)
     first_token: dict[int, float] = {}
     last_token: dict[int, float] = {}
+    trace_t, trace_e, trace_n = res.trace_t_s, res.trace_energy_j, res.trace_tokens
     reqs = [SimRequest(str(i), input_tokens, output_tokens, tag=i) for i in range(n_requests)]
     busy_req = float(locked_clock_mhz or spec.max_sm_clock_mhz)
     idle_req = float(locked_clock_mhz or spec.idle_sm_clock_mhz)
-    now, nxt, clock = 0.0, 0, idle_req
+    now, clock = 0.0, idle_req
     n_gpus = perf.tp
+    # The frontend: ``fe_free`` is when it finishes the work queued so far. Requests are
+    # queued in arrival order (``queued``), interleaved in time with output batches;
+    # ``ready[i]`` is when request i reaches the scheduler.
+    fe_free = 0.0
+    queued = 0
+    admitted = 0
+    ready: list[float] = []
+
+    def queue_arrivals(until: float) -> None:
+        nonlocal fe_free, queued
+        while queued < n_requests and arrivals[queued] <= until:
+            fe_free = max(fe_free, arrivals[queued]) + fe_request
+            ready.append(fe_free + latency)
+            queued += 1
 
     def account(duration: float, power_w: float) -> None:
         res.energy_j += power_w * duration * n_gpus
         res.max_power_w = max(res.max_power_w, power_w)
 
-    while nxt < n_requests or sched.has_work():
-        # requests reach the scheduler after the HTTP/tokenizer overhead
-        while nxt < n_requests and arrivals[nxt] + overhead <= now:
-            sched.add(reqs[nxt])
-            nxt += 1
+    while admitted < n_requests or sched.has_work():
+        queue_arrivals(now)
+        while admitted < queued and ready[admitted] <= now:
+            sched.add(reqs[admitted])
+            admitted += 1
         if not sched.has_work():
-            t_next = arrivals[nxt] + overhead
+            if admitted == queued:  # nothing in the frontend: the next arrival enters it
+                queue_arrivals(arrivals[queued])
+            t_next = ready[admitted]
             clock, idle_w, _ = spec.operating_point(idle_req, 0.0, 0.0)
             account(t_next - now, idle_w)
             now = t_next
+            trace_t.append(now)
+            trace_e.append(res.energy_j)
+            trace_n.append(res.output_tokens)
             continue
         batch = sched.step()
         cost = perf.batch_cost(batch, clock)
@@ -106,16 +165,27 @@ def simulate_load(
         res.busy_s += cost.duration_s
         res.clock_time_mhz_s += clock * cost.duration_s
         now += cost.duration_s
+        delivered = now
+        if batch.emitted and fe_request:
+            queue_arrivals(now)  # requests that came in during the iteration are ahead
+            fe_free = delivered = max(fe_free, now)
         for req in batch.emitted:
             i = req.tag
             if i in last_token:
-                res.itl_s.append(now - last_token[i])
+                res.itl_s.append(delivered - last_token[i])
             else:
-                first_token[i] = now
-                res.ttft_s.append(now - arrivals[i])
-            last_token[i] = now
+                first_token[i] = delivered
+                res.ttft_s.append(delivered - arrivals[i])
+            last_token[i] = delivered
         res.output_tokens += len(batch.emitted)
-    res.duration_s = now - arrivals[0]
+        res.delivery_t_s.append(delivered)
+        res.delivery_tokens.append(res.output_tokens)
+        trace_t.append(now)
+        trace_e.append(res.energy_j)
+        trace_n.append(res.output_tokens)
+    res.duration_s = max(now, max(last_token.values(), default=now)) - arrivals[0]
+    res.first_token_s = [first_token[i] for i in range(n_requests)]
+    res.last_token_s = [last_token[i] for i in range(n_requests)]
     return res
 
 

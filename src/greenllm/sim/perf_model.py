@@ -59,8 +59,21 @@ class BatchLike(Protocol):
     def num_sampled(self) -> int: ...  # sequences that emit a token this iteration
 
 
+def cudagraph_max_tokens(max_num_seqs: int) -> int:
+    """Largest batch (in tokens) vLLM captures a CUDA graph for by default.
+
+    ``VllmConfig._set_cudagraph_sizes`` (vllm/config/vllm.py): ``max_graph_size =
+    min(max_num_seqs * 2, 512)``; larger batches run without a graph.
+    """
+    return min(2 * int(max_num_seqs), 512)
+
+
 class PerfModel:
-    """Iteration-level performance model for one engine instance (model x GPU x TP)."""
+    """Iteration-level performance model for one engine instance (model x GPU x TP).
+
+    ``max_num_seqs`` (the engine's batch cap) sets which batches run as a CUDA graph
+    (``cudagraph_max_tokens``); without it every batch is priced as graph-launched.
+    """
 
     def __init__(
         self,
@@ -68,12 +81,19 @@ class PerfModel:
         gpu: GpuPerfSpec | None = None,
         tp: int = 1,
         calibration: Calibration | None = None,
+        max_num_seqs: int | None = None,
     ):
         shape.check_tensor_parallel(tp)
+        if max_num_seqs is not None and max_num_seqs < 1:
+            raise ConfigError(f"max_num_seqs must be >= 1, got {max_num_seqs}")
         self.shape = shape
         self.gpu = gpu or GpuPerfSpec.h100_sxm()
         self.tp = tp
         self.cal = calibration or Calibration()
+        self.max_num_seqs = max_num_seqs
+        self.graph_max_tokens = (
+            cudagraph_max_tokens(max_num_seqs) if max_num_seqs is not None else None
+        )
         s, c = shape, self.cal
         # Per GPU: every weight matrix is split TP ways (vocab-parallel LM head too).
         self.layer_weight_bytes_per_gpu = s.num_layers * s.params_per_layer * s.dtype_bytes / tp
@@ -94,8 +114,17 @@ class PerfModel:
         self._ring_factor = 2.0 * (tp - 1) / tp
         self._link_bps = self.gpu.nvlink_bandwidth_bps * c.link_efficiency
         self._hbm_bps = self.gpu.hbm_bandwidth_bps * c.memory_efficiency
-        self._fixed_overhead_s = c.iteration_cpu_overhead_s + c.per_layer_overhead_s * s.num_layers
+        self._kv_bps = self.gpu.hbm_bandwidth_bps * c.kv_memory_efficiency
+        self._fixed_overhead_s = c.iteration_cpu_overhead_s
+        self._graph_launch_s = c.per_layer_overhead_s * s.num_layers
+        self._eager_launch_s = c.eager_per_layer_s * s.num_layers
         self._small_kernels_at_boost_s = c.per_layer_small_kernels_s * s.num_layers
+
+    def with_max_num_seqs(self, max_num_seqs: int) -> PerfModel:
+        """The same model for an engine with this batch cap (CUDA-graph sizes follow it)."""
+        if max_num_seqs == self.max_num_seqs:
+            return self
+        return PerfModel(self.shape, self.gpu, self.tp, self.cal, max_num_seqs)
 
     # --- the model ------------------------------------------------------------------
     def iteration_cost(
@@ -143,7 +172,7 @@ class PerfModel:
         kv_bytes = self.kv_bytes_per_token * kv_tokens
 
         linear_c, linear_m = linear_flops / flops_per_s, weight_bytes / self._hbm_bps
-        attn_c, attn_m = attn_flops / flops_per_s, kv_bytes / self._hbm_bps
+        attn_c, attn_m = attn_flops / flops_per_s, kv_bytes / self._kv_bps
         # latency-bound small kernels run on the SMs: their time scales with 1 / clock
         small_s = (
             self._small_kernels_at_boost_s * self.gpu.boost_clock_mhz / clock if tokens else 0.0
@@ -155,9 +184,16 @@ class PerfModel:
                 self._ring_factor * tokens * self.allreduce_bytes_per_token / self._link_bps
             )
             comm_s = self.allreduces_per_iteration * per_ar
-        overhead_s = (
-            self._fixed_overhead_s + self.cal.per_sequence_overhead_s * n_seqs if tokens else 0.0
-        )
+        overhead_s = 0.0
+        if tokens:
+            overhead_s = self._fixed_overhead_s + self.cal.per_sequence_overhead_s * n_seqs
+            if self.graph_max_tokens is not None and tokens > self.graph_max_tokens:
+                # No CUDA graph: the CPU launches every kernel of every layer; the GPU
+                # runs behind it, so the pass takes the longer of the two.
+                launch_wait = max(0.0, self._eager_launch_s - gpu_s - comm_s)
+            else:
+                launch_wait = self._graph_launch_s  # gaps between graph-launched kernels
+            overhead_s += launch_wait
         duration = gpu_s + comm_s + overhead_s
         compute_s = linear_c + attn_c
         memory_s = linear_m + attn_m

@@ -1,0 +1,126 @@
+"""The shipped simulator constants against the committed H100 reference (virtual time).
+
+docs/calibration.md documents the median |relative error| per metric that the shipped
+constants achieve against reports/reference/h100-2026-11-25 (vLLM 0.26, one H100 at its
+own 1980 MHz). These bounds are that table, rounded up: a constant that drifts, or a
+change to the scheduler/performance/power model that makes the fit worse, fails here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenllm.errors import ConfigError
+from greenllm.sim.calibration_check import (
+    BEGIN_MARKER,
+    END_MARKER,
+    METRICS,
+    run_check,
+)
+from greenllm.sim.hardware import Calibration
+from greenllm.sim.reference import load_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reports" / "reference" / "h100-2026-11-25"
+
+# Median |error| bounds per metric (docs/calibration.md, "Fit error"). The goal is 15 %;
+# TTFT and TPOT do not reach it with the shipped constants (the doc says why).
+MEDIAN_BOUND = {
+    "ttft_p50_s": 0.30,
+    "tbt_p50_s": 0.15,
+    "tpot_p50_s": 0.20,
+    "power_mean_w": 0.15,
+    "j_per_token": 0.15,
+    "max_rps": 0.15,
+}
+
+
+@pytest.fixture(scope="module")
+def report():
+    return run_check(REFERENCE)
+
+
+def test_reference_has_every_cell_and_load_point(report):
+    # 10 cells (7 of the 1.1B shape, 3 of the 7B), 23 load points: a loader that drops
+    # cells would make the errors below meaningless
+    assert len(report.searches) == 10
+    assert len(report.points) == 23
+    assert {p.cell.model for p in report.points} == {"llama-1b", "llama2-7b"}
+    assert sum(len(p.cell.points) for p in report.searches) == 23
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_shipped_constants_reproduce_the_reference(report, metric):
+    s = report.summary[metric]
+    assert s.n == (10 if metric == "max_rps" else 23)
+    assert s.median_abs <= MEDIAN_BOUND[metric], (
+        f"{metric}: median |error| {s.median_abs:.1%} > documented {MEDIAN_BOUND[metric]:.0%}")
+
+
+def test_a_miscalibrated_simulator_is_caught():
+    # weights streamed at half the fitted bandwidth: decode ~40 % slower
+    bad = Calibration().with_overrides({"memory_efficiency": 0.45})
+    r = run_check(REFERENCE, calibration=bad, search=False)
+    assert r.summary["tbt_p50_s"].median_abs > MEDIAN_BOUND["tbt_p50_s"]
+    assert r.summary["tbt_p50_s"].median_signed > 0
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "greenllm.sim.calibration_check", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_rewrites_only_the_marked_block(tmp_path):
+    # a one-cell reference keeps this fast
+    ref = tmp_path / "ref"
+    src = REFERENCE / "h100_llama2-7b_tp1_b64"
+    (ref / src.name / "cells" / "native").mkdir(parents=True)
+    shutil.copy(src / "instance.json", ref / src.name / "instance.json")
+    shutil.copytree(src / "cells" / "native" / "S-S", ref / src.name / "cells" / "native" / "S-S")
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# Title\n\nkept above\n{BEGIN_MARKER}\nold table\n{END_MARKER}\nkept below\n")
+    r = _cli("--reference", str(ref), "--out", str(doc), "--no-search")
+    assert r.returncode == 0, r.stderr
+    text = doc.read_text()
+    assert text.startswith("# Title\n\nkept above\n") and text.endswith(f"{END_MARKER}\nkept below\n")
+    assert "old table" not in text
+    assert "| h100_llama2-7b_tp1_b64 | S-S | low | 7.3 | 2 |" in text
+    assert "| TTFT p50 | 2 |" in text and "| TTFT p50 | 2 |" in r.stdout
+
+
+def test_bad_reference_is_a_one_line_error(tmp_path):
+    r = _cli("--reference", str(tmp_path / "nope"))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"greenllm: error: reference folder not found: {tmp_path / 'nope'}"]
+    with pytest.raises(ConfigError, match="no usable cell summaries"):
+        load_reference(tmp_path)
+    r = _cli("--reference", str(REFERENCE), "--calibration", "warp=9")
+    assert r.returncode == 2 and "unknown calibration constant(s) warp" in r.stderr
+
+
+def test_clock_sweep_shows_the_documented_clock_response():
+    # docs/calibration.md's 70B TP8 sweep, two workloads and the end clocks only
+    from greenllm.load.workloads import parse_workload
+    from greenllm.sim.clock_sweep import paper_claims, sweep, to_table
+
+    wls = [parse_workload("S-S"), parse_workload("L-L")]
+    points = sweep("llama2-70b", 8, 64, wls, (800, 1980))
+    at = {(p.workload.id, p.clock_mhz): p for p in points}
+    assert all(p.max_rps and p.metrics["ttft_p50_s"] for p in points)
+
+    def ratio(wl: str, key: str) -> float:
+        return at[(wl, 800)].metrics[key] / at[(wl, 1980)].metrics[key]
+
+    # prefill is compute-bound: long prompts feel the clock more; decode barely does
+    assert ratio("L-L", "ttft_p50_s") > ratio("S-S", "ttft_p50_s") > 1.0
+    assert 1.0 < ratio("S-S", "tbt_p50_s") < 1.15 and 1.0 < ratio("L-L", "tbt_p50_s") < 1.15
+    assert at[("L-L", 800)].metrics["power_max_w"] < at[("L-L", 1980)].metrics["power_max_w"]
+    verdicts = {c: v for c, _, v in paper_claims(to_table(points, "llama2-70b", 8, 64),
+                                                  "llama2-70b", 8, 64, wls, (800, 1980))}
+    assert verdicts["TTFT's clock sensitivity grows with prompt length"] == "consistent"
