@@ -48,14 +48,9 @@ def test_data_behind_figures_shows_the_physics(dag):
     med = table[(table.load_point == "medium") & (table.status == "ok")]
     by = med.set_index(["workload_id", "clock_mhz"])
     lo, hi = 1000, 1980
-    ratio = {w: by.loc[(w, lo), "ttft_p50_s"] / by.loc[(w, hi), "ttft_p50_s"]
-             for w in ("S-S", "M-M", "L-L")}
-    # A lower clock slows the compute-bound prefill, so TTFT rises for long prompts. For
-    # 100-token prompts the simulated server's fixed ~30 ms overhead (HTTP, tokenizing,
-    # like vLLM's) dwarfs a ~1 ms prefill and the change is within single-run noise, so
-    # only the long prompts are held to it here (the ordering by prompt length is
-    # checked noise-free, in virtual time, by tests/sim).
-    assert ratio["L-L"] > 1.0 and ratio["M-M"] > 1.0, ratio
+    # TTFT vs clock is not asserted here: in the calibrated model a 1.1B prefill is
+    # bound by kernel launches, not the clock, so its change is within single-run noise;
+    # the prefill's 1/clock physics is checked noise-free in virtual time by tests/sim.
     # power falls with the clock
     for w in ("S-S", "M-M", "L-L"):
         assert by.loc[(w, lo), "power_mean_w"] < by.loc[(w, hi), "power_mean_w"], w

@@ -326,6 +326,12 @@ def write_into(path: Path, block: str, begin_marker: str = BEGIN_MARKER,
     write_text(path, f"{begin_marker}\n{block}{end_marker}\n")
 
 
+def check_out(out: str | None) -> None:
+    """Fail before the work when ``--out`` cannot be written."""
+    if out and not Path(out).resolve().parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {Path(out).resolve().parent} does not exist")
+
+
 def _parse_overrides(items: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -354,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         cal = Calibration().with_overrides(_parse_overrides(args.calibration))
         if not Path(args.reference).is_dir():
             raise ConfigError(f"reference folder not found: {args.reference}")
+        check_out(args.out)
         report = run_check(args.reference, calibration=cal, search=not args.no_search,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
         text = render_markdown(report)

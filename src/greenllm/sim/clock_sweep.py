@@ -38,7 +38,7 @@ from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.shapes import SHAPES
 from greenllm.load.workloads import PAPER_WORKLOADS, Workload, parse_workload
-from greenllm.sim.calibration_check import write_into
+from greenllm.sim.calibration_check import check_out, write_into
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
 from greenllm.sim.model_shape import ModelShape
 from greenllm.sim.perf_model import PerfModel
@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         clocks = _ints(args.clocks)
         if len(clocks) < 2:
             raise ConfigError("--clocks needs at least two clocks")
+        check_out(args.out)
         t0 = time.monotonic()
         points = sweep(args.model, args.tp, args.max_batch, workloads, clocks,
                        slo_scale=args.slo_scale,

@@ -4,7 +4,9 @@ The same scheduler, performance model and SimGpu power/throttling law as the liv
 server, but time is a variable instead of the wall clock: a minute of load runs in
 well under a second and is exactly reproducible. ``python -m greenllm.sim.offline``
 prints the simulator's numbers beside the ones measured with vLLM on the lent H100
-(/work/shared/device/README.md) so calibration drift is visible.
+(/work/shared/device/README.md) so calibration drift is visible; the full comparison
+with the committed reference dataset is ``python -m greenllm.sim.calibration_check``
+(docs/calibration.md).
 """
 
 from __future__ import annotations
