@@ -5,6 +5,7 @@ in a command becomes the round's index, e.g. to vary a seed):
 
     python benchmarks/compare_ab.py --a '<cmd A>' --b '<cmd B>' --rounds 5 [--order ABBA]
         [--tolerance 0.05] [--metrics ttft_p50_ms,itl_p50_ms] [--json report.json]
+        [--deadline-s 400]
 
 prints per metric the median of A and of B, B/A with its 95 % bootstrap interval, each
 side's min–max range, and a verdict (same / differs, and whether the gap exceeds the
@@ -14,7 +15,7 @@ Ready-made sides (one run each, printing the JSON line), for greenllm's client v
 ``vllm bench serve`` on the same running server:
 
     python benchmarks/compare_ab.py greenllm --base-url URL --model M --workload M-M \\
-        --rate 8 -n 200 --seed {round} [--itl chunk|spread]
+        --rate 8 -n 200 --seed {round} [--itl chunk|spread] [--sampler-period-ms 20]
     python benchmarks/compare_ab.py vllm-bench --base-url URL --model M --workload M-M \\
         --rate 8 -n 200 --seed {round} [--tokenizer DIR] [--vllm 'vllm']
 
@@ -24,7 +25,6 @@ See docs/uncertainty.md ("A/B comparisons") for a full GPU-box recipe.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from greenllm.analysis.compare import (  # noqa: E402
     print_json_line,
     run_ab,
 )
+from greenllm.atomic import write_json  # noqa: E402
 from greenllm.errors import GreenllmError  # noqa: E402
 
 COMPARED_BY_DEFAULT = ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "itl_p50_ms", "itl_p99_ms",
@@ -62,9 +63,24 @@ def main_greenllm(argv: list[str]) -> int:
     p.add_argument("--itl", choices=("chunk", "spread"), default="chunk",
                    help="chunk: vLLM's per-chunk ITL (default); spread: greenllm's TBT")
     p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--sampler-period-ms", type=float, default=0.0,
+                   help="also run greenllm's telemetry sampler (NVML) at this period during "
+                   "the load, as a measure run does (0: off, the default); adds the "
+                   "sampler's cost and the window's energy (counter vs integral)")
+    p.add_argument("--gpus", default=None,
+                   help="GPU selectors the sampler reads, comma separated (default: all)")
     a = p.parse_args(argv)
-    print_json_line(greenllm_client_metrics(a.base_url, a.model, a.workload, a.rate, a.n,
-                                            a.seed, itl=a.itl, timeout_s=a.timeout))
+    run = lambda: greenllm_client_metrics(a.base_url, a.model, a.workload, a.rate,  # noqa: E731
+                                          a.n, a.seed, itl=a.itl, timeout_s=a.timeout)
+    if a.sampler_period_ms > 0:
+        from greenllm.analysis.compare_adapters import with_telemetry
+        from greenllm.gpu.factory import open_gpus
+
+        gpus = a.gpus.split(",") if a.gpus else None
+        print_json_line(with_telemetry(run, open_gpus("nvml", gpus),
+                                       period_s=a.sampler_period_ms / 1000.0))
+    else:
+        print_json_line(run())
     return 0
 
 
@@ -95,18 +111,29 @@ def main_ab(argv: list[str]) -> int:
                    "latency and throughput ones that both sides report)")
     p.add_argument("--json", help="write the full report (every round's values) here")
     p.add_argument("--timeout", type=float, default=3600.0, help="per command, seconds")
+    p.add_argument("--deadline-s", type=float, default=None,
+                   help="start no round after this many seconds; report the rounds done")
     a = p.parse_args(argv)
 
     def progress(msg: str) -> None:
         print(f"compare_ab: {msg}", file=sys.stderr, flush=True)
 
+    done_runs: list[dict] = []
+
+    def save_run(side: str, k: int, metrics: dict) -> None:
+        # Every run is kept as it ends (<json>.runs.json), so a killed comparison
+        # loses nothing already measured.
+        done_runs.append({"side": side, "round": k, "metrics": metrics})
+        if a.json:
+            write_json(Path(a.json).with_suffix(".runs.json"), done_runs)
+
     report = run_ab(command_runner(a.a, timeout_s=a.timeout),
                     command_runner(a.b, timeout_s=a.timeout), a.rounds, order=a.order,
                     tolerance=a.tolerance, label_a=a.label_a, label_b=a.label_b,
-                    progress=progress)
+                    progress=progress, on_run=save_run, deadline_s=a.deadline_s)
     print(report.to_text())
     if a.json:
-        Path(a.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        write_json(a.json, report.to_dict())
     names = a.metrics.split(",") if a.metrics else [m for m in COMPARED_BY_DEFAULT
                                                     if m in report.metrics]
     judged = names or list(report.metrics)

@@ -209,6 +209,9 @@ def test_command_line_passes_and_fails_on_the_tolerance(tmp_path):
     saved = json.loads(report.read_text())
     a_values = saved["metrics"]["ttft_p50_ms"]["a"]
     assert len(a_values) == 5 and len(set(a_values)) == 5  # {round} took effect
+    runs = json.loads(report.with_suffix(".runs.json").read_text())  # saved as they ended
+    assert [r["side"] for r in runs] == ["A", "B"] * 5
+    assert [r["metrics"]["ttft_p50_ms"] for r in runs if r["side"] == "A"] == a_values
     differ = subprocess.run([sys.executable, str(script), "--a", cmd(40, 0), "--b", cmd(50, 0),
                              "--rounds", "3"], capture_output=True, text=True, timeout=60)
     assert differ.returncode == 1 and "FAIL" in differ.stdout and "differs" in differ.stdout
@@ -222,3 +225,49 @@ def test_command_runner_reads_the_last_line_only():
     assert run() == {"x": 0} and run() == {"x": 1}
     with pytest.raises(GreenllmError, match="not JSON"):
         command_runner("echo hello")()
+
+
+def test_a_deadline_ends_after_whole_rounds_and_every_run_is_seen():
+    now = [0.0]
+    seen: list[tuple[str, int]] = []
+
+    def timed(value: float):
+        def run() -> dict[str, float]:
+            now[0] += 10.0  # each run takes 10 s of the fake clock
+            return {"x": value}
+        return run
+
+    report = run_ab(timed(1.0), timed(1.0), 10, deadline_s=35.0, clock=lambda: now[0],
+                    on_run=lambda side, k, m: seen.append((side, k)))
+    # Rounds start at t=0, 20 and 40 s; the one due at 40 s is past the 35 s deadline.
+    assert report.rounds == 2 and report.sequence == ["A", "B"] * 2
+    assert seen == [("A", 0), ("B", 0), ("A", 1), ("B", 1)]
+    assert len(report.metrics["x"].a) == 2
+    # One round always runs, however short the deadline.
+    now[0] = 0.0
+    assert run_ab(timed(1.0), timed(1.0), 3, deadline_s=1e-9, clock=lambda: now[0]).rounds == 1
+    with pytest.raises(ConfigError, match="deadline"):
+        run_ab(timed(1.0), timed(1.0), 3, deadline_s=0)
+
+
+def test_telemetry_around_a_run_reports_its_energy_and_cost(tmp_path):
+    import time
+
+    from greenllm.analysis.compare_adapters import with_telemetry
+    from greenllm.gpu.factory import open_gpus
+
+    gpu = open_gpus("sim", [0], tmp_path / "sim.state", sim_count=1)
+    try:
+        def busy() -> dict[str, float]:
+            gpu.set_load(0, compute=1.0, memory=0.5)  # a busy card, as under an engine
+            time.sleep(0.6)
+            return {"throughput_rps": 1.0}
+
+        out = with_telemetry(busy, gpu, period_s=0.02)
+    finally:
+        gpu.close()
+    assert out["throughput_rps"] == 1.0  # the run's own metrics pass through
+    assert out["sampler_ticks"] >= 15 and 15.0 <= out["sampler_period_ms"] <= 60.0
+    # The simulated card draws at least its idle power for the 0.6 s run.
+    assert out["energy_j"] > 0.6 * 30.0 and abs(out["energy_disagreement"]) < 0.05
+    assert out["power_mean_w"] == pytest.approx(out["energy_j"] / 0.6, rel=0.2)

@@ -12,3 +12,33 @@ step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
 greenllm() { "$PY" -m greenllm.cli.main "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit --format=csv || true
 "$PY" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)" || true
+
+# A plain `vllm serve` of a weightless model folder, as greenllm's engine starts it
+# (same flags: greenllm.engine.vllm.vllm_serve_argv), for the A/B and overhead benchmarks
+# that need one server shared by several clients. Its own process group, stopped on exit.
+SERVER_PGID=""
+start_vllm() {  # MODEL_DIR SERVED_NAME MAX_NUM_SEQS PORT
+  setsid vllm serve "$1" --served-model-name "$2" --tensor-parallel-size 1 \
+    --max-num-seqs "$3" --max-model-len 2048 --load-format dummy \
+    --gpu-memory-utilization 0.9 --no-enable-prefix-caching --host 127.0.0.1 --port "$4" \
+    --disable-uvicorn-access-log > "$OUT/vllm-serve-$2-b$3.log" 2>&1 &
+  SERVER_PGID=$!
+  trap stop_vllm EXIT
+  local t0=$SECONDS
+  until "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+      "http://127.0.0.1:$4/health" 2> /dev/null; do
+    if ! kill -0 "$SERVER_PGID" 2> /dev/null; then
+      echo "vllm serve died:"; tail -20 "$OUT/vllm-serve-$2-b$3.log"; return 1
+    fi
+    if (( SECONDS - t0 > ${STARTUP_TIMEOUT_S:-300} )); then echo "vllm serve: no /health"; return 1; fi
+    sleep 2
+  done
+  echo "vllm serve up after $((SECONDS - t0)) s"
+}
+stop_vllm() {
+  [ -n "$SERVER_PGID" ] || return 0
+  kill -INT -- "-$SERVER_PGID" 2> /dev/null
+  for _ in $(seq 20); do kill -0 "$SERVER_PGID" 2> /dev/null || break; sleep 0.5; done
+  kill -KILL -- "-$SERVER_PGID" 2> /dev/null
+  SERVER_PGID=""
+}

@@ -23,6 +23,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,12 +127,18 @@ def run_ab(
     label_a: str = "A",
     label_b: str = "B",
     progress: Callable[[str], None] | None = None,
+    on_run: Callable[[str, int, Metrics], None] | None = None,
+    deadline_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ComparisonReport:
     """Run A and B alternately for ``rounds`` rounds and compare them per metric.
 
     ``order`` "ABAB" runs A then B every round; "ABBA" swaps the order every other round
     (a linear drift then favours neither). Metrics are the numeric keys every run of both
-    sides returned.
+    sides returned. ``on_run(side, round_index, metrics)`` sees every run as it ends (to
+    save it: a later failure then loses nothing). With ``deadline_s``, no round starts
+    once that many seconds have passed; the report covers the rounds completed (at least
+    one), so a time-boxed machine still gets a result.
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ConfigError(f"rounds must be a positive integer, got {rounds!r}")
@@ -139,17 +146,30 @@ def run_ab(
         raise ConfigError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ConfigError(f"tolerance must be in (0, 1), got {tolerance!r}")
+    if deadline_s is not None and not (isinstance(deadline_s, (int, float))
+                                       and deadline_s > 0):
+        raise ConfigError(f"deadline must be > 0 s, got {deadline_s!r}")
     runs: dict[str, list[Metrics]] = {"A": [], "B": []}
     sequence: list[str] = []
+    started = clock()
+    done = 0
     for k in range(rounds):
+        if k and deadline_s is not None and clock() - started >= deadline_s:
+            if progress:
+                progress(f"deadline of {deadline_s:g} s reached after {k} of {rounds} rounds")
+            break
         pair = ("B", "A") if order == "ABBA" and k % 2 else ("A", "B")
         for side in pair:
             if progress:
                 progress(f"round {k + 1}/{rounds}: {label_a if side == 'A' else label_b}")
             fn = run_a if side == "A" else run_b
-            runs[side].append(_numeric(fn(), side, k))
+            metrics = _numeric(fn(), side, k)
+            runs[side].append(metrics)
             sequence.append(side)
-    report = ComparisonReport(label_a, label_b, rounds, order, float(tolerance),
+            if on_run:
+                on_run(side, k, metrics)
+        done = k + 1
+    report = ComparisonReport(label_a, label_b, done, order, float(tolerance),
                               sequence=sequence)
     common = set.intersection(*(set(r) for r in runs["A"] + runs["B"]))
     if not common:

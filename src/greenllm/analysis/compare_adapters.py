@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from greenllm.analysis.compare import (
     vllm_bench_argv,
 )
 from greenllm.errors import ConfigError, GreenllmError
+from greenllm.gpu.base import Gpu
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -64,6 +66,26 @@ def greenllm_client_metrics(
                                 timeout_s=timeout_s, tokens_per_chunk=counting,
                                 vocab_size=vocab_size, request_id_prefix=f"ab{seed}-")
     return greenllm_metrics_from_frame(records_to_frame(records), itl=itl)
+
+
+def with_telemetry(run: Callable[[], Metrics], gpu: Gpu, *, period_s: float = 0.02) -> Metrics:
+    """``run()``'s metrics, with greenllm's telemetry sampler running around it as in a
+    measure run; adds the sampler's cost and the run's energy (counter delta, instant-power
+    integral and their disagreement), to measure what sampling costs the engine."""
+    from greenllm.gpu.telemetry import TelemetrySampler, window_energy
+
+    sampler = TelemetrySampler(gpu, period_s=period_s)
+    with sampler:
+        t0 = time.monotonic()
+        out = dict(run())
+        t1 = time.monotonic()
+    energy = window_energy(sampler.frame(), t0, t1)
+    out.update(sampler_ticks=float(sampler.n_ticks),
+               sampler_period_ms=1000.0 * sampler.achieved_period_s,
+               sampler_cpu_ms_per_tick=1000.0 * sampler.cpu_s_per_tick,
+               energy_j=energy.energy_j, energy_integral_j=energy.energy_integral_j,
+               energy_disagreement=energy.disagreement, power_mean_w=energy.power_mean_w)
+    return out
 
 
 def vllm_bench_metrics(

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-enable-prefix-caching",
         "--enable-prefix-caching",
         "--enable-chunked-prefill",
+        "--disable-uvicorn-access-log",
     ):
         p.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     return p
