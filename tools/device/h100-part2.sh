@@ -51,4 +51,6 @@ if [[ $SECTIONS == *overhead* ]]; then
   echo "compare_ab exit: $?"
 fi
 stop_vllm
+# The device tool returns at most 8 files: vLLM's per-run JSONs travel as one tarball.
+tar czf "$OUT/vllm-bench-results.tgz" -C "$OUT" vllm-bench-results && rm -r "$OUT/vllm-bench-results"
 ls -la "$OUT"
