@@ -62,6 +62,9 @@ def main_greenllm(argv: list[str]) -> int:
     p = _side_parser("compare_ab.py greenllm")
     p.add_argument("--itl", choices=("chunk", "spread"), default="chunk",
                    help="chunk: vLLM's per-chunk ITL (default); spread: greenllm's TBT")
+    p.add_argument("--arrivals", choices=("vllm", "greenllm"), default="vllm",
+                   help="vllm: send times drawn as vllm bench serve draws them, the last at "
+                   "exactly n/rate (default, the same load); greenllm: gaps as drawn")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--sampler-period-ms", type=float, default=0.0,
                    help="also run greenllm's telemetry sampler (NVML) at this period during "
@@ -71,7 +74,8 @@ def main_greenllm(argv: list[str]) -> int:
                    help="GPU selectors the sampler reads, comma separated (default: all)")
     a = p.parse_args(argv)
     run = lambda: greenllm_client_metrics(a.base_url, a.model, a.workload, a.rate,  # noqa: E731
-                                          a.n, a.seed, itl=a.itl, timeout_s=a.timeout)
+                                          a.n, a.seed, itl=a.itl, timeout_s=a.timeout,
+                                          arrivals=a.arrivals)
     if a.sampler_period_ms > 0:
         from greenllm.analysis.compare_adapters import with_telemetry
         from greenllm.gpu.factory import open_gpus

@@ -41,6 +41,7 @@ def greenllm_client_metrics(
     *,
     itl: str = "chunk",
     process: str = "poisson",
+    arrivals: str = "vllm",
     timeout_s: float = 600.0,
     tokens_per_chunk: str | None = None,
     vocab_size: int = 32000,
@@ -50,9 +51,11 @@ def greenllm_client_metrics(
     ``itl="chunk"`` reports vLLM's per-chunk ITL and, unless ``tokens_per_chunk`` is
     given, counts one token per streamed chunk as ``vllm bench serve`` does (its TTFT is
     then the first chunk with a choice, like vLLM's); ``itl="spread"`` reports greenllm's
-    TBT (a chunk's gap spread over its tokens) as ``itl_*``.
+    TBT (a chunk's gap spread over its tokens) as ``itl_*``. ``arrivals="vllm"`` (the
+    default) draws send times as ``vllm bench serve`` does (last request at exactly
+    n/rate), ``"greenllm"`` as greenllm's own runs do (``process``, gaps as drawn).
     """
-    from greenllm.load.arrivals import arrival_offsets_s
+    from greenllm.load.arrivals import arrival_offsets_s, vllm_bench_offsets_s
     from greenllm.load.client import records_to_frame, run_requests_sync
     from greenllm.load.workloads import workload_from
 
@@ -61,7 +64,12 @@ def greenllm_client_metrics(
         raise ConfigError(f"itl must be 'chunk' or 'spread', got {itl!r}")
     counting = tokens_per_chunk or ("chunks" if itl == "chunk" else "auto")
     wl = workload_from(workload)
-    offsets = arrival_offsets_s(process, float(rate), n, int(seed))
+    if arrivals == "vllm":
+        offsets = vllm_bench_offsets_s(float(rate), n, int(seed))
+    elif arrivals == "greenllm":
+        offsets = arrival_offsets_s(process, float(rate), n, int(seed))
+    else:
+        raise ConfigError(f"arrivals must be 'vllm' or 'greenllm', got {arrivals!r}")
     records = run_requests_sync(base_url, model, wl, offsets, seed=int(seed),
                                 timeout_s=timeout_s, tokens_per_chunk=counting,
                                 vocab_size=vocab_size, request_id_prefix=f"ab{seed}-")

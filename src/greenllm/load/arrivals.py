@@ -58,3 +58,16 @@ def arrival_offsets_s(
         if normalize and gaps.sum() > 0:
             gaps *= mean_gap_s * (n - 1) / gaps.sum()
     return np.concatenate(([0.0], np.cumsum(gaps)))
+
+
+def vllm_bench_offsets_s(rate_rps: float, n: int, seed: int, cv: float = 1.0) -> np.ndarray:
+    """Send offsets drawn the way ``vllm bench serve`` draws them (vLLM 0.26,
+    ``benchmarks/serve.py``): ``n`` gamma gaps (Poisson for ``cv`` 1), the first before the
+    first request, rescaled so the last request goes at exactly ``n / rate``. A/B runs
+    against vLLM's client use these, so both send the same offered load (our own process
+    keeps the drawn gaps, and a short run's offered rate then wanders by several %)."""
+    arrival_offsets_s("gamma", rate_rps, n, seed, cv)  # same argument checks
+    rng = np.random.default_rng(seed)
+    shape = 1.0 / (cv * cv)
+    offsets = np.cumsum(rng.gamma(shape, 1.0 / (float(rate_rps) * shape), size=int(n)))
+    return offsets * (int(n) / float(rate_rps)) / offsets[-1]
