@@ -1,0 +1,53 @@
+"""Alternating-phase overhead: a slowdown during the on phases is found, none is not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from greenllm.analysis.phase_overhead import Phase, phase_rates, steady_window
+from greenllm.errors import GreenllmError
+
+
+def stream(slowdown: float, *, phase_s: float = 0.5, n_phases: int = 40, rate: float = 2000.0,
+           seed: int = 0) -> tuple[np.ndarray, list[Phase]]:
+    """Poisson token arrivals at ``rate``/s, ``slowdown`` slower in on phases (odd ones)."""
+    rng = np.random.default_rng(seed)
+    times, phases = [], []
+    for k in range(n_phases):
+        t0, on = k * phase_s, bool(k % 2)
+        r = rate * (1.0 - slowdown) if on else rate
+        times.append(np.sort(rng.uniform(t0, t0 + phase_s, rng.poisson(r * phase_s))))
+        phases.append(Phase(t0, t0 + phase_s, on))
+    return np.concatenate(times), phases
+
+
+def test_a_slowdown_in_the_on_phases_is_measured():
+    times, phases = stream(0.05)
+    res = phase_rates(times, phases, (0.0, 20.0))
+    assert res.n_pairs == 20
+    assert res.overhead == pytest.approx(0.05, abs=0.015)
+    assert res.ratio_ci[1] < 1.0  # the interval excludes "no effect"
+    assert res.rate_on_tok_s < res.rate_off_tok_s
+
+
+def test_no_slowdown_reads_as_none():
+    times, phases = stream(0.0, seed=3)
+    res = phase_rates(times, phases, (0.0, 20.0))
+    assert abs(res.overhead) < 0.015 and res.ratio_ci[0] <= 1.0 <= res.ratio_ci[1]
+
+
+def test_only_phases_inside_the_window_count():
+    times, phases = stream(0.0)
+    # A burst of tokens in phase 0 (ramp-up) would bias the first pair; it is outside.
+    times = np.concatenate([times, np.full(5000, 0.25)])
+    res = phase_rates(times, phases, (0.5, 20.0))  # phase 0 excluded, pairs start at 2
+    assert res.n_pairs == 19 and abs(res.overhead) < 0.02
+    with pytest.raises(GreenllmError, match="off/on phase pairs"):
+        phase_rates(times, phases, (0.0, 1.2))
+
+
+def test_steady_window_runs_from_settled_first_token_to_the_last_admission():
+    assert steady_window([3.0, 1.0, 7.5, float("nan")], settle_s=1.0) == (2.0, 7.5)
+    with pytest.raises(GreenllmError):
+        steady_window([1.0])
