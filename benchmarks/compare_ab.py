@@ -19,12 +19,17 @@ Ready-made sides (one run each, printing the JSON line), for greenllm's client v
     python benchmarks/compare_ab.py vllm-bench --base-url URL --model M --workload M-M \\
         --rate 8 -n 200 --seed {round} [--tokenizer DIR] [--vllm 'vllm']
 
+Rounds of several comparisons (e.g. one per time-boxed machine), pooled per round:
+
+    python benchmarks/compare_ab.py pool a.runs.json b.runs.json [--metrics …]
+
 See docs/uncertainty.md ("A/B comparisons") for a full GPU-box recipe.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -147,6 +152,40 @@ def main_ab(argv: list[str]) -> int:
     return 0 if ok else 1
 
 
+def main_pool(argv: list[str]) -> int:
+    import numpy as np
+
+    from greenllm.analysis.compare import paired_ratios
+    from greenllm.analysis.uncertainty import median_ci
+
+    p = argparse.ArgumentParser(prog="compare_ab.py pool", description="B/A per round, "
+                                "pooled over several comparisons' <report>.runs.json")
+    p.add_argument("runs", nargs="+", help="<report>.runs.json files")
+    p.add_argument("--metrics", help="comma-separated metrics (default: the usual ones)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    a = p.parse_args(argv)
+    logs = []
+    for path in a.runs:
+        try:
+            logs.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise GreenllmError(f"cannot read {path}: {exc}") from exc
+    ratios = paired_ratios(logs)
+    names = a.metrics.split(",") if a.metrics else [m for m in COMPARED_BY_DEFAULT if m in ratios]
+    ok = True
+    print(f"{'metric':16s} {'rounds':>6s} {'median B/A':>10s} {'95% CI':>13s}  within ±{a.tolerance:.0%}")
+    for name in names:
+        r = ratios.get(name)
+        if not r:
+            raise GreenllmError(f"no round has {name!r} on both sides")
+        med = float(np.median(r))
+        lo, hi = median_ci(r)
+        within = abs(med - 1) <= a.tolerance
+        ok &= within
+        print(f"{name:16s} {len(r):6d} {med:10.3f} {lo:6.3f}–{hi:<6.3f}  {'yes' if within else 'no'}")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -154,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             return main_greenllm(argv[1:])
         if argv and argv[0] == "vllm-bench":
             return main_vllm(argv[1:])
+        if argv and argv[0] == "pool":
+            return main_pool(argv[1:])
         return main_ab(argv)
     except GreenllmError as exc:
         print(f"compare_ab: error: {exc}", file=sys.stderr)

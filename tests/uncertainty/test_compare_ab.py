@@ -271,3 +271,35 @@ def test_telemetry_around_a_run_reports_its_energy_and_cost(tmp_path):
     # The simulated card draws at least its idle power for the 0.6 s run.
     assert out["energy_j"] > 0.6 * 30.0 and abs(out["energy_disagreement"]) < 0.05
     assert out["power_mean_w"] == pytest.approx(out["energy_j"] / 0.6, rel=0.2)
+
+
+def test_pooled_rounds_pair_within_each_round_and_skip_unpaired(tmp_path):
+    from greenllm.analysis.compare import paired_ratios
+
+    # Server 1 is twice as slow as server 2; B is 10 % above A on both. Medians of all
+    # A vs all B would mix the servers; per-round pairs see only the 10 %.
+    def log(scale: float, rounds: int, cut: bool = False) -> list[dict]:
+        out = []
+        for k in range(rounds):
+            out.append({"side": "A", "round": k, "metrics": {"ttft_p50_ms": scale * (10 + k)}})
+            if not (cut and k == rounds - 1):
+                out.append({"side": "B", "round": k,
+                            "metrics": {"ttft_p50_ms": 1.1 * scale * (10 + k)}})
+        return out
+
+    ratios = paired_ratios([log(2.0, 3), log(1.0, 4, cut=True)])
+    assert len(ratios["ttft_p50_ms"]) == 6  # the last round of the cut log has no B
+    assert all(r == pytest.approx(1.1) for r in ratios["ttft_p50_ms"])
+    files = []
+    for i, entries in enumerate((log(2.0, 3), log(1.0, 3))):
+        files.append(tmp_path / f"r{i}.runs.json")
+        files[-1].write_text(json.dumps(entries))
+    script = ROOT / "benchmarks" / "compare_ab.py"
+    done = subprocess.run([sys.executable, str(script), "pool", *map(str, files),
+                           "--metrics", "ttft_p50_ms"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "1.100" in done.stdout  # 10 % > 5 %: not within
+    ok = subprocess.run([sys.executable, str(script), "pool", *map(str, files), "--metrics",
+                         "ttft_p50_ms", "--tolerance", "0.15"], capture_output=True, text=True,
+                        timeout=60)
+    assert ok.returncode == 0 and "yes" in ok.stdout

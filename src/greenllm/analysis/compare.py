@@ -180,6 +180,28 @@ def run_ab(
     return report
 
 
+def paired_ratios(run_logs: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, list[float]]:
+    """B/A of every round, per metric, over several comparisons' saved runs
+    (``<report>.runs.json``: ``{"side", "round", "metrics"}`` entries).
+
+    Pooling rounds from several servers (e.g. one per time-boxed machine) is fair only
+    pairwise: each round's A and B ran on the same server minutes apart, while medians
+    of all A and all B would mix the servers' own differences into the comparison."""
+    out: dict[str, list[float]] = {}
+    for log in run_logs:
+        rounds: dict[int, dict[str, Mapping[str, float]]] = {}
+        for entry in log:
+            rounds.setdefault(int(entry["round"]), {})[str(entry["side"])] = entry["metrics"]
+        for sides in rounds.values():
+            if set(sides) != {"A", "B"}:
+                continue  # a round cut short has no pair
+            for name in set(sides["A"]) & set(sides["B"]):
+                a, b = float(sides["A"][name]), float(sides["B"][name])
+                if a != 0 and math.isfinite(a) and math.isfinite(b):
+                    out.setdefault(name, []).append(b / a)
+    return out
+
+
 def compare_values(name: str, a: Sequence[float], b: Sequence[float],
                    tolerance: float = DEFAULT_TOLERANCE) -> MetricComparison:
     """Medians, ratio B/A (with its bootstrap CI), spreads and verdicts of two samples."""
