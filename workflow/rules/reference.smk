@@ -28,6 +28,20 @@ REFERENCE_SETS = {
                       "low_load": "low", "model": "llama-1b"},
         },
     },
+    "h100-2026-11-25-s2": {
+        # Second session, 5 repeats per load point (a different card of the same kind:
+        # its cells are not mixed with the first set's).
+        "workload": {
+            "cells": ["h100_llama2-13b_tp1_b64"],
+            "study": {"tp": 1, "max_batch": 64, "workloads": ["S-S", "M-M", "L-L"],
+                      "load": "medium", "model": "llama2-13b"},
+        },
+        "batch": {
+            "cells": ["h100_llama-1b_tp1_b4", "h100_llama-1b_tp1_b16"],
+            "study": {"tp": 1, "max_batches": [4, 16], "workload": "M-M", "load": "medium",
+                      "low_load": "low", "model": "llama-1b"},
+        },
+    },
 }
 
 wildcard_constraints:
