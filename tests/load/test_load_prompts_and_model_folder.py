@@ -88,3 +88,20 @@ def test_bad_shapes_fail_before_writing(tmp_path, change, match):
     with pytest.raises(ConfigError, match=match):
         build_model_folder(tmp_path / "m", dict(SHAPES["llama-1b"], **change), "bad")
     assert not any(tmp_path.iterdir())
+
+
+def test_shapes_are_the_hydra_model_groups(tmp_path, monkeypatch):
+    from greenllm.load.shapes import _builtin_shapes
+    from greenllm.measure.compose import compose
+
+    # One source: each built-in shape is what `greenllm measure model=<name>` composes.
+    for name, shape in SHAPES.items():
+        composed = dict(compose([f"model={name}", "out_dir=x"]).model.shape)
+        composed.pop("max_position_embeddings", None)
+        assert composed == shape, name
+    # A new shape is a new file in the model group.
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "tiny.yaml").write_text(
+        "name: tiny\nshape: {hidden_size: 64, num_hidden_layers: 2}\n")
+    monkeypatch.setenv("GREENLLM_CONFIG_DIR", str(tmp_path))
+    assert _builtin_shapes() == {"tiny": {"hidden_size": 64, "num_hidden_layers": 2}}

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from greenllm.config_paths import measure_config_path
 from greenllm.errors import ConfigError
 from greenllm.measure.config import register_schema
-
-_REPO_CONFIG = Path(__file__).resolve().parents[3] / "config" / "measure"
 
 
 def config_dir() -> Path:
     """``$GREENLLM_CONFIG_DIR`` or the repository's ``config/measure``."""
-    path = Path(os.environ.get("GREENLLM_CONFIG_DIR", _REPO_CONFIG))
+    path = measure_config_path()
     if not (path / "measure.yaml").is_file():
         raise ConfigError(
             f"no measure.yaml in {path}: run from a greenllm checkout or set GREENLLM_CONFIG_DIR"
