@@ -101,13 +101,18 @@ def test_tensor_parallel_lowers_latency_sublinearly(shapes):
 
 
 def test_llama70b_tp8_latencies_in_expected_range(shapes):
+    # TTFT floor: was 80 ms, a guess (no source). The H100 reference contradicts it: a
+    # 1024-token prompt of the 13B shape at TP1 sent alone took 52 ms to its first token
+    # (reports/reference/h100-2026-11-25-s2, baseline L-L), and per GPU a 70B TP8
+    # prefill does 2/3 of that one's FLOPs (plus ~10-15 ms of all-reduces). 50 ms keeps
+    # a floor that a constant off by a factor (e.g. no request overhead) still breaks.
     perf = PerfModel(shapes["70b"], tp=8)
     overhead = perf.cal.request_overhead_s
     for clock in (800, 1980):
         tbt = perf.decode_cost(16, 700, clock).duration_s
         ttft = overhead + perf.prefill_cost(1024, clock).duration_s
         assert 0.012 < tbt < 0.040, (clock, tbt)
-        assert 0.080 < ttft < 0.300, (clock, ttft)
+        assert 0.050 < ttft < 0.300, (clock, ttft)
 
 
 def test_iteration_cost_is_consistent(shapes):

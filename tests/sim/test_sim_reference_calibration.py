@@ -1,9 +1,10 @@
 """The shipped simulator constants against the committed H100 reference (virtual time).
 
 docs/calibration.md documents the median |relative error| per metric that the shipped
-constants achieve against reports/reference/h100-2026-11-25 (vLLM 0.26, one H100 at its
-own 1980 MHz). These bounds are that table, rounded up: a constant that drifts, or a
-change to the scheduler/performance/power model that makes the fit worse, fails here.
+constants achieve against the two reference sets reports/reference/h100-2026-11-25 and
+h100-2026-11-25-s2, pooled (vLLM 0.26, one H100 at its own 1980 MHz). These bounds are
+that table, rounded up: a constant that drifts, or a change to the scheduler/
+performance/power model that makes the fit worse, fails here.
 """
 
 from __future__ import annotations
@@ -27,37 +28,46 @@ from greenllm.sim.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reports" / "reference" / "h100-2026-11-25"
+REFERENCE_S2 = ROOT / "reports" / "reference" / "h100-2026-11-25-s2"
+REFERENCES = (REFERENCE, REFERENCE_S2)
 
-# Median |error| bounds per metric (docs/calibration.md, "Fit error"). The goal is 15 %;
-# TTFT and TPOT do not reach it with the shipped constants (the doc says why).
+# Median |error| bounds per metric (docs/calibration.md, "Fit error"): the goal of 15 %
+# for every metric. Max throughput sits at it (15.0 % over 15 cells, with the bisection's
+# own 3 % tolerance), so its bound is that value rounded up.
 MEDIAN_BOUND = {
-    "ttft_p50_s": 0.30,
+    "ttft_p50_s": 0.15,
     "tbt_p50_s": 0.15,
-    "tpot_p50_s": 0.20,
+    "tpot_p50_s": 0.15,
     "power_mean_w": 0.15,
     "j_per_token": 0.15,
-    "max_rps": 0.15,
+    "max_rps": 0.16,
 }
 
 
 @pytest.fixture(scope="module")
 def report():
-    return run_check(REFERENCE)
+    return run_check(REFERENCES)
 
 
 def test_reference_has_every_cell_and_load_point(report):
-    # 10 cells (7 of the 1.1B shape, 3 of the 7B), 23 load points: a loader that drops
-    # cells would make the errors below meaningless
-    assert len(report.searches) == 10
-    assert len(report.points) == 23
-    assert {p.cell.model for p in report.points} == {"llama-1b", "llama2-7b"}
-    assert sum(len(p.cell.points) for p in report.searches) == 23
+    # set 1: 10 cells (7 of the 1.1B shape, 3 of the 7B), 23 load points; set 2 (s2):
+    # 5 cells (1.1B M-M at max batch 4 and 16, 13B S-S/M-M/L-L), 12 load points, 5
+    # repeats each. A loader that drops cells would make the errors below meaningless.
+    assert len(report.searches) == 15
+    assert len(report.points) == 35
+    assert {p.cell.model for p in report.points} == {"llama-1b", "llama2-7b", "llama2-13b"}
+    assert sum(len(p.cell.points) for p in report.searches) == 35
+    s2 = [p for p in report.points if p.cell.reference_set == REFERENCE_S2.name]
+    assert len(s2) == 12 and all(p.n_repeats == 5 for p in s2)
+    assert {c.cell.max_batch for c in report.searches
+            if c.cell.reference_set == REFERENCE_S2.name} == {4, 16, 64}
+    assert len(report.by_instance) == 7
 
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_shipped_constants_reproduce_the_reference(report, metric):
     s = report.summary[metric]
-    assert s.n == (10 if metric == "max_rps" else 23)
+    assert s.n == (15 if metric == "max_rps" else 35)
     assert s.median_abs <= MEDIAN_BOUND[metric], (
         f"{metric}: median |error| {s.median_abs:.1%} > documented {MEDIAN_BOUND[metric]:.0%}")
 
@@ -65,7 +75,7 @@ def test_shipped_constants_reproduce_the_reference(report, metric):
 def test_a_miscalibrated_simulator_is_caught():
     # weights streamed at half the fitted bandwidth: decode ~40 % slower
     bad = Calibration().with_overrides({"memory_efficiency": 0.45})
-    r = run_check(REFERENCE, calibration=bad, search=False)
+    r = run_check(REFERENCES, calibration=bad, search=False)
     assert r.summary["tbt_p50_s"].median_abs > MEDIAN_BOUND["tbt_p50_s"]
     assert r.summary["tbt_p50_s"].median_signed > 0
 
@@ -91,6 +101,23 @@ def test_cli_rewrites_only_the_marked_block(tmp_path):
     assert "old table" not in text
     assert "| h100_llama2-7b_tp1_b64 | S-S | low | 7.3 | 2 |" in text
     assert "| TTFT p50 | 2 |" in text and "| TTFT p50 | 2 |" in r.stdout
+
+
+def test_cli_pools_several_reference_sets(tmp_path):
+    # one cell from each set; rows are labelled <set>/<instance folder>
+    for name, src, wl in (("setA", REFERENCE / "h100_llama2-7b_tp1_b64", "S-S"),
+                          ("setB", REFERENCE_S2 / "h100_llama2-13b_tp1_b64", "S-S")):
+        dst = tmp_path / name / src.name
+        (dst / "cells" / "native").mkdir(parents=True)
+        shutil.copy(src / "instance.json", dst / "instance.json")
+        shutil.copytree(src / "cells" / "native" / wl, dst / "cells" / "native" / wl)
+    r = _cli("--reference", str(tmp_path / "setA"), "--reference", str(tmp_path / "setB"),
+             "--no-search")
+    assert r.returncode == 0, r.stderr
+    assert "| setA/h100_llama2-7b_tp1_b64 | S-S | low | 7.3 | 2 |" in r.stdout
+    assert "| setB/h100_llama2-13b_tp1_b64 | S-S | low | 5.2 | 5 |" in r.stdout
+    assert "| TTFT p50 | 4 |" in r.stdout  # 2 + 2 load points
+    assert "| setB/h100_llama2-13b_tp1_b64 | 2 |" in r.stdout  # the per-instance table
 
 
 def test_bad_reference_is_a_one_line_error(tmp_path):

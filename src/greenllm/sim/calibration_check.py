@@ -12,8 +12,13 @@ cell's own SLO (TTFT and TBT at the SLO percentile, >= 90 % of the offered rate
 achieved), with probes sized like the cell's search, and sets it beside the measured
 max throughput.
 
-    python -m greenllm.sim.calibration_check --reference reports/reference/h100-2026-11-25 \
+    python -m greenllm.sim.calibration_check \
+        --reference reports/reference/h100-2026-11-25 \
+        --reference reports/reference/h100-2026-11-25-s2 \
         [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...]
+
+``--reference`` may be given several times (several sets, e.g. the sessions of one
+card): their cells are pooled, each labelled with its set and instance folder.
 
 ``--out`` rewrites only the part of the file between the markers
 ``<!-- calibration-check:begin -->`` and ``<!-- calibration-check:end -->`` (or writes the
@@ -110,12 +115,14 @@ class MetricSummary:
 
 @dataclass
 class CheckReport:
-    reference: Path
+    references: list[Path]
     points: list[PointComparison]
     searches: list[SearchComparison]
     calibration: Calibration
     elapsed_s: float = 0.0
     summary: dict[str, MetricSummary] = field(default_factory=dict)
+    # the same per instance (``RefCell.instance_key``: set/instance folder)
+    by_instance: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
 
 
 def rel_error(sim: float | None, ref: float | None) -> float | None:
@@ -189,18 +196,24 @@ def simulate_max_throughput(perf: PerfModel, cell: RefCell,
 
 
 def run_check(
-    reference: str | Path,
+    reference: str | Path | Sequence[str | Path],
     *,
     calibration: Calibration | None = None,
     gpu_spec: SimGpuSpec | None = None,
     search: bool = True,
     progress: Progress | None = None,
 ) -> CheckReport:
+    """Replay every cell of one reference set, or of several pooled (``reference`` a
+    list of set folders), and compare."""
     t_start = time.monotonic()
-    cells = load_reference(reference)
+    roots = ([Path(reference)] if isinstance(reference, (str, Path))
+             else [Path(r) for r in reference])
+    if not roots:
+        raise ConfigError("no reference folder given")
+    cells = [c for root in roots for c in load_reference(root)]
     cal = calibration or Calibration()
     spec = gpu_spec or SimGpuSpec.h100_sxm()
-    report = CheckReport(reference=Path(reference), points=[], searches=[], calibration=cal)
+    report = CheckReport(references=roots, points=[], searches=[], calibration=cal)
     perfs: dict[tuple[str, int], PerfModel] = {}
     for k, cell in enumerate(cells, 1):
         key = (cell.model, cell.tp)
@@ -222,14 +235,22 @@ def run_check(
             progress(f"calibration check: {k}/{len(cells)} cells ({cell.label}), "
                      f"{time.monotonic() - t_start:.1f} s")
     report.summary = summarize(report)
+    for key in dict.fromkeys(c.instance_key for c in cells):
+        report.by_instance[key] = summarize(
+            report, lambda c, k=key: c.instance_key == k)  # type: ignore[misc]
     report.elapsed_s = time.monotonic() - t_start
     return report
 
 
-def summarize(report: CheckReport) -> dict[str, MetricSummary]:
+def summarize(report: CheckReport,
+              select: Callable[[RefCell], bool] | None = None) -> dict[str, MetricSummary]:
+    """Median/max |error| per metric over the rows (of the cells ``select`` keeps)."""
     out: dict[str, MetricSummary] = {}
     for metric in METRICS:
-        rows = report.searches if metric in CELL_METRICS else report.points
+        rows: Sequence[PointComparison | SearchComparison] = (
+            report.searches if metric in CELL_METRICS else report.points)
+        if select is not None:
+            rows = [r for r in rows if select(r.cell)]
         errs = [e for e in (r.error(metric) for r in rows) if e is not None]
         absolute = [abs(e) for e in errs]
         out[metric] = MetricSummary(
@@ -262,9 +283,15 @@ _POINT_COLUMNS = (  # metric, header, scale, format
 )
 
 
+def _where(report: CheckReport, cell: RefCell) -> str:
+    """The instance folder, prefixed with its set when several sets are pooled."""
+    return cell.instance_key if len(report.references) > 1 else cell.source
+
+
 def render_markdown(report: CheckReport) -> str:
+    refs = ", ".join(f"`{r}`" for r in report.references)
     lines = [
-        f"Reference: `{report.reference}`; simulated in virtual time at the card's clock "
+        f"Reference: {refs}; simulated in virtual time at the card's clock "
         f"({report.elapsed_s:.0f} s on this machine). Errors are (sim − measured) / measured; "
         "the summary uses their absolute values.",
         "",
@@ -275,6 +302,17 @@ def render_markdown(report: CheckReport) -> str:
         s = report.summary[metric]
         lines.append(f"| {METRIC_LABELS[metric]} | {s.n} | {_pct(s.median_abs).lstrip('+')} | "
                      f"{_pct(s.max_abs).lstrip('+')} | {_pct(s.median_signed)} |")
+    if len(report.by_instance) > 1:
+        lines += [
+            "",
+            "Median \\|error\\| per instance (load points; max throughput: cells):",
+            "",
+            "| instance | points | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+            "|---|---|" + "---|" * len(METRICS),
+        ]
+        for key, summ in report.by_instance.items():
+            lines.append(f"| {key} | {summ[POINT_METRICS[0]].n} | " + " | ".join(
+                _pct(summ[m].median_abs).lstrip("+") for m in METRICS) + " |")
     lines += [
         "",
         "Per load point: measured / simulated (error). Measured values are medians over the "
@@ -289,7 +327,7 @@ def render_markdown(report: CheckReport) -> str:
             f"{_val(p.ref[m], k, f)} / {_val(p.sim[m], k, f)} ({_pct(p.error(m))})"
             for m, _, k, f in _POINT_COLUMNS
         ]
-        lines.append(f"| {p.cell.source} | {p.cell.workload} | {p.point} | {p.rate_rps:.1f} | "
+        lines.append(f"| {_where(report, p.cell)} | {p.cell.workload} | {p.point} | {p.rate_rps:.1f} | "
                      f"{p.n_repeats} | " + " | ".join(cols) + " |")
     if report.searches:
         lines += [
@@ -307,7 +345,7 @@ def render_markdown(report: CheckReport) -> str:
             bracket = (f"[{_val(s.ref_lower_rps, 1, '.1f')}, "
                        f"{_val(s.ref_upper_rps, 1, '.1f')}]")
             inside = {True: "yes", False: "no", None: "–"}[s.in_interval]
-            lines.append(f"| {c.source} | {c.workload} | {slo} | {_val(s.ref_rps, 1, '.1f')} | "
+            lines.append(f"| {_where(report, c)} | {c.workload} | {slo} | {_val(s.ref_rps, 1, '.1f')} | "
                          f"{bracket} | {_val(s.sim_rps, 1, '.1f')} | {_pct(s.error())} | "
                          f"{inside} |")
     return "\n".join(lines) + "\n"
@@ -347,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m greenllm.sim.calibration_check",
         description="Replay a reference dataset of measured cells in the simulator (virtual "
         "time) and print the error per metric.")
-    p.add_argument("--reference", required=True, metavar="DIR",
-                   help="e.g. reports/reference/h100-2026-11-25")
+    p.add_argument("--reference", required=True, action="append", metavar="DIR",
+                   help="a reference set, e.g. reports/reference/h100-2026-11-25; repeat "
+                   "it to pool several sets")
     p.add_argument("--out", metavar="MD", help="write the tables into this Markdown file "
                    "(between its calibration-check markers, if it has them)")
     p.add_argument("--no-search", action="store_true",
@@ -358,8 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cal = Calibration().with_overrides(_parse_overrides(args.calibration))
-        if not Path(args.reference).is_dir():
-            raise ConfigError(f"reference folder not found: {args.reference}")
+        for ref in args.reference:
+            if not Path(ref).is_dir():
+                raise ConfigError(f"reference folder not found: {ref}")
         check_out(args.out)
         report = run_check(args.reference, calibration=cal, search=not args.no_search,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,16 @@ class RefCell:
     points: tuple[RefPoint, ...]
     engine_version: str | None
     gpu_name: str | None
+    reference_set: str = ""  # the set folder's name, e.g. h100-2026-11-25
 
     @property
     def label(self) -> str:
         return f"{self.source}/{self.workload}"
+
+    @property
+    def instance_key(self) -> str:
+        """``<set>/<instance folder>``: unique across pooled sets."""
+        return f"{self.reference_set}/{self.source}" if self.reference_set else self.source
 
 
 def load_reference(root: str | Path) -> list[RefCell]:
@@ -94,7 +100,8 @@ def load_reference(root: str | Path) -> list[RefCell]:
     if not base.is_dir():
         raise ConfigError(f"reference folder not found: {base}")
     files = sorted(base.rglob("summary.json"))
-    cells = [c for c in (_read_cell(f) for f in files) if c is not None]
+    cells = [replace(c, reference_set=base.resolve().name)
+             for c in (_read_cell(f) for f in files) if c is not None]
     if not cells:
         raise ConfigError(f"no usable cell summaries (cells/*/*/summary.json) under {base}")
     return sorted(cells, key=lambda c: (c.source, c.workload))
