@@ -9,8 +9,9 @@ PY=${PY:-python3}
 LOG="$OUT/$(basename "$0" .sh).log"
 exec > >(tee -a "$LOG") 2>&1
 step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
+# The card as greenllm sees it (NVML through the gpu layer, read-only under the guard above).
 greenllm() { "$PY" -m greenllm.cli.main "$@"; }
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit --format=csv || true
+greenllm doctor | tee "$OUT/doctor.txt" || true
 "$PY" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)" || true
 
 # A plain `vllm serve` of a weightless model folder, as greenllm's engine starts it

@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
-# Part 1 on the H100: GPU layer evidence (issue 2) and a vLLM measurement run (issue 3).
+# Part 1 on the H100 (greenllm doctor in common.sh): GPU layer evidence (issue 2) and a vLLM measurement run (issue 3).
 source "$(dirname "$0")/common.sh"
-
-step "greenllm doctor"
-greenllm doctor | tee "$OUT/doctor.txt"
 
 step "telemetry under a GPU load (30 s): counter vs instant-power integral"
 timeout 90 "$PY" benchmarks/telemetry_under_load.py --duration-s 30 --out /tmp/telemetry_load.parquet

@@ -25,16 +25,7 @@ from greenllm.errors import ConfigError
 PROCESSES = ("poisson", "gamma", "constant")
 
 
-def arrival_offsets_s(
-    process: str,
-    rate_rps: float,
-    n: int,
-    seed: int,
-    cv: float = 1.0,
-    *,
-    normalize: bool = False,
-) -> np.ndarray:
-    """``n`` non-decreasing send offsets in seconds, the first at 0; same seed, same offsets."""
+def _check_arrivals(process: str, rate_rps: float, n: int, cv: float) -> None:
     if process not in PROCESSES:
         raise ConfigError(f"unknown arrival process {process!r}: use one of {', '.join(PROCESSES)}")
     if isinstance(rate_rps, bool) or not isinstance(rate_rps, (int, float)) or not (
@@ -47,6 +38,19 @@ def arrival_offsets_s(
         raise ConfigError(f"arrival cv must be a positive finite number, got {cv!r}")
     if process == "poisson" and cv != 1.0:
         raise ConfigError(f"a poisson process has cv 1 (got cv={cv}); use process 'gamma'")
+
+
+def arrival_offsets_s(
+    process: str,
+    rate_rps: float,
+    n: int,
+    seed: int,
+    cv: float = 1.0,
+    *,
+    normalize: bool = False,
+) -> np.ndarray:
+    """``n`` non-decreasing send offsets in seconds, the first at 0; same seed, same offsets."""
+    _check_arrivals(process, rate_rps, n, cv)
     n = int(n)
     mean_gap_s = 1.0 / float(rate_rps)
     if process == "constant" or n == 1:
@@ -66,7 +70,7 @@ def vllm_bench_offsets_s(rate_rps: float, n: int, seed: int, cv: float = 1.0) ->
     first request, rescaled so the last request goes at exactly ``n / rate``. A/B runs
     against vLLM's client use these, so both send the same offered load (our own process
     keeps the drawn gaps, and a short run's offered rate then wanders by several %)."""
-    arrival_offsets_s("gamma", rate_rps, n, seed, cv)  # same argument checks
+    _check_arrivals("gamma", rate_rps, n, cv)
     rng = np.random.default_rng(seed)
     shape = 1.0 / (cv * cv)
     offsets = np.cumsum(rng.gamma(shape, 1.0 / (float(rate_rps) * shape), size=int(n)))

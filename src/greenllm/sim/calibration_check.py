@@ -364,6 +364,15 @@ def write_into(path: Path, block: str, begin_marker: str = BEGIN_MARKER,
     write_text(path, f"{begin_marker}\n{block}{end_marker}\n")
 
 
+def emit(text: str, out: str | None, label: str, begin_marker: str = BEGIN_MARKER,
+         end_marker: str = END_MARKER) -> None:
+    """Print a generated markdown block; with ``out``, also write it between the markers."""
+    print(text, end="")
+    if out:
+        write_into(Path(out), text, begin_marker, end_marker)
+        print(f"{label}: wrote {out}", file=sys.stderr)
+
+
 def check_out(out: str | None) -> None:
     """Fail before the work when ``--out`` cannot be written."""
     if out and not Path(out).resolve().parent.is_dir():
@@ -403,11 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         check_out(args.out)
         report = run_check(args.reference, calibration=cal, search=not args.no_search,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
-        text = render_markdown(report)
-        print(text, end="")
-        if args.out:
-            write_into(Path(args.out), text)
-            print(f"calibration check: wrote {args.out}", file=sys.stderr)
+        emit(render_markdown(report), args.out, "calibration check")
     except GreenllmError as err:
         print(f"greenllm: error: {err}", file=sys.stderr)
         return 2

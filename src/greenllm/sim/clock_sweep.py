@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,7 +37,7 @@ from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.shapes import SHAPES
 from greenllm.load.workloads import PAPER_WORKLOADS, Workload, parse_workload
-from greenllm.sim.calibration_check import check_out, write_into
+from greenllm.sim.calibration_check import check_out, emit
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
 from greenllm.sim.model_shape import ModelShape
 from greenllm.sim.perf_model import PerfModel
@@ -264,11 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{MEDIUM_FRACTION:g} × the max throughput at each clock "
                   f"({time.monotonic() - t0:.0f} s to compute). "
                   "`python -m greenllm.sim.clock_sweep` regenerates it.")
-        text = render_markdown(points, claims, header)
-        print(text, end="")
-        if args.out:
-            write_into(Path(args.out), text, BEGIN_MARKER, END_MARKER)
-            print(f"clock sweep: wrote {args.out}", file=sys.stderr)
+        emit(render_markdown(points, claims, header), args.out, "clock sweep", BEGIN_MARKER,
+             END_MARKER)
     except GreenllmError as err:
         print(f"greenllm: error: {err}", file=sys.stderr)
         return 2
