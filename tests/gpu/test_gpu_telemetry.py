@@ -194,3 +194,37 @@ def test_energy_read_less_often_still_brackets_windows(tmp_path):
     w = window_energy(frame, before.t_mono, after.t_mono)
     truth_j = (after.energy_mj - before.energy_mj) / 1000.0
     assert w.energy_j == pytest.approx(truth_j, rel=0.01)
+
+
+def snapshot_frame(seed: int, *, jitter_w: float = 120.0) -> pd.DataFrame:
+    """H100-like telemetry: the real power jumps every 10 ms around 350 W; the counter and
+    the "instant" power both update every 100 ms, the latter as a snapshot of that moment
+    (held until the next update); sampled every 20 ms."""
+    rng = np.random.default_rng(seed)
+    fine = np.arange(0, 12.0001, 0.01)
+    true_w = 350.0 + jitter_w * rng.standard_normal(len(fine))
+    energy = np.concatenate(([0.0], np.cumsum(true_w[:-1] * 0.01))) * 1000.0
+    t = np.arange(0, 12.0001, 0.02)
+    update = np.floor(t / 0.1 + 1e-9) * 0.1
+    idx = np.minimum(np.round(update / 0.01).astype(int), len(fine) - 1)
+    frame = make_frame(t, true_w[idx])
+    frame["energy_mj"] = energy[idx]
+    return frame
+
+
+def test_integral_noise_predicts_the_disagreement_of_snapshot_power():
+    runs = [window_energy(snapshot_frame(seed), 1.03, 11.05) for seed in range(40)]
+    spread = np.std([w.disagreement for w in runs])
+    predicted = np.median([w.integral_noise for w in runs])
+    assert 0.6 < predicted / spread < 1.6
+    # and it scales as 1/sqrt(window): a window 4x shorter is ~2x noisier
+    short = np.median([window_energy(snapshot_frame(s), 1.03, 3.53).integral_noise
+                       for s in range(10)])
+    assert 1.5 < short / predicted < 2.7
+
+
+def test_steady_power_has_little_integral_noise():
+    w = window_energy(snapshot_frame(0, jitter_w=1.0), 1.03, 11.05)
+    assert w.integral_noise < 0.0003 and abs(w.disagreement) < 0.001
+    # no power update inside the window: nothing to estimate the noise from
+    assert np.isnan(window_energy(snapshot_frame(0, jitter_w=0.0), 1.03, 11.05).integral_noise)

@@ -63,6 +63,19 @@ def test_grid_writes_valid_cells_then_resume_skips_them(tmp_path):
     assert gpu.locked_sm_clock_mhz(0) is None
 
 
+def test_absolute_rates_alone_skip_the_search(tmp_path):
+    run = measure(tmp_path, "clocks.mhz=[1980]", "load.points=[]", "load.rates_rps=[3]")
+    assert run.returncode == 0, run.stderr[-2000:]
+    paths = sorted((tmp_path / "raw/cells").rglob("summary.json"))
+    assert len(paths) == 1, paths
+    path = paths[0]
+    s = load_summary(path)
+    assert s["status"] == "ok" and s["max_throughput"] is None
+    assert [p["name"] for p in s["load_points"]] == ["r3"]
+    assert s["load_points"][0]["energy"]["energy_j"] > 0
+    assert "probe" not in run.stderr
+
+
 def test_sigterm_keeps_finished_cells_and_restores_clocks(tmp_path):
     proc = measure(tmp_path, "clocks.mhz=[990,1200,1500,1980]", wait=False)
     first = tmp_path / "raw/cells/f990/S-S/summary.json"
@@ -121,7 +134,9 @@ def test_no_clock_permission_fails_or_falls_back_to_observe(tmp_path):
     run = measure(tmp_path, *denied, "clocks.fallback_to_observe=true")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "WARNING: clock pinning is not permitted" in run.stderr
-    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    paths = sorted((tmp_path / "raw/cells").rglob("summary.json"))
+    assert len(paths) == 1, paths
+    path = paths[0]
     s = load_summary(path)
     assert path.parent.parent.name == "native" and s["clock"]["mode"] == "observe"
     assert any("not permitted" in w for w in s["provenance"]["warnings"])

@@ -46,6 +46,9 @@ def test_out_dir_is_required():
         (["load.points=[medium,extreme]"], "unknown load 'extreme'"),
         (["slo.scale=0.5"], "slo.scale"),
         (["load.arrival=uniform"], "load.arrival"),
+        (["load.points=[]"], "load.points and load.rates_rps are both empty"),
+        (["load.points=[]", "load.rates_rps=[5,0]"], "rates must be numbers > 0"),
+        (["load.points=[]", "load.rates_rps=[5,12.5]"], None),
     ],
 )
 def test_static_validation(tmp_path, overrides, expect):

@@ -5,9 +5,10 @@
 #                        workload, rate, count and arrival times, interleaved A B B A …
 #                        (drift falls on both alike); no round starts after AB_DEADLINE_S.
 #   SECTIONS="overhead"  (issue 6) what greenllm's telemetry sampler costs vLLM's
-#                        throughput: requests all queued at once, the sampler switched off
-#                        and on in alternating phases inside each run, tokens/s compared
-#                        between adjacent phases (benchmarks/sampler_vllm_overhead.py).
+#                        throughput: a closed loop of OVH_CONC requests in flight for
+#                        OVH_DURATION_S, the sampler switched off and on in PHASE_S phases,
+#                        each on phase's generated tokens (vLLM's own counter) compared
+#                        with the off phases either side (benchmarks/sampler_vllm_overhead.py).
 # If `vllm bench serve` cannot run here, "ab" is skipped and "overhead" runs instead.
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
@@ -40,11 +41,14 @@ if [[ $SECTIONS == *ab* ]]; then
 fi
 
 if [[ $SECTIONS == *overhead* ]]; then
-  step "sampler overhead: $WL, ${OVH_N:-1500} requests at once, ${OVH_RUNS:-3} runs, phases of ${PHASE_S:-1} s"
-  timeout "${OVERHEAD_TIMEOUT_S:-200}" "$PY" benchmarks/sampler_vllm_overhead.py --base-url $URL \
-    --model "$MODEL_ID" --workload "$WL" -n "${OVH_N:-1500}" --runs "${OVH_RUNS:-3}" \
-    --phase-s "${PHASE_S:-1}" --json "$OUT/overhead-$MODEL_ID-$WL.json" ${OVH_ARGS:-}
+  step "sampler overhead: $WL, closed loop of ${OVH_CONC:-80} for ${OVH_DURATION_S:-300} s, phases of ${PHASE_S:-5} s"
+  timeout "${OVERHEAD_TIMEOUT_S:-420}" "$PY" benchmarks/sampler_vllm_overhead.py --base-url $URL \
+    --model "$MODEL_ID" --workload "$WL" --load closed --concurrency "${OVH_CONC:-80}" \
+    --duration-s "${OVH_DURATION_S:-300}" --phase-s "${PHASE_S:-5}" --settle-s "${SETTLE_S:-20}" \
+    --json "$OUT/overhead-$MODEL_ID-$WL.json" ${OVH_ARGS:-}
   echo "overhead exit: $?"
+  curl -s "$URL/metrics" | grep -E "^vllm:(generation_tokens|num_preemptions|request_success)" \
+    > "$OUT/overhead-vllm-metrics.txt" || true
 fi
 stop_vllm
 # The device tool returns at most 8 files: vLLM's per-run JSONs travel as one tarball.

@@ -8,8 +8,15 @@ one long saturated run, and tokens delivered per second are compared between adj
 phases: slow drift cancels within each off/on pair, and only phases inside the steady
 window (every batch slot busy: after the first tokens, before the queue empties) count.
 
-``phase_rates`` is the pure computation (tested on synthetic token streams);
-``benchmarks/sampler_vllm_overhead.py`` runs it against a live server.
+Each on phase is compared with the mean of the off phases either side of it, so a drift
+that is linear over three phases cancels (a plain off-then-on pairing would read a
+steady 1 %-per-phase slowdown of the engine as a 1 % overhead).
+
+The work done in a phase is counted either from the tokens' arrival times at the client
+(``phase_rates``) or from the engine's own counter read at every phase boundary
+(``counted_rates``: vLLM's ``generation_tokens_total``, independent of how fast the
+client reads). Both are pure computations, tested on synthetic streams;
+``benchmarks/sampler_vllm_overhead.py`` runs them against a live server.
 """
 
 from __future__ import annotations
@@ -29,26 +36,29 @@ class Phase:
     t0: float  # time.monotonic() s
     t1: float
     on: bool
+    count: float | None = None  # work the engine counted in the phase (counter delta)
 
 
 @dataclass
 class PhaseOverhead:
-    """Token rates with the activity off and on, over the phases of the steady window."""
+    """Work rates with the activity off and on, over the phases of the steady window."""
 
-    n_pairs: int  # adjacent off/on pairs inside the window
+    n_pairs: int  # on phases compared with both their neighbouring off phases
     rate_off_tok_s: float  # tokens / s over all counted off phases
     rate_on_tok_s: float
-    ratio: float  # median over pairs of rate_on / rate_off
-    ratio_ci: tuple[float, float]  # 95 % bootstrap over pairs
+    ratio: float  # median over on phases of rate_on / mean(rate of the off phases around it)
+    ratio_ci: tuple[float, float]  # 95 % bootstrap over those ratios
     overhead: float  # 1 - ratio: the throughput the activity costs (negative: none seen)
     window: tuple[float, float]
     pair_ratios: list[float]
+    cv_phase: float  # coefficient of variation of the off phases' rates (the noise floor)
 
     def to_dict(self) -> dict[str, float]:
         return {"pairs": float(self.n_pairs), "rate_off_tok_s": self.rate_off_tok_s,
                 "rate_on_tok_s": self.rate_on_tok_s, "ratio_on_off": self.ratio,
                 "ratio_ci_low": self.ratio_ci[0], "ratio_ci_high": self.ratio_ci[1],
-                "overhead": self.overhead, "window_s": self.window[1] - self.window[0]}
+                "overhead": self.overhead, "window_s": self.window[1] - self.window[0],
+                "cv_phase": self.cv_phase}
 
 
 def steady_window(first_token_s: Sequence[float], *, settle_s: float = 1.0) -> tuple[float, float]:
@@ -61,29 +71,52 @@ def steady_window(first_token_s: Sequence[float], *, settle_s: float = 1.0) -> t
     return float(t.min() + settle_s), float(t.max())
 
 
+def _inside(phases: Sequence[Phase], window: tuple[float, float]) -> list[Phase]:
+    lo, hi = window
+    return [p for p in phases if p.t0 >= lo and p.t1 <= hi and p.t1 > p.t0]
+
+
 def phase_rates(token_times_s: Sequence[float], phases: Sequence[Phase],
                 window: tuple[float, float]) -> PhaseOverhead:
-    """Tokens per second in each phase wholly inside ``window``; pairs each off phase with
-    the on phase right after it (phases alternate)."""
+    """Tokens per second (by arrival time at the client) in each phase wholly inside
+    ``window``, compared as ``compare_phases`` does."""
     times = np.sort(np.asarray(token_times_s, dtype=float))
-    lo, hi = window
-    inside = [p for p in phases if p.t0 >= lo and p.t1 <= hi and p.t1 > p.t0]
     rates = [(p, (np.searchsorted(times, p.t1) - np.searchsorted(times, p.t0)) / (p.t1 - p.t0))
-             for p in inside]
-    pairs = [(a[1], b[1]) for a, b in zip(rates, rates[1:], strict=False)
-             if not a[0].on and b[0].on and a[1] > 0]
-    if len(pairs) < 2:
+             for p in _inside(phases, window)]
+    return compare_phases(rates, window)
+
+
+def counted_rates(phases: Sequence[Phase], window: tuple[float, float]) -> PhaseOverhead:
+    """Rates from each phase's own ``count`` (an engine counter's delta over the phase)."""
+    inside = _inside(phases, window)
+    if any(p.count is None for p in inside):
+        raise GreenllmError("a phase inside the window has no counted work")
+    return compare_phases([(p, float(p.count) / (p.t1 - p.t0)) for p in inside], window)
+
+
+def compare_phases(rates: Sequence[tuple[Phase, float]],
+                   window: tuple[float, float]) -> PhaseOverhead:
+    """Each on phase against the mean of the off phases right before and after it."""
+    ratios = []
+    for (a, ra), (b, rb), (c, rc) in zip(rates, rates[1:], rates[2:], strict=False):
+        if not a.on and b.on and not c.on and ra + rc > 0:
+            ratios.append(rb / (0.5 * (ra + rc)))
+    if len(ratios) < 2:
+        lo, hi = window
         raise GreenllmError(
-            f"only {len(pairs)} off/on phase pairs inside the steady window "
-            f"({hi - lo:.1f} s): send more requests or use shorter phases")
-    ratios = np.array([on / off for off, on in pairs])
-    off_t = sum(p.t1 - p.t0 for p, _ in rates if not p.on)
-    on_t = sum(p.t1 - p.t0 for p, _ in rates if p.on)
-    off_rate = sum(r * (p.t1 - p.t0) for p, r in rates if not p.on) / off_t
-    on_rate = sum(r * (p.t1 - p.t0) for p, r in rates if p.on) / on_t
-    ci = median_ci(ratios)
-    median = float(np.median(ratios))
-    return PhaseOverhead(n_pairs=len(pairs), rate_off_tok_s=off_rate, rate_on_tok_s=on_rate,
+            f"only {len(ratios)} on phases with an off phase either side inside the steady "
+            f"window ({hi - lo:.1f} s): run longer or use shorter phases")
+    off = [(p, r) for p, r in rates if not p.on]
+    on = [(p, r) for p, r in rates if p.on]
+    off_rate = sum(r * (p.t1 - p.t0) for p, r in off) / sum(p.t1 - p.t0 for p, _ in off)
+    on_rate = sum(r * (p.t1 - p.t0) for p, r in on) / sum(p.t1 - p.t0 for p, _ in on)
+    off_rates = np.array([r for _, r in off])
+    cv = float(off_rates.std(ddof=1) / off_rates.mean()) if len(off_rates) > 1 and \
+        off_rates.mean() > 0 else math.nan
+    arr = np.array(ratios)
+    ci = median_ci(arr)
+    median = float(np.median(arr))
+    return PhaseOverhead(n_pairs=len(arr), rate_off_tok_s=off_rate, rate_on_tok_s=on_rate,
                          ratio=median, ratio_ci=(float(ci[0]), float(ci[1])),
-                         overhead=1.0 - median, window=(lo, hi),
-                         pair_ratios=[float(r) for r in ratios])
+                         overhead=1.0 - median, window=window,
+                         pair_ratios=[float(r) for r in arr], cv_phase=cv)

@@ -194,6 +194,9 @@ class WindowEnergy:
     energy_j: float  # energy-counter delta (reference), counter interpolated at t0, t1
     energy_integral_j: float  # trapezoid integral of instant power (cross-check)
     disagreement: float  # (energy_integral_j - energy_j) / energy_j; nan if energy_j == 0
+    # Expected 1-sigma relative error of the integral from sampling the power (see
+    # ``integral_noise``): a disagreement within ~2x this is the cross-check's own noise.
+    integral_noise: float
     power_mean_w: float  # energy_j / window_s
     power_max_w: float  # max over ticks in the window of instant power summed over GPUs
     n_gpus: int
@@ -218,6 +221,11 @@ def window_energy(
     removes the stair-step error of interpolating inside a run. A continuously updated
     counter (SimGpu) has no runs and is used as is.
 
+    ``integral_noise``: the instant power is a sample, not the mean over its update
+    interval; the integral's expected relative error is estimated from how far each
+    power update lies from the counter's mean power over the interval before it
+    (``integral_noise``).
+
     Flags: ``short_window`` if the window is shorter than ``counter_period_s`` (the counter
     cannot resolve it); ``energy_disagreement`` if counter and integral differ by more than
     ``disagreement_tol``; ``no_instant_power`` if a GPU's instant power was the 1 s average.
@@ -229,6 +237,7 @@ def window_energy(
         raise GreenllmError("telemetry frame is empty: was the sampler started?")
     per_gpu: dict[int, float] = {}
     integral_j = 0.0
+    noise_var_j2 = 0.0
     flags: list[str] = []
     for g in gpus:
         rows = frame[frame["gpu"] == g].sort_values("t_mono")
@@ -251,6 +260,7 @@ def window_energy(
         tt = np.concatenate(([t0], t[inside], [t1]))
         pp = np.concatenate(([np.interp(t0, t, p)], p[inside], [np.interp(t1, t, p)]))
         integral_j += float(np.trapezoid(pp, tt))
+        noise_var_j2 += integral_noise_j(t, p, te, ee, t0, t1) ** 2
         instant_ok = "power_instant_supported" not in rows or bool(rows["power_instant_supported"].all())
         if not instant_ok and "no_instant_power" not in flags:
             flags.append("no_instant_power")
@@ -273,6 +283,7 @@ def window_energy(
         energy_j=energy_j,
         energy_integral_j=integral_j,
         disagreement=disagreement,
+        integral_noise=math.sqrt(noise_var_j2) / energy_j if energy_j > 0 else math.nan,
         power_mean_w=energy_j / window_s,
         power_max_w=power_max_w,
         n_gpus=len(gpus),
@@ -280,6 +291,32 @@ def window_energy(
         per_gpu_energy_j=per_gpu,
         flags=tuple(flags),
     )
+
+
+def integral_noise_j(t: np.ndarray, p: np.ndarray, te: np.ndarray, ee_mj: np.ndarray,
+                     t0: float, t1: float) -> float:
+    """1-sigma error (J) of the instant-power integral over [t0, t1] from sampling.
+
+    Each power update ``P_k`` (first tick showing a new value, at ``u_k``) stands for the
+    interval of length ``d`` (the median gap between updates) before it; the counter
+    (``te``, ``ee_mj``: its first-of-run readings) gives that interval's true mean power.
+    The residuals' spread times ``d`` is one update's error in joules, and ``n``
+    independent updates add in quadrature. On the lent H100 the instant power and the
+    counter both update every 100 ms and the residual is ~30-40 W at 350 W mean, so a 10 s
+    window's integral is uncertain by ~1 % (docs/h100.md). ``nan`` with under 3 updates.
+    """
+    u, pk = _first_of_runs(t, p)
+    inside = (u > t0) & (u < t1)
+    if inside.sum() < 3 or len(te) < 2:
+        return math.nan
+    d = float(np.median(np.diff(u)))
+    uk, pk = u[inside], pk[inside]
+    ok = uk - d >= te[0]
+    if ok.sum() < 3 or d <= 0:
+        return math.nan
+    mean_w = (np.interp(uk[ok], te, ee_mj) - np.interp(uk[ok] - d, te, ee_mj)) / 1000.0 / d
+    resid = pk[ok] - mean_w
+    return float(np.std(resid, ddof=1) * d * math.sqrt(inside.sum()))
 
 
 def _first_of_runs(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

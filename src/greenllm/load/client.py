@@ -227,6 +227,7 @@ class _Run:
         self, session: aiohttp.ClientSession, base_url: str, model: str, workload: Workload,
         n: int, seed: int, timeout_s: float, tokens_per_chunk: str, vocab_size: int,
         request_id_prefix: str, extra_body: Mapping[str, Any] | None, request_token_ids: bool,
+        output_tokens: Sequence[int] | None = None,
     ):
         self.session = session
         self.url = completions_url(base_url)
@@ -237,18 +238,24 @@ class _Run:
         self.prefix = request_id_prefix
         # Bodies are serialised before the clock starts so that sending costs no JSON
         # encoding of 1024-id prompts on the hot path (~7 bytes per prompt token held).
+        # ``output_tokens`` (one per body) overrides the workload's output length; request
+        # ``i`` is sent with body ``i % n``, so a closed loop can cycle through a pool.
+        self.output_tokens = ([workload.output_tokens] * n if output_tokens is None
+                              else [int(k) for k in output_tokens])
+        if len(self.output_tokens) != n:
+            raise ConfigError(f"need {n} output lengths, got {len(self.output_tokens)}")
         prompts = prompt_token_id_batch(n, workload.input_tokens, vocab_size, seed)
         self.bodies = [
-            json.dumps(request_body(model, row.tolist(), workload.output_tokens, extra_body,
-                                    request_token_ids), separators=(",", ":")).encode()
-            for row in prompts
+            json.dumps(request_body(model, row.tolist(), k, extra_body, request_token_ids),
+                       separators=(",", ":")).encode()
+            for row, k in zip(prompts, self.output_tokens, strict=True)
         ]
 
     def new_record(self, index: int, offset_s: float, scheduled_s: float) -> RequestRecord:
         return RequestRecord(
             request_id=f"{self.prefix}{index:06d}", index=index, workload_id=self.workload.id,
             input_tokens_requested=self.workload.input_tokens,
-            output_tokens_requested=self.workload.output_tokens,
+            output_tokens_requested=self.output_tokens[index % len(self.bodies)],
             scheduled_offset_s=offset_s, scheduled_s=scheduled_s,
         )
 
@@ -259,7 +266,8 @@ class _Run:
         done = False
         try:
             async with self.session.post(
-                self.url, data=self.bodies[rec.index], headers=_HEADERS, timeout=self.timeout
+                self.url, data=self.bodies[rec.index % len(self.bodies)], headers=_HEADERS,
+                timeout=self.timeout,
             ) as resp:
                 rec.http_status = resp.status
                 if resp.status != 200:

@@ -113,6 +113,7 @@ def attach_energy(result: PointResult, telemetry: pd.DataFrame) -> None:
         "energy_j": we.energy_j,
         "energy_integral_j": we.energy_integral_j,
         "disagreement": we.disagreement,
+        "integral_noise": we.integral_noise,  # the cross-check's own 1-sigma sampling error
         # Energy for the same work: per request arriving in the window (steady state:
         # what the GPUs spend per second divided by requests per second) and per token.
         "energy_per_request_j": we.energy_j / sent_in_window if sent_in_window else None,

@@ -299,7 +299,9 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     ok = interrupted = False
     try:
         with sampler:
-            if repeat == 0:
+            # Only named points (fractions of the max) need the search; a run of
+            # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
+            if repeat == 0 and list(cfg.load.points):
                 summary["max_throughput"], frames = search_max_throughput(
                     cfg, settings, cell.workload, baseline["slo_obj"], baseline,
                     server.check_alive, label)

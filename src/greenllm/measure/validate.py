@@ -38,6 +38,11 @@ def validate_static(cfg: DictConfig) -> None:
                 )
     if cfg.load.arrival not in ARRIVALS:
         raise ConfigError(f"load.arrival={cfg.load.arrival!r}: must be one of {', '.join(ARRIVALS)}")
+    if not list(cfg.load.points) and not list(cfg.load.rates_rps):
+        raise ConfigError("no load to run: load.points and load.rates_rps are both empty")
+    for rate in cfg.load.rates_rps:
+        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0):
+            raise ConfigError(f"load.rates_rps has {rate!r}: rates must be numbers > 0 req/s")
     for name in cfg.load.points:
         if name not in cfg.load.fractions:
             known = ", ".join(cfg.load.fractions)

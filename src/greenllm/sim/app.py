@@ -46,6 +46,7 @@ class SimServer:
         self.app.router.add_get("/health", self.health)
         self.app.router.add_get("/version", self.version)
         self.app.router.add_get("/v1/models", self.models)
+        self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_post("/v1/completions", self.completions)
 
     def abort_all(self) -> None:
@@ -59,6 +60,19 @@ class SimServer:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(status=200)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """vLLM's counters under vLLM's names (Prometheus text), for clients that count
+        the engine's work from the server side (greenllm.engine.server_metrics)."""
+        st = self.engine.stats
+        model = self.cfg.served_model_name.replace("\\", "\\\\").replace('"', '\\"')
+        lines = [
+            "# TYPE vllm:generation_tokens_total counter",
+            f'vllm:generation_tokens_total{{model_name="{model}"}} {st.tokens_emitted}.0',
+            "# TYPE vllm:request_success_total counter",
+            f'vllm:request_success_total{{model_name="{model}"}} {st.requests_finished}.0',
+        ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     async def version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": f"greenllm-sim {__version__}", "simulated": True})
