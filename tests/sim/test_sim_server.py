@@ -163,9 +163,15 @@ def test_large_prefill_hits_the_power_cap_and_throttles(sim):
     busy, after = run(scenario())
     assert len(busy) >= 5, "the prefill should keep the GPU busy for a while"
     cap = gpu.info(0).power_limit_w
-    assert max(s.power_instant_w for s in busy) == pytest.approx(cap, rel=0.01)
-    assert min(s.sm_clock_mhz for s in busy) < 1700  # throttled from the 1980 MHz boost
-    assert any(s.throttle_reasons & REASON_BITS["sw_power_cap"] for s in busy)
+    capped = [s for s in busy if s.throttle_reasons & REASON_BITS["sw_power_cap"]]
+    # sustained: the limiter (acting on power averaged over tens of ms) has engaged and
+    # holds the limit at a throttled clock for most of the prefill
+    assert len(capped) >= len(busy) // 2
+    assert all(s.power_instant_w == pytest.approx(cap, rel=0.01) for s in capped)
+    assert max(s.sm_clock_mhz for s in capped) < 1700  # throttled from the 1980 MHz boost
+    # before it engaged, the start of the burst ran above the limit at the full clock
+    assert all(s.power_instant_w > cap and s.sm_clock_mhz == 1980
+               for s in busy if s.t_mono < capped[0].t_mono)
     assert after.power_instant_w < 150 and after.utilization_pct == 0
 
 

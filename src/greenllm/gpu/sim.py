@@ -17,10 +17,23 @@ Power model (watts; f = SM clock in MHz, c / m = compute / memory utilisation 0.
     P(f, c, m) = static + hbm * m + g(f) * (clock_base + compute * c + memory_sm * m)
 
 ``static`` is leakage/board power, ``hbm`` the HBM + IO power of memory traffic (not tied
-to the SM clock), and the bracket the SM-side dynamic power at the maximum clock. If
-``P`` at the requested clock exceeds the power limit, the clock falls (continuously) until
-``P == limit`` and the reasons include ``sw_power_cap``; if even the lowest clock is over
-the limit, the lowest clock runs and the power stays above the limit.
+to the SM clock), and the bracket the SM-side dynamic power at the maximum clock.
+
+Power limiter: it acts on *averaged* power, not instant power. ``A`` is the exponential
+moving average of the power drawn, time constant ``tau`` (``power_limit_tau_s``)::
+
+    dA/dt = (P_drawn - A) / tau
+
+While ``A < limit`` the card runs at the requested clock even if ``P`` there exceeds the
+limit: a short burst draws more than the limit. When ``A`` reaches the limit and ``P`` at
+the requested clock is still above it, the clock falls (continuously) until
+``P == limit`` (which holds ``A`` at the limit) and the reasons include ``sw_power_cap``;
+once the load fits under the limit at the requested clock the cap releases. A load
+of constant power ``P > limit`` starting from ``A0`` runs unthrottled for
+``tau * ln((P - A0) / (P - limit))``, then sits at the limit: sustained load settles at
+the cap. If even the lowest clock is over the limit, the lowest clock runs and the power
+stays above the limit. ``tau = 0`` gives an instant cap. The same law runs in virtual
+time (``PowerLimiter``, used by ``greenllm.sim.offline``).
 
 Calibration (H100 SXM facts in shared/device/README.md, 2026-11-25): idle 73 W at
 345 MHz; 700 W cap; bf16 matmul loop (c=1, m=0) over the cap at 1980 MHz, throttling to
@@ -32,7 +45,8 @@ clock, idle or busy (``locked_clock_holds_when_idle``), subject to the cap. A lo
 takes effect ``settle_s`` after the call.
 
 Energy counter: the exact integral of the piecewise-constant power (power changes only
-at state changes and at the settle instant); a read integrates up to now (unlike NVML's
+at state changes, at the settle instant and when the limiter engages: the interval is
+split there); a read integrates up to now (unlike NVML's
 100 ms updates). Instant power is the power now. The "1 s average" power is the trailing
 1 s mean, computed from the counter recorded on a 50 ms grid (exact up to the power
 variation within one 50 ms cell). Temperature: first order,
@@ -77,6 +91,17 @@ class SimGpuSpec:
     idle_sm_clock_mhz: int = 345
     memory_clock_mhz: int = 2619
     power_limit_w: float = 700.0
+    # Time constant of the power limiter's averaging (module doc). NVIDIA does not publish
+    # it: NVML only says the power management algorithm kicks in when the card's draw
+    # reaches the limit, and reports instant power apart from power averaged over 1 s
+    # (nvmlDeviceGetPowerUsage, Ampere and newer). The lent H100 bounds it (docs/h100.md,
+    # docs/calibration.md): vLLM's 10-50 ms compute-bound prefill bursts drew 770-890 W
+    # with the clock at p5 1710 MHz (from a ~250-470 W average, a 50 ms burst at ~850 W
+    # passes for tau >= ~35 ms), while 2 s matmul phases were held at 700 W and read at
+    # most 976 W instant at 20 ms sampling (tau of ~1 s would let ~1300 W through for
+    # hundreds of ms): tens of ms. 40 ms: the low end of that range; the reference's
+    # medians are flat for 20-40 ms and max throughput worsens above (docs/calibration.md).
+    power_limit_tau_s: float = 0.04
     static_w: float = 69.3  # leakage + board: idle 73 W minus clock-tree power at 345 MHz
     # clock tree / idle SM activity at g(f) = 1: an idle card held at 1980 MHz draws
     # static + this = 119 W. Fit to the mean power of the reference load points
@@ -115,8 +140,74 @@ class SimGpuSpec:
         return self.static_w + self.memory_hbm_w * memory + self.clock_factor(mhz) * dynamic
 
     def operating_point(self, requested_mhz: float, compute: float, memory: float) -> tuple[float, float, bool]:
-        """(clock MHz, power W, capped) after power-cap throttling."""
+        """(clock MHz, power W, capped) with the cap engaged: the clock the limiter holds
+        once the averaged power has reached the limit (the requested clock if that fits)."""
         return _operating_point(self, float(requested_mhz), float(compute), float(memory))
+
+    def limited_operating_point(
+        self, requested_mhz: float, compute: float, memory: float, avg_w: float
+    ) -> tuple[float, float, bool]:
+        """(clock MHz, power W, capped) when the limiter's averaged power is ``avg_w``."""
+        req = float(requested_mhz)
+        power = self.power_w(req, compute, memory)
+        if power > self.power_limit_w and self._engaged(avg_w):
+            return self.operating_point(req, compute, memory)
+        return req, power, False
+
+    def limiter_headroom_s(self, avg_w: float, power_w: float) -> float:
+        """Seconds of drawing ``power_w`` until the averaged power (now ``avg_w``) reaches
+        the limit: ``math.inf`` when ``power_w`` fits under it, 0 when the cap is engaged."""
+        limit = self.power_limit_w
+        if power_w <= limit:
+            return math.inf
+        if self._engaged(avg_w):
+            return 0.0
+        return self.power_limit_tau_s * math.log((power_w - avg_w) / (power_w - limit))
+
+    def averaged_power_after(self, avg_w: float, power_w: float, dt: float) -> float:
+        """The limiter's averaged power after drawing ``power_w`` for ``dt`` seconds."""
+        if self.power_limit_tau_s <= 0:
+            return power_w
+        return power_w + (avg_w - power_w) * math.exp(-dt / self.power_limit_tau_s)
+
+    def _engaged(self, avg_w: float) -> bool:
+        return self.power_limit_tau_s <= 0 or avg_w >= self.power_limit_w - _ENGAGED_TOL_W
+
+
+_ENGAGED_TOL_W = 1e-6  # the averaged power counts as at the limit within this
+
+
+class PowerLimiter:
+    """``SimGpu``'s power limiter for one GPU in virtual time (``greenllm.sim.offline``).
+
+    Holds the averaged power; the caller advances it with every stretch of constant power
+    (``draw``), so it integrates over simulated time. Starts at ``avg_w`` (default: the
+    idle card's power).
+    """
+
+    __slots__ = ("avg_w", "spec")
+
+    def __init__(self, spec: SimGpuSpec, avg_w: float | None = None) -> None:
+        self.spec = spec
+        self.avg_w = (spec.power_w(spec.idle_sm_clock_mhz, 0.0, 0.0)
+                      if avg_w is None else float(avg_w))
+
+    def operating_point(self, requested_mhz: float, compute: float,
+                        memory: float) -> tuple[float, float, bool]:
+        """(clock MHz, power W, capped) now."""
+        return self.spec.limited_operating_point(requested_mhz, compute, memory, self.avg_w)
+
+    def headroom_s(self, power_w: float) -> float:
+        """Seconds of drawing ``power_w`` before the cap engages (``math.inf``: never)."""
+        return self.spec.limiter_headroom_s(self.avg_w, power_w)
+
+    def draw(self, power_w: float, dt: float, *, engages: bool = False) -> None:
+        """Advance by ``dt`` seconds of drawing ``power_w``; ``engages``: this stretch ends
+        where the averaged power reaches the limit (``headroom_s``), so set it exactly."""
+        if engages:
+            self.avg_w = self.spec.power_limit_w
+        else:
+            self.avg_w = self.spec.averaged_power_after(self.avg_w, power_w, dt)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -146,7 +237,7 @@ def _operating_point(spec: SimGpuSpec, req: float, c: float, m: float) -> tuple[
 # --- the state file ---------------------------------------------------------------
 
 _MAGIC = b"GLSIMGPU"
-_VERSION = 1
+_VERSION = 2  # 2: the power limiter's averaged power in the device struct
 _HEADER = struct.Struct("<8sIIIId")  # magic, version, count, clock_permitted, spec_len, settle_s
 _SPEC_OFFSET = 64
 _DEVICES_OFFSET = 4096
@@ -154,7 +245,7 @@ _DEVICE_SIZE = 1024
 _GRID_S = 0.05  # energy recorded on this grid for the trailing-1-s average
 _GRID_N = 32  # ring slots: 32 * 50 ms = 1.6 s > the 1 s window + one cell
 _AVG_WINDOW_S = 1.0
-_FIELDS = struct.Struct("<9d")
+_FIELDS = struct.Struct("<10d")
 _RING = struct.Struct(f"<{_GRID_N}q{_GRID_N}d")
 _NO_PENDING = -1.0
 
@@ -163,6 +254,7 @@ class _DevState:
     """One GPU's mutable state, unpacked from / packed into its struct."""
 
     __slots__ = (
+        "avg_w",
         "compute",
         "created_t",
         "energy_mj",
@@ -180,7 +272,7 @@ class _DevState:
     def unpack(cls, buf: mmap.mmap, offset: int) -> _DevState:
         st = cls()
         (st.last_t, st.energy_mj, st.temperature_c, st.compute, st.memory, st.locked_mhz,
-         st.pending_mhz, st.pending_at, st.created_t) = _FIELDS.unpack_from(buf, offset)
+         st.pending_mhz, st.pending_at, st.created_t, st.avg_w) = _FIELDS.unpack_from(buf, offset)
         ring = _RING.unpack_from(buf, offset + _FIELDS.size)
         st.ticks = list(ring[:_GRID_N])
         st.tick_energy = list(ring[_GRID_N:])
@@ -190,29 +282,47 @@ class _DevState:
         _FIELDS.pack_into(
             buf, offset, self.last_t, self.energy_mj, self.temperature_c, self.compute,
             self.memory, self.locked_mhz, self.pending_mhz, self.pending_at, self.created_t,
+            self.avg_w,
         )
         _RING.pack_into(buf, offset + _FIELDS.size, *self.ticks, *self.tick_energy)
+
+
+def _requested(spec: SimGpuSpec, st: _DevState) -> float:
+    """The clock asked for in the current state (locked, boost or idle), before the cap."""
+    busy = max(st.compute, st.memory) >= spec.busy_threshold
+    if st.locked_mhz > 0 and (busy or spec.locked_clock_holds_when_idle):
+        return st.locked_mhz
+    return float(spec.max_sm_clock_mhz if busy else spec.idle_sm_clock_mhz)
 
 
 def _operating(spec: SimGpuSpec, st: _DevState) -> tuple[float, float, int]:
     """(clock MHz, power W, reasons mask) in the current state."""
     busy = max(st.compute, st.memory) >= spec.busy_threshold
     reasons = 0 if busy else GPU_IDLE
-    if st.locked_mhz > 0 and (busy or spec.locked_clock_holds_when_idle):
-        req = st.locked_mhz
-    elif busy:
-        req = spec.max_sm_clock_mhz
-    else:
-        req = spec.idle_sm_clock_mhz
-    clock, power, capped = spec.operating_point(req, st.compute, st.memory)
+    clock, power, capped = spec.limited_operating_point(
+        _requested(spec, st), st.compute, st.memory, st.avg_w)
     if capped:
         reasons |= SW_POWER_CAP
     return clock, power, reasons
 
 
 def _integrate(spec: SimGpuSpec, st: _DevState, t_a: float, t_b: float) -> None:
-    """Advance energy, temperature and the energy grid over [t_a, t_b] at constant power."""
+    """Advance over [t_a, t_b] at constant load: split where the limiter engages."""
     _, power, _ = _operating(spec, st)
+    headroom = spec.limiter_headroom_s(st.avg_w, power)
+    if 0.0 < headroom < t_b - t_a:
+        _integrate_power(spec, st, t_a, t_a + headroom, power)
+        st.avg_w = spec.power_limit_w  # engaged: from here the capped operating point
+        t_a += headroom
+        _, power, _ = _operating(spec, st)
+    _integrate_power(spec, st, t_a, t_b, power)
+
+
+def _integrate_power(spec: SimGpuSpec, st: _DevState, t_a: float, t_b: float,
+                     power: float) -> None:
+    """Advance energy, temperature, the energy grid and the limiter's average over
+    [t_a, t_b] at constant power."""
+    st.avg_w = spec.averaged_power_after(st.avg_w, power, t_b - t_a)
     e_a = st.energy_mj
     k_last = math.floor(t_b / _GRID_S)
     k_first = max(math.floor(t_a / _GRID_S) + 1, k_last - _GRID_N + 1)
@@ -352,6 +462,7 @@ class SimGpu(Gpu):
             st.energy_mj = 0.0
             st.temperature_c = spec.ambient_c + spec.thermal_resistance_c_per_w * idle_power
             st.compute = st.memory = 0.0
+            st.avg_w = idle_power
             st.locked_mhz = 0.0
             st.pending_mhz = _NO_PENDING
             st.pending_at = 0.0
@@ -387,6 +498,22 @@ class SimGpu(Gpu):
         """The SM clock now: locked (after settle) or default clock, after power capping."""
         with self._state(index) as (st, _):
             return _operating(self.spec, st)[0]
+
+    def power_cap_outlook(self, index: int) -> tuple[float, float]:
+        """(seconds until the power limiter engages under the current load, the clock it
+        then holds): ``(math.inf, clock now)`` when the load fits under the limit, 0 s when
+        the cap is already engaged. The engine uses it to price an iteration during which
+        the cap engages (``greenllm.sim.engine``)."""
+        with self._state(index) as (st, _):
+            req = _requested(self.spec, st)
+            clock, power, capped = self.spec.limited_operating_point(
+                req, st.compute, st.memory, st.avg_w)
+            if capped:
+                return 0.0, clock
+            headroom = self.spec.limiter_headroom_s(st.avg_w, power)
+            if math.isinf(headroom):
+                return headroom, clock
+            return headroom, self.spec.operating_point(req, st.compute, st.memory)[0]
 
     def locked_sm_clock_mhz(self, index: int) -> int | None:
         """The locked clock last asked for (settled or not), None when unlocked/reset."""

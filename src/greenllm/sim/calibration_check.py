@@ -15,7 +15,8 @@ max throughput.
     python -m greenllm.sim.calibration_check \
         --reference reports/reference/h100-2026-11-25 \
         --reference reports/reference/h100-2026-11-25-s2 \
-        [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...]
+        [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...] \
+        [--gpu KEY=VALUE ...]
 
 ``--reference`` may be given several times (several sets, e.g. the sessions of one
 card): their cells are pooled, each labelled with its set and instance folder.
@@ -28,6 +29,7 @@ table alone when the file has no markers). Results and bounds: docs/calibration.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -266,8 +268,8 @@ def summarize(report: CheckReport,
 # --- rendering ----------------------------------------------------------------------
 
 
-def _pct(err: float | None) -> str:
-    return "–" if err is None else f"{err * 100:+.0f} %"
+def _pct(err: float | None, digits: int = 0) -> str:
+    return "–" if err is None else f"{err * 100:+.{digits}f} %"
 
 
 def _val(value: float | None, scale: float, fmt: str) -> str:
@@ -300,7 +302,7 @@ def render_markdown(report: CheckReport) -> str:
     ]
     for metric in METRICS:
         s = report.summary[metric]
-        lines.append(f"| {METRIC_LABELS[metric]} | {s.n} | {_pct(s.median_abs).lstrip('+')} | "
+        lines.append(f"| {METRIC_LABELS[metric]} | {s.n} | {_pct(s.median_abs, 1).lstrip('+')} | "
                      f"{_pct(s.max_abs).lstrip('+')} | {_pct(s.median_signed)} |")
     if len(report.by_instance) > 1:
         lines += [
@@ -389,6 +391,27 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def gpu_spec_with_overrides(overrides: dict[str, str]) -> SimGpuSpec:
+    """The shipped ``SimGpuSpec`` with some numeric constants replaced."""
+    base = SimGpuSpec.h100_sxm()
+    values: dict[str, float] = {}
+    for key, raw in overrides.items():
+        current = getattr(base, key, None)
+        if key not in SimGpuSpec.__dataclass_fields__ or isinstance(current, (bool, str)):
+            known = sorted(k for k, v in dataclasses.asdict(base).items()
+                           if not isinstance(v, (bool, str)))
+            raise ConfigError(f"unknown numeric SimGpuSpec constant {key}; known: "
+                              f"{', '.join(known)}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"SimGpuSpec constant {key}={raw!r} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"SimGpuSpec constant {key}={value} must be >= 0")
+        values[key] = type(current)(value) if isinstance(current, int) else value
+    return dataclasses.replace(base, **values)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m greenllm.sim.calibration_check",
@@ -403,14 +426,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the max-throughput bisection (faster)")
     p.add_argument("--calibration", action="append", default=[], metavar="KEY=VALUE",
                    help="override a greenllm.sim.hardware.Calibration constant (repeatable)")
+    p.add_argument("--gpu", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a numeric greenllm.gpu.sim.SimGpuSpec constant, e.g. "
+                   "power_limit_tau_s=0.05 (repeatable)")
     args = p.parse_args(argv)
     try:
         cal = Calibration().with_overrides(_parse_overrides(args.calibration))
+        spec = gpu_spec_with_overrides(_parse_overrides(args.gpu))
         for ref in args.reference:
             if not Path(ref).is_dir():
                 raise ConfigError(f"reference folder not found: {ref}")
         check_out(args.out)
-        report = run_check(args.reference, calibration=cal, search=not args.no_search,
+        report = run_check(args.reference, calibration=cal, gpu_spec=spec,
+                           search=not args.no_search,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
         emit(render_markdown(report), args.out, "calibration check")
     except GreenllmError as err:

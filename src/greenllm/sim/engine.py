@@ -4,7 +4,9 @@
 the SimGpu's *current* effective clock (read every iteration, so a clock pinned from
 another process changes speed at once), drives the SimGpu's load for every GPU of the
 instance during the iteration, sleeps until the iteration's absolute deadline and then
-emits the batch's tokens to the HTTP responses waiting for them.
+emits the batch's tokens to the HTTP responses waiting for them. When SimGpu's power
+limiter (which acts on power averaged over time) will engage during the iteration, the
+work after that instant is priced at the capped clock.
 
 ``FixedLatencyEngine`` ignores load: every request gets exactly the programmed TTFT and
 TBT (for testing clients).
@@ -23,7 +25,7 @@ import itertools
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from greenllm.sim.perf_model import IterationCost, PerfModel
@@ -309,7 +311,27 @@ class ModelEngine(BaseEngine):
             if abs(clock - cost.sm_clock_mhz) >= 1.0:
                 cost = self.perf.batch_cost(batch, clock)
                 self.set_load(cost.compute_util, cost.memory_util)
-        return cost
+        return self._cap_within(batch, cost)
+
+    def _cap_within(self, batch: Any, cost: IterationCost) -> IterationCost:
+        """``cost`` with the power limiter engaging part-way: SimGpu's limiter acts on
+        averaged power, so a burst above the limit runs at the requested clock until the
+        average reaches the limit (``SimGpu.power_cap_outlook``); the rest of the work
+        runs at the capped clock (as ``greenllm.sim.offline`` does in virtual time)."""
+        outlook = getattr(self.gpu, "power_cap_outlook", None)
+        if outlook is None or not self.gpu_indices:
+            return cost
+        boost_s, capped_mhz = min(outlook(i) for i in self.gpu_indices)
+        if not 0.0 < boost_s < cost.duration_s:
+            return cost
+        rest = self.perf.batch_cost(batch, capped_mhz)
+        rest_s = (1.0 - boost_s / cost.duration_s) * rest.duration_s
+        duration = boost_s + rest_s
+        return replace(
+            cost,
+            duration_s=duration,
+            sm_clock_mhz=(cost.sm_clock_mhz * boost_s + capped_mhz * rest_s) / duration,
+        )
 
     # --- the loop -----------------------------------------------------------------
     async def _run(self) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from greenllm.errors import ConfigError
-from greenllm.gpu.sim import SimGpuSpec
+from greenllm.gpu.sim import PowerLimiter, SimGpuSpec
 from greenllm.sim.hardware import GpuPerfSpec
 from greenllm.sim.model_shape import ModelShape
 from greenllm.sim.perf_model import PerfModel
@@ -95,6 +95,13 @@ def simulate_load(
     request being processed holds back the tokens of every running stream: TBT tails
     under load and a request-rate limit for small models. With ``frontend_request_s``
     at 0, tokens reach the clients at the end of their iteration.
+
+    Power and clock follow SimGpu's law, its power limiter included: the limiter's
+    averaged power integrates over virtual time (``PowerLimiter``, one for the instance:
+    TP GPUs run in lock step with equal load), so a short compute-bound burst runs at
+    the requested clock above the power limit and sustained load settles at the limit.
+    An iteration during which the limiter engages runs its first part at the requested
+    clock and the rest of its work at the capped clock.
     """
     spec = gpu_spec or SimGpuSpec.h100_sxm()
     if arrivals_s is not None:
@@ -121,8 +128,9 @@ def simulate_load(
     reqs = [SimRequest(str(i), input_tokens, output_tokens, tag=i) for i in range(n_requests)]
     busy_req = float(locked_clock_mhz or spec.max_sm_clock_mhz)
     idle_req = float(locked_clock_mhz or spec.idle_sm_clock_mhz)
-    now, clock = 0.0, idle_req
+    now = 0.0
     n_gpus = perf.tp
+    limiter = PowerLimiter(spec, spec.power_w(idle_req, 0.0, 0.0))
     # The frontend: ``fe_free`` is when it finishes the work queued so far. Requests are
     # queued in arrival order (``queued``), interleaved in time with output batches;
     # ``ready[i]`` is when request i reaches the scheduler.
@@ -138,9 +146,10 @@ def simulate_load(
             ready.append(fe_free + latency)
             queued += 1
 
-    def account(duration: float, power_w: float) -> None:
+    def account(duration: float, power_w: float, *, engages: bool = False) -> None:
         res.energy_j += power_w * duration * n_gpus
         res.max_power_w = max(res.max_power_w, power_w)
+        limiter.draw(power_w, duration, engages=engages)
 
     while admitted < n_requests or sched.has_work():
         queue_arrivals(now)
@@ -151,7 +160,7 @@ def simulate_load(
             if admitted == queued:  # nothing in the frontend: the next arrival enters it
                 queue_arrivals(arrivals[queued])
             t_next = ready[admitted]
-            clock, idle_w, _ = spec.operating_point(idle_req, 0.0, 0.0)
+            _, idle_w, _ = limiter.operating_point(idle_req, 0.0, 0.0)
             account(t_next - now, idle_w)
             now = t_next
             trace_t.append(now)
@@ -159,14 +168,35 @@ def simulate_load(
             trace_n.append(res.output_tokens)
             continue
         batch = sched.step()
-        cost = perf.batch_cost(batch, clock)
-        clock, _, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
-        cost = perf.batch_cost(batch, clock)
-        clock, power, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
-        account(cost.duration_s, power)
-        res.busy_s += cost.duration_s
-        res.clock_time_mhz_s += clock * cost.duration_s
-        now += cost.duration_s
+        cost = perf.batch_cost(batch, busy_req)
+        clock, power, capped = limiter.operating_point(
+            busy_req, cost.compute_util, cost.memory_util)
+        boost_s = 0.0 if capped else limiter.headroom_s(power)
+        if boost_s < cost.duration_s:
+            # The cap is engaged, or engages after boost_s: the rest of the work runs at
+            # the clock that holds the limit under this load (priced twice, as the live
+            # engine does: the clock depends on the load, the load on the clock).
+            if boost_s > 0:
+                account(boost_s, power, engages=True)
+                res.clock_time_mhz_s += clock * boost_s
+                trace_t.append(now + boost_s)
+                trace_e.append(res.energy_j)
+                trace_n.append(res.output_tokens)
+            done = boost_s / cost.duration_s
+            clock, _, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
+            capped_cost = perf.batch_cost(batch, clock)
+            clock, power, _ = spec.operating_point(
+                busy_req, capped_cost.compute_util, capped_cost.memory_util)
+            rest_s = (1.0 - done) * capped_cost.duration_s
+            account(rest_s, power)
+            res.clock_time_mhz_s += clock * rest_s
+            duration = boost_s + rest_s
+        else:
+            account(cost.duration_s, power)
+            res.clock_time_mhz_s += clock * cost.duration_s
+            duration = cost.duration_s
+        res.busy_s += duration
+        now += duration
         delivered = now
         if batch.emitted and fe_request:
             queue_arrivals(now)  # requests that came in during the iteration are ahead
