@@ -165,7 +165,8 @@ def describe(label: str, d: dict) -> str:
     return (f"{label}: {d['pairs']:.0f} on phases in {d['window_s']:.0f} s, off "
             f"{d['rate_off_tok_s']:.0f} tok/s, on {d['rate_on_tok_s']:.0f} tok/s, phase noise "
             f"{100 * d['cv_phase']:.2f} %, on/off median {d['ratio_on_off']:.4f} "
-            f"[{d['ratio_ci_low']:.4f}, {d['ratio_ci_high']:.4f}]")
+            f"[{d['ratio_ci_low']:.4f}, {d['ratio_ci_high']:.4f}]; drift regression: on "
+            f"{100 * d['regression_effect']:+.2f} % ± {100 * d['regression_se']:.2f} % (1 s.e.)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,11 +54,14 @@ def test_data_behind_figures_shows_the_physics(dag):
     # power falls with the clock
     for w in ("S-S", "M-M", "L-L"):
         assert by.loc[(w, lo), "power_mean_w"] < by.loc[(w, hi), "power_mean_w"], w
-    # energy is measured (counter) and roughly agrees with the instant-power integral
-    # (20 ms samples alias the simulator's ms-scale power steps: a few % is expected,
-    # and above 2 % the cell is flagged rather than silently trusted)
+    # energy is measured (counter) and agrees with the instant-power integral within the
+    # integral's own sampling noise: 20 ms samples alias the simulator's ms-scale power
+    # steps (bursts above 700 W pass the 40 ms limiter), 1-4 % on these ~1.5 s windows,
+    # which every cell states (energy_integral_noise); above 2 % the cell is flagged
+    # rather than silently trusted
     assert (med["energy_j"] > 0).all()
-    assert (med["energy_disagreement"].abs() < 0.05).all()
+    assert (med["energy_integral_noise"] > 0).all()
+    assert (med["energy_disagreement"].abs() <= 3 * med["energy_integral_noise"] + 0.01).all()
     flagged = med[med["energy_disagreement"].abs() > 0.02]
     assert flagged["flags"].str.contains("energy_disagreement").all()
 

@@ -57,7 +57,11 @@ from greenllm.sim.virtual_load import (
 
 # Per load point, then per cell (max throughput). Keys of the comparison dicts.
 POINT_METRICS = ("ttft_p50_s", "tbt_p50_s", "tpot_p50_s", "power_mean_w", "j_per_token")
-CELL_METRICS = ("max_rps",)
+# max_rps: against the search's result, the last rate that met the SLO (the bracket's
+# lower end: the true limit lies up to the bracket's width above it, so this error is
+# biased); max_rps_bracket: how far the simulated limit lies outside the measured
+# bracket [last rate that met the SLO, first that missed] (0 inside it).
+CELL_METRICS = ("max_rps", "max_rps_bracket")
 METRICS = POINT_METRICS + CELL_METRICS
 METRIC_LABELS = {
     "ttft_p50_s": "TTFT p50",
@@ -66,6 +70,7 @@ METRIC_LABELS = {
     "power_mean_w": "mean power",
     "j_per_token": "energy / output token",
     "max_rps": "max throughput under SLO",
+    "max_rps_bracket": "max throughput, outside the measured bracket",
 }
 BEGIN_MARKER = "<!-- calibration-check:begin -->"
 END_MARKER = "<!-- calibration-check:end -->"
@@ -95,7 +100,22 @@ class SearchComparison:
     probes: int
 
     def error(self, metric: str = "max_rps") -> float | None:
+        if metric == "max_rps_bracket":
+            return self.bracket_error()
         return rel_error(self.sim_rps, self.ref_rps)
+
+    def bracket_error(self) -> float | None:
+        """0 if the simulated limit lies in the measured bracket, else its relative
+        distance to the nearer end (negative: below the last rate that met the SLO)."""
+        inside = self.in_interval
+        if inside is None:
+            return None
+        if inside:
+            return 0.0
+        assert self.sim_rps is not None and self.ref_lower_rps is not None
+        if self.sim_rps < self.ref_lower_rps:
+            return rel_error(self.sim_rps, self.ref_lower_rps)
+        return rel_error(self.sim_rps, self.ref_upper_rps)
 
     @property
     def in_interval(self) -> bool | None:
