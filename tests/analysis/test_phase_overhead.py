@@ -92,3 +92,22 @@ def test_drift_regression_finds_the_effect_under_a_curved_drift():
     quiet = counted_rates([Phase(k, k + 1.0, bool(k % 2), count=1000.0) for k in range(10)],
                           (0.0, 10.0))
     assert quiet.regression_effect == pytest.approx(0.0, abs=1e-9)
+
+
+def test_pooled_runs_narrow_the_bound():
+    from greenllm.analysis.phase_overhead import pool
+
+    def run(seed: int):
+        rng = np.random.default_rng(seed)
+        phases = [Phase(k, k + 1.0, bool(k % 2),
+                        count=1000.0 * (0.99 if k % 2 else 1.0) * (1 + 0.01 * rng.standard_normal()))
+                  for k in range(40)]
+        return counted_rates(phases, (0.0, 40.0))
+
+    one, many = pool([run(0)]), pool([run(s) for s in range(9)])
+    assert many.n_runs == 9 and many.n_pairs == 9 * 19
+    assert many.effect_se == pytest.approx(one.effect_se / 3, rel=0.35)  # 1/sqrt(9)
+    assert abs(many.effect + 0.01) < 3 * many.effect_se
+    assert many.overhead_upper == pytest.approx(-(many.effect - 1.96 * many.effect_se))
+    with pytest.raises(GreenllmError, match="nothing to pool"):
+        pool([])

@@ -147,3 +147,45 @@ def drift_regression(rates: Sequence[tuple[Phase, float]]) -> tuple[float, float
     dof = len(y) - design.shape[1]
     cov = (resid @ resid / dof) * np.linalg.pinv(design.T @ design)
     return float(math.expm1(beta[0])), float(math.sqrt(max(cov[0, 0], 0.0)))
+
+
+@dataclass
+class PooledOverhead:
+    """Several runs' phase comparisons together (runs on different cards pool: every
+    comparison is within its own run)."""
+
+    n_runs: int
+    n_pairs: int
+    ratio: float  # median of every run's on/off ratios
+    ratio_ci: tuple[float, float]
+    effect: float  # inverse-variance mean of the runs' drift-regression effects
+    effect_se: float
+
+    @property
+    def overhead_upper(self) -> float:
+        """The 95 % upper bound on the overhead from the pooled regression."""
+        return -(self.effect - 1.96 * self.effect_se)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"runs": float(self.n_runs), "pairs": float(self.n_pairs),
+                "ratio_on_off": self.ratio, "ratio_ci_low": self.ratio_ci[0],
+                "ratio_ci_high": self.ratio_ci[1], "regression_effect": self.effect,
+                "regression_se": self.effect_se, "overhead_upper": self.overhead_upper}
+
+
+def pool(results: Sequence[PhaseOverhead]) -> PooledOverhead:
+    if not results:
+        raise GreenllmError("nothing to pool: no runs")
+    ratios = np.array([r for res in results for r in res.pair_ratios])
+    ci = median_ci(ratios)
+    usable = [(r.regression_effect, r.regression_se) for r in results
+              if math.isfinite(r.regression_se) and r.regression_se > 0]
+    if usable:
+        w = np.array([1.0 / se ** 2 for _, se in usable])
+        effect = float(np.sum(w * np.array([e for e, _ in usable])) / w.sum())
+        se = float(math.sqrt(1.0 / w.sum()))
+    else:
+        effect = se = math.nan
+    return PooledOverhead(n_runs=len(results), n_pairs=len(ratios),
+                          ratio=float(np.median(ratios)), ratio_ci=(float(ci[0]), float(ci[1])),
+                          effect=effect, effect_se=se)
