@@ -20,6 +20,8 @@ import pytest
 from greenllm.analysis.cells import load_summary
 from greenllm.gpu.sim import SimGpu
 
+ROOT = Path(__file__).resolve().parents[2]
+
 TINY = [
     "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
     "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
@@ -74,6 +76,14 @@ def test_absolute_rates_alone_skip_the_search(tmp_path):
     assert [p["name"] for p in s["load_points"]] == ["r3"]
     assert s["load_points"][0]["energy"]["energy_j"] > 0
     assert "probe" not in run.stderr
+    # the window is saved on the telemetry's clock: the energy is recomputable from disk
+    out = tmp_path / "check.json"
+    check = subprocess.run([sys.executable, str(ROOT / "benchmarks/energy_crosscheck.py"),
+                            str(tmp_path / "raw"), "--json", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
+    (point,) = json.loads(out.read_text())["points"]
+    assert point["energy_j"] == pytest.approx(s["load_points"][0]["energy"]["energy_j"], rel=1e-9)
 
 
 def test_sigterm_keeps_finished_cells_and_restores_clocks(tmp_path):

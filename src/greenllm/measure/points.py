@@ -110,6 +110,10 @@ def attach_energy(result: PointResult, telemetry: pd.DataFrame) -> None:
     tokens = tokens_in_window(result.frame, t0, t1)
     result.energy = {
         "window_s": we.window_s,
+        # the window on the telemetry's clock (t_mono of telemetry.rN.parquet), so the
+        # energy can be recomputed from the saved samples (benchmarks/energy_crosscheck.py)
+        "t0_mono": t0,
+        "t1_mono": t1,
         "energy_j": we.energy_j,
         "energy_integral_j": we.energy_integral_j,
         "disagreement": we.disagreement,
