@@ -35,6 +35,7 @@ comparison is within its own run).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -180,7 +181,8 @@ def report(pooled: PooledOverhead, counted_by: str) -> dict:
     """Print the pooled result; the goal counts as shown only when both 95 % upper bounds
     (the median's bootstrap and the drift regression's) are within it."""
     lo, hi = pooled.ratio_ci
-    upper = max(1.0 - lo, pooled.overhead_upper)
+    regression = pooled.overhead_upper
+    upper = max(1.0 - lo, regression) if math.isfinite(regression) else 1.0 - lo
     met = bool(upper <= GOAL)
     print(f"pooled ({counted_by} counts, {pooled.n_runs} run(s)): {pooled.n_pairs} on phases, "
           f"on/off median {pooled.ratio:.4f} [{lo:.4f}, {hi:.4f}]; drift regression: on "
