@@ -67,24 +67,28 @@ def sidecar_windows(cell_dir: Path) -> dict[str, list[float]]:
     return {}
 
 
-def point_windows(cell_dir: Path, summary: dict, repeat: int) -> dict[str, tuple[float, float]]:
-    ramp = float(json.loads((cell_dir.parent.parent.parent / "instance.json").read_text())
-                 .get("load", {}).get("ramp_fraction", 0.1)) \
-        if (cell_dir.parent.parent.parent / "instance.json").is_file() else 0.1
+def ramp_fraction(cell_dir: Path) -> float:
+    """The measure run's ``load.ramp_fraction`` (its instance.json), default 0.1."""
+    instance = cell_dir.parent.parent.parent / "instance.json"
+    if not instance.is_file():
+        return 0.1
+    return float(json.loads(instance.read_text()).get("load", {}).get("ramp_fraction", 0.1))
+
+
+def point_windows(cell_dir: Path, points: list[dict], repeat: int, ramp: float,
+                  side: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
+    """The window of each of ``points`` (one repeat's load points) that can be found."""
     requests = cell_dir / f"requests.r{repeat}.parquet"
     frame = pd.read_parquet(requests) if requests.is_file() else None
-    side = sidecar_windows(cell_dir)
     out = {}
-    for lp in summary.get("load_points", []):
-        if int(lp.get("repeat", 0)) != repeat or not lp.get("energy"):
-            continue
-        e, name = lp["energy"], lp["name"]
+    for lp in points:
+        e, name, key = lp["energy"], lp["name"], window_key(cell_dir, lp["name"], repeat)
         if "t0_mono" in e:
             out[name] = (float(e["t0_mono"]), float(e["t1_mono"]))
         elif frame is not None and (frame["point"] == name).any():
             out[name] = steady_window(frame[frame["point"] == name], ramp)
-        elif window_key(cell_dir, name, repeat) in side:
-            out[name] = tuple(side[window_key(cell_dir, name, repeat)])
+        elif key in side:
+            out[name] = tuple(side[key])
     return out
 
 
@@ -100,13 +104,14 @@ def analyse(cells: list[Path]) -> tuple[list[dict], int]:
     rows, skipped = [], 0
     for cell in cells:
         summary = json.loads((cell / "summary.json").read_text())
+        ramp, side = ramp_fraction(cell), sidecar_windows(cell)
         for tel_path in sorted(cell.glob("telemetry.r*.parquet")):
             repeat = int(tel_path.name.split(".r")[1].split(".")[0])
             tel = pd.read_parquet(tel_path)
-            windows = point_windows(cell, summary, repeat)
-            n_points = sum(1 for lp in summary.get("load_points", [])
-                           if int(lp.get("repeat", 0)) == repeat and lp.get("energy"))
-            skipped += n_points - len(windows)
+            points = [lp for lp in summary.get("load_points", [])
+                      if int(lp.get("repeat", 0)) == repeat and lp.get("energy")]
+            windows = point_windows(cell, points, repeat, ramp, side)
+            skipped += len(points) - len(windows)
             for name, (t0, t1) in windows.items():
                 we = window_energy(tel, t0, t1)
                 row = {"cell": window_key(cell, name, repeat), "t0": t0, "t1": t1,
