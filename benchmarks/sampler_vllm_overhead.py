@@ -1,7 +1,8 @@
 """What greenllm's telemetry sampler costs a serving engine's throughput.
 
     python benchmarks/sampler_vllm_overhead.py --base-url URL --model NAME \
-        [--workload M-M] [--load closed] [--concurrency 80] [--duration-s 240] \
+        [--workload M-M] [--load closed|waves|burst] [--concurrency 80] [--wave-n 64] \
+        [--duration-s 240] \
         [--phase-s 5] [--settle-s 20] [--runs 1] [--period-ms 20] \
         [--backend nvml | --backend sim --sim-state FILE] [--json out.json]
 
@@ -19,6 +20,12 @@ Load (``--load``):
   closed  ``concurrency`` requests always in flight for ``duration-s``, output lengths
           spread ±50 % so the batch stays full and mixed (``greenllm.load.closed_loop``);
           the steady window starts ``settle-s`` after the start. The default.
+  waves   ``wave-n`` identical requests (same prompts, exact output lengths) sent at once,
+          again and again for ``duration-s``; the sampler off in even waves and on in odd
+          ones, each wave one phase timed from its first send to its last token
+          (``greenllm.load.waves``). Every wave is the same engine work, so the phase
+          noise is what the engine's speed varies by, not what its batch happens to hold.
+          ``wave-n`` at most the engine's max batch keeps the waves in lock step.
   burst   ``n`` requests queued at once (the first attempts; equal requests then run in
           synchronized waves, which phases of ~1 s alias with).
 
@@ -123,6 +130,59 @@ def server_counter(base_url: str):
     return lambda: read_counter(base_url)
 
 
+class WaveToggler:
+    """``before``/``after`` hooks for ``greenllm.load.waves``: the sampler off in even
+    waves and on in odd ones, started before and stopped after the wave's timed span, and
+    the engine's counter read on either side of it; one phase per wave."""
+
+    def __init__(self, gpu, period_s: float, read_counter=None) -> None:
+        self.gpu, self.period_s, self.read_counter = gpu, period_s, read_counter
+        self.phases: list[Phase] = []
+        self.ticks = 0
+        self.counts: list[float | None] = []  # the engine's count over each wave
+        self._sampler = None
+        self._c0: float | None = None
+
+    def before(self, k: int) -> None:
+        from greenllm.gpu.telemetry import TelemetrySampler
+        from greenllm.measure.run import energy_period_s
+
+        if k % 2 == 1:
+            self._sampler = TelemetrySampler(self.gpu, period_s=self.period_s,
+                                             energy_period_s=energy_period_s(self.gpu)).start()
+        self._c0 = None if self.read_counter is None else self.read_counter()
+
+    def after(self, k: int) -> None:
+        c1 = None if self.read_counter is None else self.read_counter()
+        if self._sampler is not None:
+            self._sampler.stop()
+            self.ticks += self._sampler.n_ticks
+            self._sampler = None
+        self.counts.append(None if c1 is None or self._c0 is None else c1 - self._c0)
+
+    def close(self) -> None:
+        if self._sampler is not None:  # a wave that raised: the sampler must not run on
+            self._sampler.stop()
+            self._sampler = None
+
+
+def run_waves(args: argparse.Namespace, gpu, seed: int, read_counter):
+    """Records, phases (one per wave, timed as the wave) and sampler ticks of a waves run."""
+    from greenllm.load.waves import run_waves_sync
+
+    hooks = WaveToggler(gpu, args.period_ms / 1000.0, read_counter)
+    try:
+        waves = run_waves_sync(args.base_url, args.model, args.workload, size=args.wave_n,
+                               duration_s=args.duration_s, seed=seed, timeout_s=args.timeout,
+                               before=hooks.before, after=hooks.after,
+                               request_id_prefix=f"ovh{seed}-")
+    finally:
+        hooks.close()
+    phases = [Phase(w.t0, w.t1, w.index % 2 == 1, count)
+              for w, count in zip(waves, hooks.counts, strict=True)]
+    return [r for w in waves for r in w.records], phases, hooks.ticks
+
+
 def one_run(args: argparse.Namespace, gpu, seed: int) -> tuple[dict, PhaseOverhead]:
     from greenllm.load.arrivals import arrival_offsets_s
     from greenllm.load.client import run_requests_sync
@@ -130,42 +190,48 @@ def one_run(args: argparse.Namespace, gpu, seed: int) -> tuple[dict, PhaseOverhe
     from greenllm.load.workloads import workload_from
 
     wl = workload_from(args.workload)
-    toggler = Toggler(gpu, args.period_ms / 1000.0, args.phase_s, server_counter(args.base_url))
+    read_counter = server_counter(args.base_url)
     start = time.monotonic()
-    toggler.start()
-    try:
-        if args.load == "closed":
-            records = run_closed_loop_sync(
-                args.base_url, args.model, wl, concurrency=args.concurrency,
-                duration_s=args.duration_s, seed=seed, timeout_s=args.timeout,
-                request_id_prefix=f"ovh{seed}-")
-        else:
-            offsets = arrival_offsets_s("constant", 1000.0, args.n, seed)  # all at once
-            records = run_requests_sync(args.base_url, args.model, wl, offsets, seed=seed,
-                                        timeout_s=args.timeout, tokens_per_chunk="auto",
-                                        request_id_prefix=f"ovh{seed}-")
-    finally:
-        toggler.stop()
+    if args.load == "waves":
+        records, phases, ticks = run_waves(args, gpu, seed, read_counter)
+    else:
+        toggler = Toggler(gpu, args.period_ms / 1000.0, args.phase_s, read_counter)
+        toggler.start()
+        try:
+            if args.load == "closed":
+                records = run_closed_loop_sync(
+                    args.base_url, args.model, wl, concurrency=args.concurrency,
+                    duration_s=args.duration_s, seed=seed, timeout_s=args.timeout,
+                    request_id_prefix=f"ovh{seed}-")
+            else:
+                offsets = arrival_offsets_s("constant", 1000.0, args.n, seed)  # all at once
+                records = run_requests_sync(args.base_url, args.model, wl, offsets, seed=seed,
+                                            timeout_s=args.timeout, tokens_per_chunk="auto",
+                                            request_id_prefix=f"ovh{seed}-")
+        finally:
+            toggler.stop()
+        phases, ticks = toggler.phases, toggler.ticks
     failed = [r for r in records if r.error]
     if len(failed) > 0.01 * len(records):
         raise GreenllmError(f"{len(failed)} of {len(records)} requests failed, e.g. "
                             f"{failed[0].error}")
-    if args.load == "closed":
-        window = (start + args.settle_s, start + args.duration_s)
-    else:
+    if args.load == "burst":
         first = [r.token_times_s[0] for r in records if r.token_times_s]
         window = steady_window(first, settle_s=args.settle_s)
+    else:  # closed and waves: from settle-s after the start to the end
+        window = (start + args.settle_s, max([start + args.duration_s]
+                                             + [p.t1 for p in phases]))
     tokens = [t for r in records for t in r.token_times_s]
-    client = phase_rates(tokens, toggler.phases, window)
+    client = phase_rates(tokens, phases, window)
     out = {"seed": seed, "requests": len(records), "failed": len(failed),
-           "sampler_ticks": toggler.ticks, "client": client.to_dict(),
+           "sampler_ticks": ticks, "client": client.to_dict(),
            "window": [window[0] - start, window[1] - start],
-           "phases": [[p.t0 - start, p.t1 - start, p.on, p.count] for p in toggler.phases]}
+           "phases": [[p.t0 - start, p.t1 - start, p.on, p.count] for p in phases]}
     primary = client
-    if toggler.read_counter is not None:
-        primary = counted_rates(toggler.phases, window)
+    if read_counter is not None:
+        primary = counted_rates(phases, window)
         out["server"] = primary.to_dict()
-    out["primary"] = "server" if toggler.read_counter is not None else "client"
+    out["primary"] = "server" if read_counter is not None else "client"
     return out, primary
 
 
@@ -241,15 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-url", required=True)
     p.add_argument("--model", required=True, help="served model name")
     p.add_argument("--workload", default="M-M")
-    p.add_argument("--load", choices=("closed", "burst"), default="closed")
+    p.add_argument("--load", choices=("closed", "waves", "burst"), default="closed")
     p.add_argument("--concurrency", type=int, default=80,
                    help="closed load: requests in flight (above the engine's max batch)")
-    p.add_argument("--duration-s", type=float, default=240.0, help="closed load: run length")
+    p.add_argument("--duration-s", type=float, default=240.0,
+                   help="closed and waves load: run length (a wave begun is finished)")
+    p.add_argument("--wave-n", type=int, default=64,
+                   help="waves load: requests per wave (at most the engine's max batch)")
     p.add_argument("-n", type=int, default=1000, help="burst load: requests queued at once")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--phase-s", type=float, default=5.0)
     p.add_argument("--settle-s", type=float, default=20.0,
-                   help="skip this long (closed: after the start; burst: after the first "
+                   help="skip this long (closed, waves: after the start; burst: after the first "
                         "token) before counting")
     p.add_argument("--period-ms", type=float, default=20.0,
                    help="sampler period (default 20, greenllm measure's)")

@@ -9,6 +9,8 @@
 #                        OVH_DURATION_S, the sampler switched off and on in PHASE_S phases,
 #                        each on phase's generated tokens (vLLM's own counter) compared
 #                        with the off phases either side (benchmarks/sampler_vllm_overhead.py).
+#                        OVH_LOAD=waves: instead, waves of WAVE_N (64) identical requests
+#                        sent at once, again and again, the sampler on in every other wave.
 # If `vllm bench serve` cannot run here, "ab" is skipped and "overhead" runs instead.
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
@@ -41,11 +43,18 @@ if [[ $SECTIONS == *ab* ]]; then
 fi
 
 if [[ $SECTIONS == *overhead* ]]; then
-  step "sampler overhead: $WL, closed loop of ${OVH_CONC:-80} for ${OVH_DURATION_S:-300} s, phases of ${PHASE_S:-5} s"
+  OVH_LOAD=${OVH_LOAD:-closed}
+  if [[ $OVH_LOAD == waves ]]; then
+    LOAD_ARGS="--load waves --wave-n ${WAVE_N:-64}"
+    step "sampler overhead: $WL, waves of ${WAVE_N:-64} identical requests for ${OVH_DURATION_S:-300} s, sampler on in every other wave"
+  else
+    LOAD_ARGS="--load closed --concurrency ${OVH_CONC:-80} --phase-s ${PHASE_S:-5}"
+    step "sampler overhead: $WL, closed loop of ${OVH_CONC:-80} for ${OVH_DURATION_S:-300} s, phases of ${PHASE_S:-5} s"
+  fi
   timeout "${OVERHEAD_TIMEOUT_S:-420}" "$PY" benchmarks/sampler_vllm_overhead.py --base-url $URL \
-    --model "$MODEL_ID" --workload "$WL" --load closed --concurrency "${OVH_CONC:-80}" \
-    --duration-s "${OVH_DURATION_S:-300}" --phase-s "${PHASE_S:-5}" --settle-s "${SETTLE_S:-20}" \
-    --json "$OUT/overhead-$MODEL_ID-$WL.json" ${OVH_ARGS:-}
+    --model "$MODEL_ID" --workload "$WL" $LOAD_ARGS \
+    --duration-s "${OVH_DURATION_S:-300}" --settle-s "${SETTLE_S:-20}" \
+    --json "$OUT/overhead-$OVH_LOAD-$MODEL_ID-$WL.json" ${OVH_ARGS:-}
   echo "overhead exit: $?"
   curl -s "$URL/metrics" | grep -E "^vllm:(generation_tokens|num_preemptions|request_success)" \
     > "$OUT/overhead-vllm-metrics.txt" || true
