@@ -11,6 +11,9 @@
 #                        with the off phases either side (benchmarks/sampler_vllm_overhead.py).
 #                        OVH_LOAD=waves: instead, waves of WAVE_N (64) identical requests
 #                        sent at once, again and again, the sampler on in every other wave.
+#   SECTIONS="mixed"     (issue 6, calibration) the cost of an engine step that mixes a
+#                        prefill into MIXED_BG (8) decodes, per prompt length, either side
+#                        of the CUDA-graph capture size (benchmarks/mixed_step_probe.py).
 # If `vllm bench serve` cannot run here, "ab" is skipped and "overhead" runs instead.
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
@@ -58,6 +61,13 @@ if [[ $SECTIONS == *overhead* ]]; then
   echo "overhead exit: $?"
   curl -s "$URL/metrics" | grep -E "^vllm:(generation_tokens|num_preemptions|request_success)" \
     > "$OUT/overhead-vllm-metrics.txt" || true
+fi
+if [[ $SECTIONS == *mixed* ]]; then
+  step "mixed-step probe: what a prefill joining ${MIXED_BG:-8} decoding requests costs a step"
+  timeout "${MIXED_TIMEOUT_S:-300}" "$PY" benchmarks/mixed_step_probe.py --base-url $URL \
+    --model "$MODEL_ID" --background "${MIXED_BG:-8}" --interval-s 0.15 ${MIXED_ARGS:-} \
+    --json "$OUT/mixed-step-$MODEL_ID.json"
+  echo "mixed-step probe exit: $?"
 fi
 stop_vllm
 # The device tool returns at most 8 files: vLLM's per-run JSONs travel as one tarball.
