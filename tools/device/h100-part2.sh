@@ -66,8 +66,9 @@ if [[ $SECTIONS == *mixed* ]]; then
   step "mixed-step probe: what a prefill joining ${MIXED_BG:-8} decoding requests costs a step"
   timeout "${MIXED_TIMEOUT_S:-300}" "$PY" benchmarks/mixed_step_probe.py --base-url $URL \
     --model "$MODEL_ID" --background "${MIXED_BG:-8}" --interval-s 0.15 ${MIXED_ARGS:-} \
-    --json "$OUT/mixed-step-$MODEL_ID.json"
+    --json "$OUT/mixed-step-$MODEL_ID.json" --raw-dir "$OUT/mixed-raw-$MODEL_ID"
   echo "mixed-step probe exit: $?"
+  tar czf "$OUT/mixed-raw-$MODEL_ID.tgz" -C "$OUT" "mixed-raw-$MODEL_ID" && rm -r "$OUT/mixed-raw-$MODEL_ID"
 fi
 stop_vllm
 # The device tool returns at most 8 files: vLLM's per-run JSONs travel as one tarball.
