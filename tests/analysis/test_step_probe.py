@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,6 @@ import pytest
 
 from greenllm.analysis.step_probe import step_cost
 from greenllm.errors import GreenllmError
-from greenllm.load.model_folder import llama_config
-from greenllm.load.shapes import SHAPES
-from greenllm.sim.launch import server_argv, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,34 +105,17 @@ def test_failed_and_late_injections_are_skipped_and_nothing_found_is_an_error():
         step_cost([[1.0]], [1.0], [0.9])
 
 
-def test_probe_measures_the_simulated_engines_eager_regime(tmp_path: Path):
+def test_probe_measures_the_simulated_engines_eager_regime(tmp_path: Path, sim_1b_server: str):
     """On the simulator, a mixed batch above the CUDA-graph capture size (2 x max-num-seqs)
     is priced without a graph (eager launches per layer); below it, with one. The probe,
     reading only token arrivals, must see that difference."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(
-        llama_config(dict(SHAPES["llama-1b"]), "llama-1b", 2048)))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(server_argv(model, served_model_name="m", max_num_seqs=8,
-                                        max_model_len=2048, port=port,
-                                        disable_log_requests=True),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     out = tmp_path / "probe.json"
-    try:
-        assert wait_healthy(url, proc, 60)
-        run = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks/mixed_step_probe.py"), "--base-url", url,
-             "--model", "m", "--background", "4", "--background-output", "600",
-             "--prompts", "4,200", "--injections", "8", "--interval-s", "0.15",
-             "--start-s", "0.3", "--json", str(out)],
-            capture_output=True, text=True, timeout=180)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/mixed_step_probe.py"), "--base-url",
+         sim_1b_server, "--model", "m", "--background", "4", "--background-output", "600",
+         "--prompts", "4,200", "--injections", "8", "--interval-s", "0.15",
+         "--start-s", "0.3", "--json", str(out)],
+        capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr
     small, large = json.loads(out.read_text())["probes"]
     assert small["step_tokens"] == 8 and large["step_tokens"] == 204

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sse_test_server import Behavior
@@ -14,10 +9,7 @@ from sse_test_server import Behavior
 from greenllm.engine.server_metrics import GENERATION_TOKENS, parse_counters, read_counter
 from greenllm.errors import ConfigError, EngineError
 from greenllm.load.closed_loop import output_lengths, run_closed_loop_sync
-from greenllm.load.model_folder import llama_config
-from greenllm.load.shapes import SHAPES
 from greenllm.load.workloads import Workload
-from greenllm.sim.launch import server_argv, wait_healthy
 
 WL = Workload("T", 16, 20)
 
@@ -83,27 +75,11 @@ def test_a_server_without_metrics_is_one_line_error(sse, closed_port_url):
         read_counter(closed_port_url)
 
 
-def test_the_simulated_engine_counts_what_the_client_received(tmp_path: Path):
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(
-        llama_config(dict(SHAPES["llama-1b"]), "llama-1b", 2048)))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(server_argv(model, served_model_name="m", max_num_seqs=8,
-                                        max_model_len=2048, port=port,
-                                        disable_log_requests=True),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_healthy(url, proc, 60)
-        before = read_counter(url)
-        records = run_closed_loop_sync(url, "m", WL, concurrency=10, duration_s=1.5, seed=2,
-                                       timeout_s=30)
-        after = read_counter(url + "/v1")
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def test_the_simulated_engine_counts_what_the_client_received(sim_1b_server: str):
+    url = sim_1b_server
+    before = read_counter(url)
+    records = run_closed_loop_sync(url, "m", WL, concurrency=10, duration_s=1.5, seed=2,
+                                   timeout_s=30)
+    after = read_counter(url + "/v1")
     assert all(r.ok for r in records)
     assert after - before == sum(len(r.token_times_s) for r in records) > 0

@@ -4,7 +4,6 @@ the sampler-overhead benchmark's waves mode end to end on the simulated engine."
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,11 +14,8 @@ from sse_test_server import Behavior
 
 from greenllm.errors import ConfigError
 from greenllm.gpu.factory import open_gpus
-from greenllm.load.model_folder import llama_config
-from greenllm.load.shapes import SHAPES
 from greenllm.load.waves import run_waves_sync
 from greenllm.load.workloads import Workload
-from greenllm.sim.launch import server_argv, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 WL = Workload("T", 16, 12)
@@ -81,36 +77,19 @@ def test_bad_arguments_are_one_line(kwargs, match):
         run_waves_sync("http://127.0.0.1:1", "m", WL, **args)
 
 
-def test_overhead_benchmark_waves_on_the_simulated_engine(tmp_path: Path):
+def test_overhead_benchmark_waves_on_the_simulated_engine(tmp_path: Path, sim_1b_server: str):
     """`sampler_vllm_overhead.py --load waves` against the simulated server, sampling a
     simulated GPU: one phase per wave, on and off alternating, each wave's work counted by
     the engine equal to what the client received, and the comparison made."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(
-        llama_config(dict(SHAPES["llama-1b"]), "llama-1b", 2048)))
     state = tmp_path / "gpu.json"
     open_gpus("sim", [0], state, sim_count=1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(server_argv(model, served_model_name="m", max_num_seqs=8,
-                                        max_model_len=2048, port=port,
-                                        disable_log_requests=True),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     out = tmp_path / "ovh.json"
-    try:
-        assert wait_healthy(url, proc, 60)
-        run = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks/sampler_vllm_overhead.py"), "--base-url", url,
-             "--model", "m", "--workload", "S-S", "--load", "waves", "--wave-n", "8",
-             "--duration-s", "4", "--settle-s", "0.3", "--backend", "sim", "--sim-state",
-             str(state), "--json", str(out)],
-            capture_output=True, text=True, timeout=120)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/sampler_vllm_overhead.py"), "--base-url",
+         sim_1b_server, "--model", "m", "--workload", "S-S", "--load", "waves", "--wave-n", "8",
+         "--duration-s", "4", "--settle-s", "0.3", "--backend", "sim", "--sim-state",
+         str(state), "--json", str(out)],
+        capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     doc = json.loads(out.read_text())
     (only,) = doc["runs"]
