@@ -349,6 +349,16 @@ class _Run:
         return done or buf.strip() == b"data: [DONE]"
 
 
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_duration(duration_s: Any) -> None:
+    if not (isinstance(duration_s, (int, float)) and duration_s > 0):
+        raise ConfigError(f"duration must be > 0 s, got {duration_s!r}")
+
+
 def _validate(offsets: np.ndarray, timeout_s: float, tokens_per_chunk: str, seed: int) -> None:
     if offsets.ndim != 1 or offsets.size == 0:
         raise ConfigError("offsets_s must be a non-empty 1-D sequence of seconds")
@@ -511,8 +521,7 @@ async def run_sequential(
     used for the SLO baseline. ``scheduled_offset_s`` is the offset actually used.
     """
     workload = workload_from(workload)
-    if isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1:
-        raise ConfigError(f"n_requests must be a positive integer, got {n_requests!r}")
+    _check_positive_int("n_requests", n_requests)
     if not (isinstance(gap_s, (int, float)) and gap_s >= 0):
         raise ConfigError(f"gap_s must be >= 0, got {gap_s!r}")
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)

@@ -29,6 +29,8 @@ from greenllm.load.client import (
     DEFAULT_VOCAB_SIZE,
     RequestRecord,
     TokensPerChunk,
+    _check_duration,
+    _check_positive_int,
     _open_run,
     _run_sync,
     _validate,
@@ -68,10 +70,8 @@ async def run_closed_loop(
     server's client would; if every worker fails at once the server is gone and the run
     ends early rather than spin."""
     workload = workload_from(workload)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"concurrency must be a positive integer, got {concurrency!r}")
-    if not (isinstance(duration_s, (int, float)) and duration_s > 0):
-        raise ConfigError(f"duration must be > 0 s, got {duration_s!r}")
+    _check_positive_int("concurrency", concurrency)
+    _check_duration(duration_s)
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
     pool = concurrency * POOL_PER_WORKER
     lengths = output_lengths(workload, pool, output_spread, seed)

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from greenllm.errors import ConfigError
 from greenllm.load.client import (
     DEFAULT_VOCAB_SIZE,
     RequestRecord,
     TokensPerChunk,
+    _check_duration,
+    _check_positive_int,
     _open_run,
     _run_sync,
     _validate,
@@ -52,16 +53,6 @@ class Wave:
         return sum(1 for r in self.records if not r.ok)
 
 
-def _check(size: Any, duration_s: Any, max_waves: Any) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ConfigError(f"wave size must be a positive integer, got {size!r}")
-    if not (isinstance(duration_s, (int, float)) and duration_s > 0):
-        raise ConfigError(f"duration must be > 0 s, got {duration_s!r}")
-    if max_waves is not None and (isinstance(max_waves, bool) or not isinstance(max_waves, int)
-                                  or max_waves < 1):
-        raise ConfigError(f"max waves must be a positive integer, got {max_waves!r}")
-
-
 async def run_waves(
     base_url: str,
     model: str,
@@ -83,7 +74,10 @@ async def run_waves(
     pre-built bodies (same ``seed``: same prompts); request ids stay unique. A wave in
     which every request failed ends the run (the server is gone): its records are kept."""
     workload = workload_from(workload)
-    _check(size, duration_s, max_waves)
+    _check_positive_int("wave size", size)
+    _check_duration(duration_s)
+    if max_waves is not None:
+        _check_positive_int("max waves", max_waves)
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
     waves: list[Wave] = []
     async with _open_run(None, base_url, model, workload, size, int(seed), timeout_s,
