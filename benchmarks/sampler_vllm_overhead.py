@@ -67,6 +67,15 @@ from greenllm.errors import GreenllmError  # noqa: E402
 GOAL = 0.005
 
 
+def start_sampler(gpu, period_s: float):
+    """The sampler as ``greenllm measure`` runs it (energy counter as often as there)."""
+    from greenllm.gpu.telemetry import TelemetrySampler
+    from greenllm.measure.run import energy_period_s
+
+    return TelemetrySampler(gpu, period_s=period_s,
+                            energy_period_s=energy_period_s(gpu)).start()
+
+
 class Toggler(threading.Thread):
     """Alternates off and on phases of the sampler until stopped; records each phase and,
     when ``read_counter`` is given, the engine's counted work in it."""
@@ -88,16 +97,11 @@ class Toggler(threading.Thread):
         return 0.5 * (a + time.monotonic()), value
 
     def run(self) -> None:
-        from greenllm.gpu.telemetry import TelemetrySampler
-        from greenllm.measure.run import energy_period_s
-
         try:
             on = False
             t_prev, c_prev = self._read()
             while not self._halt.is_set():
-                sampler = TelemetrySampler(self.gpu, period_s=self.period_s,
-                                           energy_period_s=energy_period_s(self.gpu)).start() \
-                    if on else None
+                sampler = start_sampler(self.gpu, self.period_s) if on else None
                 self._halt.wait(self.phase_s)
                 if sampler is not None:
                     sampler.stop()
@@ -137,32 +141,26 @@ class WaveToggler:
 
     def __init__(self, gpu, period_s: float, read_counter=None) -> None:
         self.gpu, self.period_s, self.read_counter = gpu, period_s, read_counter
-        self.phases: list[Phase] = []
         self.ticks = 0
         self.counts: list[float | None] = []  # the engine's count over each wave
         self._sampler = None
         self._c0: float | None = None
 
     def before(self, k: int) -> None:
-        from greenllm.gpu.telemetry import TelemetrySampler
-        from greenllm.measure.run import energy_period_s
-
         if k % 2 == 1:
-            self._sampler = TelemetrySampler(self.gpu, period_s=self.period_s,
-                                             energy_period_s=energy_period_s(self.gpu)).start()
+            self._sampler = start_sampler(self.gpu, self.period_s)
         self._c0 = None if self.read_counter is None else self.read_counter()
 
     def after(self, k: int) -> None:
         c1 = None if self.read_counter is None else self.read_counter()
-        if self._sampler is not None:
-            self._sampler.stop()
-            self.ticks += self._sampler.n_ticks
-            self._sampler = None
+        self.close()
         self.counts.append(None if c1 is None or self._c0 is None else c1 - self._c0)
 
     def close(self) -> None:
-        if self._sampler is not None:  # a wave that raised: the sampler must not run on
+        """Stop the sampler if it runs (also after a wave that raised: it must not run on)."""
+        if self._sampler is not None:
             self._sampler.stop()
+            self.ticks += self._sampler.n_ticks
             self._sampler = None
 
 
