@@ -1,37 +1,28 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder (this folder is on sys.path, so its helper
+modules, e.g. ``simtest_helpers``, import from any test)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from greenllm.engine.ports import free_port
 from greenllm.load.model_folder import llama_config
 from greenllm.load.shapes import SHAPES
-from greenllm.sim.launch import server_argv, wait_healthy
+from simtest_helpers import SimServer, write_model
 
 
 @pytest.fixture
 def sim_1b_server(tmp_path: Path) -> Iterator[str]:
     """A simulated vLLM server as a real subprocess (the 1.1B shape, max batch 8, served
     as ``m``, with ``/metrics``); yields its base URL and stops it afterwards."""
-    model = tmp_path / "sim-model"
-    model.mkdir()
-    (model / "config.json").write_text(json.dumps(
-        llama_config(dict(SHAPES["llama-1b"]), "llama-1b", 2048)))
-    url = f"http://127.0.0.1:{(port := free_port())}"
-    proc = subprocess.Popen(server_argv(model, served_model_name="m", max_num_seqs=8,
-                                        max_model_len=2048, port=port,
-                                        disable_log_requests=True),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    model = write_model(tmp_path / "sim-model",
+                        llama_config(dict(SHAPES["llama-1b"]), "llama-1b", 2048))
+    server = SimServer(tmp_path / "sim-server.log", model=model, served_model_name="m",
+                       max_num_seqs=8, max_model_len=2048, disable_log_requests=True)
     try:
-        if not wait_healthy(url, proc, 60):
-            raise RuntimeError(f"the simulated server at {url} did not become healthy")
-        yield url
+        server.wait_ready(60)
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()

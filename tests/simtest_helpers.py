@@ -1,4 +1,5 @@
-"""Shared helpers for the simulator tests: model folders, a real server process, a client."""
+"""Shared helpers for tests that run the simulator: model folders, a real server process,
+a client."""
 
 from __future__ import annotations
 
