@@ -102,7 +102,7 @@ def test_clock_control_permitted_changes_nothing():
     nv = fake(1, restriction=1)
     assert NvmlGpu(nvml=nv, cuda_visible_devices=None, geteuid=lambda: 0).clock_control_permitted(0)
     assert not NvmlGpu(nvml=nv, cuda_visible_devices=None, geteuid=lambda: 1000).clock_control_permitted(0)
-    nv.devices[0].restriction = 0  # admin lifted the restriction (nvidia-smi -acp UNRESTRICTED)
+    nv.devices[0].restriction = 0  # an admin lifted the restriction (docs/gpu.md)
     assert NvmlGpu(nvml=nv, cuda_visible_devices=None, geteuid=lambda: 1000).clock_control_permitted(0)
     assert ("nvmlDeviceGetAPIRestriction", (0, 0)) in nv.calls
     assert setter_calls(nv) == []

@@ -158,8 +158,8 @@ class NvmlGpu(Gpu):
     def clock_control_permitted(self, index: int) -> bool:
         """Heuristic, changes nothing: root (euid 0) may lock clocks, as NVML documents
         for ``nvmlDeviceSetGpuLockedClocks``; a non-root user is given the benefit of the
-        doubt only where an admin lifted the application-clocks restriction
-        (``nvidia-smi -acp UNRESTRICTED``, seen as ``nvmlDeviceGetAPIRestriction(h,
+        doubt only where an admin lifted the application-clocks restriction (the admin
+        command is in docs/gpu.md; here it is seen as ``nvmlDeviceGetAPIRestriction(h,
         NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS) == NVML_FEATURE_DISABLED``). It can
         still be wrong either way (e.g. root in an unprivileged container); a refused lock
         then raises ClockPermissionError before anything is measured."""
