@@ -61,7 +61,9 @@ def test_request_asks_for_exact_lengths(sse, prompt_format):
         assert body["temperature"] == 0
         if prompt_format == "text":  # the default: words of the word-level tokenizer
             words = body["prompt"].split()
-            assert len(words) == 37 and all(w[0] == "t" and int(w[1:]) >= 3 for w in words)
+            assert len(words) == 37 and all(w[0] == "t" and 3 <= int(w[1:]) < 1000 for w in words)
+            # vLLM refuses text over 6 characters per token of the context left
+            assert len(body["prompt"]) <= 5 * 37
         else:
             assert len(body["prompt"]) == 37 and min(body["prompt"]) >= 3
     assert len({str(b["prompt"]) for b in bodies}) == 3  # distinct per request

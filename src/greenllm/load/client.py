@@ -43,7 +43,12 @@ import numpy as np
 import pandas as pd
 
 from greenllm.errors import ConfigError
-from greenllm.load.prompts import check_prompt_format, prompt_text, prompt_token_id_batch
+from greenllm.load.prompts import (
+    TEXT_ID_LIMIT,
+    check_prompt_format,
+    prompt_text,
+    prompt_token_id_batch,
+)
 from greenllm.load.workloads import Workload, workload_from
 
 TokensPerChunk = Literal["auto", "words", "chunks"]
@@ -248,7 +253,8 @@ class _Run:
         if len(self.output_tokens) != n:
             raise ConfigError(f"need {n} output lengths, got {len(self.output_tokens)}")
         self.prompt_format = check_prompt_format(prompt_format)
-        prompts = prompt_token_id_batch(n, workload.input_tokens, vocab_size, seed)
+        ids_below = min(vocab_size, TEXT_ID_LIMIT) if prompt_format == "text" else vocab_size
+        prompts = prompt_token_id_batch(n, workload.input_tokens, ids_below, seed)
         as_prompt = prompt_text if prompt_format == "text" else np.ndarray.tolist
         self.bodies = [
             json.dumps(request_body(model, as_prompt(row), k, extra_body, request_token_ids),

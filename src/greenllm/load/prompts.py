@@ -44,6 +44,11 @@ def prompt_token_id_batch(
 
 
 PROMPT_FORMATS = ("text", "token_ids")
+# Text prompts draw ids below this bound, so each word ("t999 ") has at most 5 characters:
+# vLLM 0.26 rejects a text prompt longer than 6 characters per token of the room left in
+# the context before it tokenizes (seen on the H200: a 1024-token prompt of "t31999"-long
+# words was refused with max_model_len 1296).
+TEXT_ID_LIMIT = 1000
 
 
 def prompt_text(ids: np.ndarray) -> str:
