@@ -42,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
         "<stem>.sanity.md)"
     )
     if failed:
-        progress(f"{failed} failed cells kept as rows with status=failed: see {Path(args.out).stem}.sanity.md")
+        progress(f"{failed} cells not ok kept as rows with their status (failed or "
+                 f"no_max_throughput): see {Path(args.out).stem}.sanity.md")
     return 0

@@ -34,6 +34,7 @@ from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
+from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.validate import max_model_len, validate_static
@@ -121,6 +122,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                  f"{len(todo)} to go")
             if not todo:
                 write_manifest(out, iid, cells, complete=True)
+                warn_not_ok(cells, out)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
             spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx_len,
@@ -144,6 +146,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
             ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
             write_manifest(out, iid, cells, complete=ok)
+            warn_not_ok(cells, out)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -190,7 +193,7 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
     status = cell_status(cell, out)
-    if status == "failed":
+    if status in RETRIED_STATUSES:
         return retry_failed
     return status is None or repeats_done(cell, out) < repeats
 
@@ -211,7 +214,8 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    start = {c: (0 if cell_status(c, out) in RETRIED_STATUSES else repeats_done(c, out))
+             for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
     try:
@@ -332,6 +336,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     finally:
         if ok:
             summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+            summary["status"] = pass_status(summary, summary["status"])  # no max: not ok
         else:
             summary["status"] = "failed"
         # Interrupted: earlier repeats stay as written (status partial) and a cell with
@@ -346,6 +351,14 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
+
+
+def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
+    """The run's last line names every cell that is not ok (docs/measure.md)."""
+    warning = unmeasured_warning([(f"{c.clock_label}/{c.workload.id}", read_summary(c, out))
+                                  for c in cells])
+    if warning:
+        note(warning)
 
 
 def energy_period_s(gpu: Gpu) -> float:
