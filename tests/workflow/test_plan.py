@@ -194,7 +194,7 @@ def test_command_line_strings_are_coerced_by_the_schema():
                  clocks={"mhz": ["800", "1980"]}, studies={"tp": {"tps": ["1"]}})
     assert [i.id for i in p.instances] == ["llama-1b_tp1_b64", "llama-1b_tp1_b16"]
     assert {c.clock for c in p.cells} == {"f800", "f1980"}
-    assert p.config["search"]["max_probes"] == 4
+    assert p.config["search"]["max_probes"] == 10
 
 
 def test_defaults_are_filled(smoke):
