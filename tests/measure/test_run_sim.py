@@ -199,3 +199,14 @@ def test_a_search_that_finds_nothing_is_not_ok_anywhere(tmp_path):
     marks = [c for c in result.figure.axes[0].collections if c.get_label() == NO_MAX_LABEL]
     assert len(marks) == 1 and marks[0].get_offsets()[0][0] == 990
     assert any("990 MHz (no max throughput: none of 2 probes" in n for n in result.notes)
+
+
+def test_gpu_h200_runs_on_the_simulated_h200(tmp_path):
+    run = measure(tmp_path, "gpu=h200", "clocks.mhz=[1980]", "load.points=[]",
+                  "load.rates_rps=[3]")
+    assert run.returncode == 0, run.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert s["status"] == "ok"
+    assert s["provenance"]["gpus"][0]["name"] == "Simulated NVIDIA H200 (greenllm sim)"
+    assert SimGpu.open(tmp_path / "raw/simgpu.state").spec.profile == "h200"

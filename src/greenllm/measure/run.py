@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 from greenllm import atomic
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
@@ -157,7 +157,8 @@ def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
     if cfg.engine.kind == "sim":
         return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted),
-                         settle_s=float(cfg.gpu.sim_settle_s))
+                         settle_s=float(cfg.gpu.sim_settle_s),
+                         spec=SimGpuSpec.for_profile(str(cfg.gpu.name)))
     selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
     if len(selectors) != tp:
         raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
