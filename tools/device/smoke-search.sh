@@ -5,12 +5,13 @@
 # batch 64, S-S/M-M/L-L, observe mode. Each cell's status says whether its search found a
 # max (ok) or not (no_max_throughput); the run's last line warns when any did not
 # (docs/measure.md); the table at the end lists every search's probes.
+# ENGINE=sim CARD=h200 runs it on the simulator (a dry run of the script, no GPU).
 source "$(dirname "$0")/common.sh"
 need_card
 step "smoke search: 1.1B shape, max batch 64, search=smoke (docs/load.md)"
 timeout "${MEASURE_TIMEOUT_S:-540}" "$PY" -m greenllm.cli.main measure gpu=$CARD \
   out_dir=results/raw/${CARD_ID}_smoke_llama-1b_tp1_b64 model=llama-1b \
-  model.path=results/models/llama-1b engine=vllm clocks=observe instance=tp1 \
+  model.path=results/models/llama-1b engine=${ENGINE:-vllm} clocks=observe instance=tp1 \
   workload=smoke load=smoke search=smoke slo=paper engine.startup_timeout_s=400
 echo "measure exit: $?"
 step "what each search found"
