@@ -210,3 +210,7 @@ def test_gpu_h200_runs_on_the_simulated_h200(tmp_path):
     assert s["status"] == "ok"
     assert s["provenance"]["gpus"][0]["name"] == "Simulated NVIDIA H200 (greenllm sim)"
     assert SimGpu.open(tmp_path / "raw/simgpu.state").spec.profile == "h200"
+    # the energy counter's measured read cost and the period chosen from it
+    reads = s["energy_reads"]["r0"]
+    assert 0 <= reads["read_s"] < 0.002 and reads["energy_period_s"] == 0.0
+    assert "energy counter read:" in run.stderr

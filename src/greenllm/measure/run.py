@@ -29,6 +29,7 @@ from greenllm import atomic
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu.energy_read import describe as describe_energy_reads
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
@@ -300,10 +301,13 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
+    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s="auto")
     ok = interrupted = False
     try:
         with sampler:
+            if sampler.energy_plan is not None:
+                note(f"{label}: {describe_energy_reads(sampler.energy_plan)}")
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
@@ -346,6 +350,8 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             telemetry = sampler.frame()
             summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
             summary["provenance"]["cell_finished_at"] = now_iso()
+            if sampler.energy_plan is not None:  # measured read cost, chosen period
+                summary.setdefault("energy_reads", {})[f"r{repeat}"] = sampler.energy_plan.to_dict()
             if frames:
                 atomic.write_parquet(cdir / f"requests.r{repeat}.parquet",
                                      pd.concat(frames, ignore_index=True))
@@ -360,16 +366,6 @@ def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
                                   for c in cells])
     if warning:
         note(warning)
-
-
-def energy_period_s(gpu: Gpu) -> float:
-    """How often to read the energy counter: every tick, unless that cannot keep up.
-
-    One read costs ~4 ms of CPU on H100 (docs/gpu.md); from 4 real GPUs on, reading all
-    counters every 20 ms tick would overrun the tick, so read them every 100 ms (the
-    counter's own update period).
-    """
-    return 0.1 if not gpu.simulated and len(gpu.indices) >= 4 else 0.0
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:
