@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     failed = int((cells["status"] != "ok").sum())
     simulated = int(cells["simulated"].sum())
     progress(
-        f"{len(cells)} cells ({failed} failed, {simulated} simulated), {len(agg.table)} rows "
+        f"{len(cells)} cells ({failed} not ok, {simulated} simulated), {len(agg.table)} rows "
         f"-> {args.out} (+ .csv, <stem>.summary.parquet/.csv: medians and CIs over repeats, "
         "<stem>.sanity.md)"
     )
