@@ -46,3 +46,14 @@ def test_doctor_names_the_profile():
     assert "GPU 0: Simulated NVIDIA H200" in run.stdout
     assert "greenllm profile: h200 (measure with gpu=h200" in run.stdout
     assert "memory clock 3201 MHz" in run.stdout
+
+
+def test_a_run_configured_for_another_card_is_warned():
+    from greenllm.gpu.profiles import profile_warning
+
+    assert profile_warning("h200", ["NVIDIA H200"]) is None
+    assert profile_warning("h100-sxm", ["NVIDIA H100 80GB HBM3"] * 8) is None
+    assert profile_warning("h100-sxm", ["NVIDIA H200"]) == (
+        "WARNING: gpu=h100-sxm but the GPUs are NVIDIA H200 (profile h200): pass gpu=h200")
+    assert "no greenllm GPU profile matches NVIDIA A100-SXM4-80GB" in profile_warning(
+        "h100-sxm", ["NVIDIA A100-SXM4-80GB"])

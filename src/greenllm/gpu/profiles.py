@@ -24,3 +24,17 @@ def profile_for_gpu_name(name: str) -> str | None:
         if pattern.search(name):
             return profile
     return None
+
+
+def profile_warning(configured: str, gpu_names: list[str]) -> str | None:
+    """A warning when the configured ``gpu`` profile is not the cards' own (None if it is)."""
+    found = {profile_for_gpu_name(n) for n in gpu_names}
+    if found == {configured}:
+        return None
+    names = ", ".join(sorted(set(gpu_names)))
+    if found == {None}:
+        return (f"WARNING: no greenllm GPU profile matches {names}; measuring with "
+                f"gpu={configured}'s clock range and power limit")
+    fitting = ", ".join(sorted(p for p in found if p))
+    return (f"WARNING: gpu={configured} but the GPUs are {names} (profile {fitting}): "
+            f"pass gpu={fitting}")

@@ -30,6 +30,7 @@ from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.gpu.energy_read import describe as describe_energy_reads
+from greenllm.gpu.profiles import profile_warning
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
@@ -135,6 +136,9 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
                 prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
+            if warning := profile_warning(str(cfg.gpu.name), [i.name for i in infos]):
+                note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
+                prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
             note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
