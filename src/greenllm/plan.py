@@ -151,7 +151,18 @@ def effective_config(
     schema = load_yaml(root / SCHEMA_RELPATH, "schema")
     cfg = validate_config(merged, schema)
     check_config(cfg)
+    check_gpu_profile(cfg, root)
     return cfg
+
+
+def check_gpu_profile(cfg: Mapping[str, Any], root: str | os.PathLike[str]) -> None:
+    """``gpu`` names a profile of config/measure/gpu/ (e.g. h100-sxm, h200)."""
+    name = cfg.get("gpu", "h100-sxm")
+    folder = Path(root) / MEASURE_CONFIG_RELPATH / "gpu"
+    if not (folder / f"{name}.yaml").is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"config key 'gpu': no profile {name!r} in {MEASURE_CONFIG_RELPATH}/gpu "
+                          f"(known: {', '.join(known)})")
 
 
 # --- schema validation with one-line errors ----------------------------------------

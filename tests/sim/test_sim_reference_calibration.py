@@ -176,3 +176,39 @@ def test_bracket_error_is_zero_inside_and_the_distance_outside(report):
         else:
             assert e == pytest.approx(s.sim_rps / s.ref_upper_rps - 1) and e > 0
         assert abs(e) <= abs(s.error("max_rps"))  # never worse than against the lower end
+
+
+def _h200_set(tmp_path: Path) -> Path:
+    """A one-cell set as the H200 would leave it: the 7B S-S cell, its card renamed."""
+    src = REFERENCE / "h100_llama2-7b_tp1_b64"
+    dst = tmp_path / "h200-set" / "h200_llama2-7b_tp1_b64"
+    (dst / "cells" / "native" / "S-S").mkdir(parents=True)
+    for rel in ("instance.json", "cells/native/S-S/summary.json"):
+        text = (src / rel).read_text().replace("NVIDIA H100 80GB HBM3", "NVIDIA H200")
+        (dst / rel).write_text(text)
+    return dst.parent
+
+
+def test_an_h200_set_is_replayed_on_the_simulated_h200(tmp_path):
+    ref = _h200_set(tmp_path)
+    h200 = run_check(ref, search=False)
+    assert h200.gpu_profile == "h200" and h200.gpu_names == ("NVIDIA H200",)
+    h100 = run_check(ref, search=False, gpu_profile="h100-sxm")
+    assert len(h200.points) == len(h100.points) == 2  # low and medium
+    for p200, p100 in zip(h200.points, h100.points, strict=True):
+        # 7B decode streams its weights from HBM: 4.8 vs 3.35 TB/s shortens each gap
+        assert p200.sim["tbt_p50_s"] < p100.sim["tbt_p50_s"] / 1.1
+    r = _cli("--reference", str(ref), "--no-search")
+    assert r.returncode == 0, r.stderr
+    assert "(NVIDIA H200); simulated as GPU profile `h200`" in r.stdout
+    r = _cli("--reference", str(ref), "--no-search", "--gpu-profile", "h300")
+    assert r.returncode == 2 and "no simulated GPU for gpu profile 'h300'" in r.stderr
+
+
+def test_a_set_of_unknown_cards_needs_a_profile(tmp_path):
+    ref = _h200_set(tmp_path)
+    for path in ref.rglob("*.json"):
+        path.write_text(path.read_text().replace("NVIDIA H200", "NVIDIA B300"))
+    with pytest.raises(ConfigError, match=r"cannot tell one GPU profile .*NVIDIA B300.*--gpu-profile"):
+        run_check(ref, search=False)
+    assert run_check(ref, search=False, gpu_profile="h200").gpu_profile == "h200"

@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
     failed = int((cells["status"] != "ok").sum())
     simulated = int(cells["simulated"].sum())
     progress(
-        f"{len(cells)} cells ({failed} failed, {simulated} simulated), {len(agg.table)} rows "
+        f"{len(cells)} cells ({failed} not ok, {simulated} simulated), {len(agg.table)} rows "
         f"-> {args.out} (+ .csv, <stem>.summary.parquet/.csv: medians and CIs over repeats, "
         "<stem>.sanity.md)"
     )
     if failed:
-        progress(f"{failed} failed cells kept as rows with status=failed: see {Path(args.out).stem}.sanity.md")
+        progress(f"{failed} cells not ok kept as rows with their status (failed or "
+                 f"no_max_throughput): see {Path(args.out).stem}.sanity.md")
     return 0

@@ -14,6 +14,7 @@ from greenllm.gpu import TelemetrySampler
 from greenllm.load import Workload
 from greenllm.measure.points import PointResult, PointSettings, n_requests, run_point
 from greenllm.search import ProbeResult, Slo, find_max_throughput, slo_verdict
+from greenllm.search_outcome import describe_search
 
 
 def point_record(p: PointResult, *, name: str | None = None, fraction: float | None = None) -> dict[str, Any]:
@@ -74,6 +75,8 @@ def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Wo
     search["interval"] = [result.lower_rps, result.upper_rps]
     if search["output_tok_s"] is None and result.rps:
         search["output_tok_s"] = result.rps * workload.output_tokens
+    if (what := describe_search(search)) is not None:
+        _note(f"{label}: WARNING: {what}")
     return search, frames
 
 
@@ -96,6 +99,8 @@ def run_load_points(cfg: DictConfig, settings: PointSettings, workload: Workload
     frames: list[pd.DataFrame] = []
     for i, (name, fraction, rate) in enumerate(load_point_rates(cfg, max_rps)):
         if rate is None:
+            _note(f"{label}: load {name} NOT measured: no max throughput to take "
+                  f"{fraction:g} of")
             records.append({"name": name, "repeat": repeat, "fraction_of_max": fraction,
                             "rate_rps": None, "flags": ["no_max_throughput"]})
             continue

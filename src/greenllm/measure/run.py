@@ -28,12 +28,15 @@ from omegaconf import DictConfig
 from greenllm import atomic
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu.energy_read import describe as describe_energy_reads
+from greenllm.gpu.profiles import profile_warning
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
+from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.validate import max_model_len, validate_static
@@ -121,6 +124,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                  f"{len(todo)} to go")
             if not todo:
                 write_manifest(out, iid, cells, complete=True)
+                warn_not_ok(cells, out)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
             spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx_len,
@@ -132,6 +136,9 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
                 prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
+            if warning := profile_warning(str(cfg.gpu.name), [i.name for i in infos]):
+                note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
+                prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
             note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
@@ -144,6 +151,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
             ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
             write_manifest(out, iid, cells, complete=ok)
+            warn_not_ok(cells, out)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -154,7 +162,8 @@ def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
     if cfg.engine.kind == "sim":
         return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted),
-                         settle_s=float(cfg.gpu.sim_settle_s))
+                         settle_s=float(cfg.gpu.sim_settle_s),
+                         spec=SimGpuSpec.for_profile(str(cfg.gpu.name)))
     selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
     if len(selectors) != tp:
         raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
@@ -190,7 +199,7 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
     status = cell_status(cell, out)
-    if status == "failed":
+    if status in RETRIED_STATUSES:
         return retry_failed
     return status is None or repeats_done(cell, out) < repeats
 
@@ -211,7 +220,8 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    start = {c: (0 if cell_status(c, out) in RETRIED_STATUSES else repeats_done(c, out))
+             for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
     try:
@@ -295,10 +305,13 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
+    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s="auto")
     ok = interrupted = False
     try:
         with sampler:
+            if sampler.energy_plan is not None:
+                note(f"{label}: {describe_energy_reads(sampler.energy_plan)}")
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
@@ -332,6 +345,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     finally:
         if ok:
             summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+            summary["status"] = pass_status(summary, summary["status"])  # no max: not ok
         else:
             summary["status"] = "failed"
         # Interrupted: earlier repeats stay as written (status partial) and a cell with
@@ -340,6 +354,8 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             telemetry = sampler.frame()
             summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
             summary["provenance"]["cell_finished_at"] = now_iso()
+            if sampler.energy_plan is not None:  # measured read cost, chosen period
+                summary.setdefault("energy_reads", {})[f"r{repeat}"] = sampler.energy_plan.to_dict()
             if frames:
                 atomic.write_parquet(cdir / f"requests.r{repeat}.parquet",
                                      pd.concat(frames, ignore_index=True))
@@ -348,14 +364,12 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             atomic.write_json(cdir / "summary.json", summary)
 
 
-def energy_period_s(gpu: Gpu) -> float:
-    """How often to read the energy counter: every tick, unless that cannot keep up.
-
-    One read costs ~4 ms of CPU on H100 (docs/gpu.md); from 4 real GPUs on, reading all
-    counters every 20 ms tick would overrun the tick, so read them every 100 ms (the
-    counter's own update period).
-    """
-    return 0.1 if not gpu.simulated and len(gpu.indices) >= 4 else 0.0
+def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
+    """The run's last line names every cell that is not ok (docs/measure.md)."""
+    warning = unmeasured_warning([(f"{c.clock_label}/{c.workload.id}", read_summary(c, out))
+                                  for c in cells])
+    if warning:
+        note(warning)
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:

@@ -16,10 +16,12 @@ max throughput.
         --reference reports/reference/h100-2026-11-25 \
         --reference reports/reference/h100-2026-11-25-s2 \
         [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...] \
-        [--gpu KEY=VALUE ...]
+        [--gpu-profile h100-sxm|h200] [--gpu KEY=VALUE ...]
 
 ``--reference`` may be given several times (several sets, e.g. the sessions of one
-card): their cells are pooled, each labelled with its set and instance folder.
+card): their cells are pooled, each labelled with its set and instance folder. The
+simulated GPU is the reference cards' profile (``greenllm.gpu.profiles``: an H200 set is
+replayed on the simulated H200), or ``--gpu-profile``'s.
 
 ``--out`` rewrites only the part of the file between the markers
 ``<!-- calibration-check:begin -->`` and ``<!-- calibration-check:end -->`` (or writes the
@@ -40,6 +42,7 @@ from pathlib import Path
 
 from greenllm.atomic import write_text
 from greenllm.errors import ConfigError, GreenllmError
+from greenllm.gpu.profiles import profile_for_gpu_name
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
 from greenllm.sim.perf_model import PerfModel
@@ -141,6 +144,8 @@ class CheckReport:
     points: list[PointComparison]
     searches: list[SearchComparison]
     calibration: Calibration
+    gpu_profile: str = "h100-sxm"  # the simulated GPU (config/measure/gpu/<profile>.yaml)
+    gpu_names: tuple[str, ...] = ()  # the reference's cards, as NVML named them
     elapsed_s: float = 0.0
     summary: dict[str, MetricSummary] = field(default_factory=dict)
     # the same per instance (``RefCell.instance_key``: set/instance folder)
@@ -224,9 +229,12 @@ def run_check(
     gpu_spec: SimGpuSpec | None = None,
     search: bool = True,
     progress: Progress | None = None,
+    gpu_profile: str | None = None,
+    gpu_overrides: dict[str, str] | None = None,
 ) -> CheckReport:
     """Replay every cell of one reference set, or of several pooled (``reference`` a
-    list of set folders), and compare."""
+    list of set folders), and compare. The simulated GPU: ``gpu_spec``, else the
+    profile ``gpu_profile`` (default: the reference cards') with ``gpu_overrides``."""
     t_start = time.monotonic()
     roots = ([Path(reference)] if isinstance(reference, (str, Path))
              else [Path(r) for r in reference])
@@ -234,13 +242,17 @@ def run_check(
         raise ConfigError("no reference folder given")
     cells = [c for root in roots for c in load_reference(root)]
     cal = calibration or Calibration()
-    spec = gpu_spec or SimGpuSpec.h100_sxm()
-    report = CheckReport(references=roots, points=[], searches=[], calibration=cal)
+    spec = gpu_spec or gpu_spec_with_overrides(gpu_overrides or {},
+                                               gpu_profile or reference_profile(cells))
+    report = CheckReport(references=roots, points=[], searches=[], calibration=cal,
+                         gpu_profile=spec.profile,
+                         gpu_names=tuple(sorted({c.gpu_name for c in cells if c.gpu_name})))
     perfs: dict[tuple[str, int], PerfModel] = {}
     for k, cell in enumerate(cells, 1):
         key = (cell.model, cell.tp)
         if key not in perfs:
-            perfs[key] = PerfModel(cell.shape, GpuPerfSpec.h100_sxm(), cell.tp, cal)
+            perfs[key] = PerfModel(cell.shape, GpuPerfSpec.for_profile(spec.profile), cell.tp,
+                                   cal)
         perf = perfs[key]
         for point in cell.points:
             report.points.append(PointComparison(
@@ -313,7 +325,8 @@ def _where(report: CheckReport, cell: RefCell) -> str:
 def render_markdown(report: CheckReport) -> str:
     refs = ", ".join(f"`{r}`" for r in report.references)
     lines = [
-        f"Reference: {refs}; simulated in virtual time at the card's clock "
+        f"Reference: {refs} ({', '.join(report.gpu_names) or 'card not recorded'}); "
+        f"simulated as GPU profile `{report.gpu_profile}` in virtual time at the card's clock "
         f"({report.elapsed_s:.0f} s on this machine). Errors are (sim − measured) / measured; "
         "the summary uses their absolute values.",
         "",
@@ -411,9 +424,19 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def gpu_spec_with_overrides(overrides: dict[str, str]) -> SimGpuSpec:
-    """The shipped ``SimGpuSpec`` with some numeric constants replaced."""
-    base = SimGpuSpec.h100_sxm()
+def reference_profile(cells: Sequence[RefCell]) -> str:
+    """The one GPU profile of the reference's cards (by their NVML names)."""
+    names = sorted({c.gpu_name for c in cells if c.gpu_name})
+    profiles = {profile_for_gpu_name(n) for n in names}
+    if len(profiles) != 1 or None in profiles:
+        raise ConfigError("cannot tell one GPU profile from the reference's cards "
+                          f"({', '.join(names) or 'no GPU name recorded'}): give --gpu-profile")
+    return str(profiles.pop())
+
+
+def gpu_spec_with_overrides(overrides: dict[str, str], profile: str = "h100-sxm") -> SimGpuSpec:
+    """The shipped ``SimGpuSpec`` of ``profile`` with some numeric constants replaced."""
+    base = SimGpuSpec.for_profile(profile)
     values: dict[str, float] = {}
     for key, raw in overrides.items():
         current = getattr(base, key, None)
@@ -446,19 +469,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the max-throughput bisection (faster)")
     p.add_argument("--calibration", action="append", default=[], metavar="KEY=VALUE",
                    help="override a greenllm.sim.hardware.Calibration constant (repeatable)")
+    p.add_argument("--gpu-profile", metavar="NAME",
+                   help="simulate this GPU profile (h100-sxm, h200; config/measure/gpu/); "
+                   "default: the reference cards' own")
     p.add_argument("--gpu", action="append", default=[], metavar="KEY=VALUE",
                    help="override a numeric greenllm.gpu.sim.SimGpuSpec constant, e.g. "
                    "power_limit_tau_s=0.05 (repeatable)")
     args = p.parse_args(argv)
     try:
         cal = Calibration().with_overrides(_parse_overrides(args.calibration))
-        spec = gpu_spec_with_overrides(_parse_overrides(args.gpu))
+        overrides = _parse_overrides(args.gpu)
+        if args.gpu_profile:  # a bad name or constant fails before any reading
+            gpu_spec_with_overrides(overrides, args.gpu_profile)
         for ref in args.reference:
             if not Path(ref).is_dir():
                 raise ConfigError(f"reference folder not found: {ref}")
         check_out(args.out)
-        report = run_check(args.reference, calibration=cal, gpu_spec=spec,
-                           search=not args.no_search,
+        report = run_check(args.reference, calibration=cal, gpu_profile=args.gpu_profile,
+                           gpu_overrides=overrides, search=not args.no_search,
                            progress=lambda m: print(m, file=sys.stderr, flush=True))
         emit(render_markdown(report), args.out, "calibration check")
     except GreenllmError as err:

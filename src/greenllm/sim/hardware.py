@@ -43,6 +43,30 @@ class GpuPerfSpec:
             memory_bytes=80e9,
         )
 
+    @classmethod
+    def h200(cls) -> GpuPerfSpec:
+        # NVIDIA H200 datasheet (SXM): the H100's GH100 compute (1,979 TFLOP/s bf16 with
+        # sparsity -> 989.4 dense, same SM clocks: 345-1980 MHz on the lent H200) with
+        # 141 GB of HBM3e at 4.8 TB/s (H100: 3.35); NVLink 4 900 GB/s total. Nothing here
+        # is fitted to an H200 measurement yet (docs/calibration.md).
+        return cls(
+            name="NVIDIA H200 (simulated)",
+            peak_bf16_flops=989.4e12,
+            boost_clock_mhz=1980.0,
+            hbm_bandwidth_bps=4.8e12,
+            nvlink_bandwidth_bps=450e9,
+            memory_bytes=141e9,
+        )
+
+    @classmethod
+    def for_profile(cls, profile: str) -> GpuPerfSpec:
+        """The spec of a greenllm GPU profile name (``gpu.name``), e.g. ``h200``."""
+        makers = {"h100-sxm": cls.h100_sxm, "h200": cls.h200}
+        if profile not in makers:
+            raise ConfigError(f"no simulated performance spec for gpu profile {profile!r} "
+                              f"(simulated: {', '.join(makers)})")
+        return makers[profile]()
+
     def flops_at(self, sm_clock_mhz: float) -> float:
         """Peak dense bf16 FLOP/s at an SM clock (tensor throughput is clock-linear)."""
         return self.peak_bf16_flops * sm_clock_mhz / self.boost_clock_mhz

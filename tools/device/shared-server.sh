@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Part 2 on the H100: one vLLM server (MODEL_ID, default the 1.1B Llama shape; dummy
+# On the lent GPU: one vLLM server (MODEL_ID, default the 1.1B Llama shape; dummy
 # weights, max batch 64) shared by several client runs. Every run is saved as it ends.
 #   SECTIONS="ab"        (issue 3) greenllm's streaming client vs `vllm bench serve`: same
 #                        workload, rate, count and arrival times, interleaved A B B A …
