@@ -24,13 +24,7 @@ def calls(path: Path, command: str) -> list[list[str]]:
     return [c["args"] for c in map(json.loads, lines) if c["command"] == command]
 
 
-@pytest.fixture(autouse=True)
-def _only_when_asked(request):
-    # ~60 s on 2 cores (four Snakemake runs of ~35 jobs): opt in with -m slow.
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow DAG run: use -m slow")
-
-
+# ~60 s on 2 cores (four Snakemake runs of ~35 jobs): plain pytest skips it (tests/opt_in_markers.py).
 @pytest.mark.slow
 def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
     log = tmp_path / "calls.jsonl"
