@@ -17,7 +17,8 @@ def runs(tmp_path_factory):
     procs = {
         "paper_all": start(workdir_for(base / "a"), "-n", "--quiet", "rules"),
         "paper_fig03": start(workdir_for(base / "b"), FIG03, "-n"),
-        "sim_all": start(workdir_for(base / "c"), "-n", "-p",
+        # --quiet host: replaces the profile's quiet list, so -p shows each job again
+        "sim_all": start(workdir_for(base / "c"), "-n", "-p", "--quiet", "host",
                          "--workflow-profile", str(ROOT / "profiles/sim")),
         "bad_config": start(workdir_for(base / "d"), "-n", "--config", "clocks={mode: pinned}"),
         "lint": start(workdir_for(base / "e"), "--lint"),

@@ -119,3 +119,9 @@ def report_setup(study):
         f"Preset {cfg['preset']}: model {cfg['model']['name']}, engine {cfg['engine']}, "
         f"clocks {cfg['clocks']['mode']}; instances {', '.join(PLAN.study(study).instance_ids)}."
     )
+
+
+def print_run_summary(ok):
+    from greenllm.workflow_summary import summary_lines
+
+    print("\n".join(summary_lines(PLAN, sys.argv, ok=ok)), flush=True)
