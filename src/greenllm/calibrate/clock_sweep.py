@@ -9,7 +9,7 @@ mean power and energy per request. The results go through the project's own clai
 checks (``greenllm.analysis.paper_claims``) so the comparison with the paper uses the
 same definitions as for measured cells.
 
-    python -m greenllm.sim.clock_sweep [--model llama2-70b --tp 8 --max-batch 64]
+    python -m greenllm.calibrate.clock_sweep [--model llama2-70b --tp 8 --max-batch 64]
         [--clocks 800,1000,1200,1400,1600,1800,1980] [--workloads S-S,M-M,...]
         [--out docs/calibration.md]
 
@@ -33,11 +33,11 @@ from greenllm.analysis import paper_claims as pc
 from greenllm.analysis.claim_helpers import NotMeasurable
 from greenllm.analysis.flatten import rows_to_frame
 from greenllm.analysis.studies import parse_study
+from greenllm.calibrate.calibration_check import check_out, emit
 from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.shapes import SHAPES
 from greenllm.load.workloads import PAPER_WORKLOADS, Workload, parse_workload
-from greenllm.sim.calibration_check import check_out, emit
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
 from greenllm.sim.model_shape import ModelShape
 from greenllm.sim.perf_model import PerfModel
@@ -232,7 +232,7 @@ def _ints(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m greenllm.sim.clock_sweep",
+    p = argparse.ArgumentParser(prog="python -m greenllm.calibrate.clock_sweep",
                                 description="The workload study on the simulator, in virtual "
                                 "time, and the paper's clock claims checked on it.")
     p.add_argument("--model", default="llama2-70b", help=f"one of {', '.join(SHAPES)}")
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"TTFT/TBT of requests sent alone at {max(clocks)} MHz; medium load = "
                   f"{MEDIUM_FRACTION:g} × the max throughput at each clock "
                   f"({time.monotonic() - t0:.0f} s to compute). "
-                  "`python -m greenllm.sim.clock_sweep` regenerates it.")
+                  "`python -m greenllm.calibrate.clock_sweep` regenerates it.")
         emit(render_markdown(points, claims, header), args.out, "clock sweep", BEGIN_MARKER,
              END_MARKER)
     except GreenllmError as err:

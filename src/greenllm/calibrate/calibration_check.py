@@ -1,6 +1,6 @@
 """The simulator against a reference dataset of real measurements, in virtual time.
 
-For every load point of every reference cell (``greenllm.sim.reference``) the offline
+For every load point of every reference cell (``greenllm.calibrate.reference``) the offline
 simulator (``greenllm.sim.offline``) replays each measured repeat with the same instance
 shape, max batch, token budget, workload, rate, request count and arrival seed, at the
 clock the card ran at (observe mode: 1980 MHz), and reduces it the way ``greenllm
@@ -12,7 +12,7 @@ cell's own SLO (TTFT and TBT at the SLO percentile, >= 90 % of the offered rate
 achieved), with probes sized like the cell's search, and sets it beside the measured
 max throughput.
 
-    python -m greenllm.sim.calibration_check \
+    python -m greenllm.calibrate.calibration_check \
         --reference reports/reference/h100-2026-11-25 \
         --reference reports/reference/h100-2026-11-25-s2 \
         [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...] \
@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from greenllm.atomic import write_text
+from greenllm.calibrate.reference import RefCell, RefPoint, RefRepeat, load_reference
 from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.sim.hardware import Calibration, GpuPerfSpec
 from greenllm.sim.perf_model import PerfModel
-from greenllm.sim.reference import RefCell, RefPoint, RefRepeat, load_reference
 from greenllm.sim.virtual_load import (
     Arrivals,
     ProbeSizing,
@@ -434,7 +434,7 @@ def gpu_spec_with_overrides(overrides: dict[str, str]) -> SimGpuSpec:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m greenllm.sim.calibration_check",
+        prog="python -m greenllm.calibrate.calibration_check",
         description="Replay a reference dataset of measured cells in the simulator (virtual "
         "time) and print the error per metric.")
     p.add_argument("--reference", required=True, action="append", metavar="DIR",

@@ -1,7 +1,7 @@
 """Ready-made A/B runners: one greenllm client run, one ``vllm bench serve`` run.
 
-The one analysis module that talks to a server (the rest reads files only): it exists so
-that both sides of ``benchmarks/compare_ab.py`` send the same load and report the same
+They talk to a server, so they live here, not in ``analysis`` (which reads files only);
+they exist so that both sides of ``benchmarks/compare_ab.py`` send the same load and report the same
 metrics under the same definitions (``compare.parse_vllm_bench_result`` and
 ``compare.greenllm_metrics_from_frame``). Each returns a flat dict of numbers.
 """
