@@ -26,9 +26,15 @@ except GreenllmError as err:
 RESULTS = PLAN.results_dir
 REPORTS = PLAN.reports_dir
 LOGS = PLAN.logs_dir
+# Under --sdm conda, rules run in workflow/envs/*.yaml (greenllm installed from this
+# checkout): call its python, not the one running Snakemake.
+_CONDA = any(m.name == "CONDA" for m in workflow.deployment_settings.deployment_method)
 GREENLLM = PLAN.config.get("greenllm_cmd") or (
-    f"{shlex.quote(sys.executable)} -m greenllm.cli.main"
+    "python -m greenllm.cli.main" if _CONDA
+    else f"{shlex.quote(sys.executable)} -m greenllm.cli.main"
 )
+# vLLM only where it is needed: its wheels pull a CUDA build of torch.
+MEASURE_ENV = "../envs/greenllm-vllm.yaml" if PLAN.config["engine"] == "vllm" else "../envs/greenllm.yaml"
 
 
 def _alternatives(values):

@@ -54,6 +54,8 @@ rule measure:
         gpus=lambda wc: PLAN.instance(wc.instance).gpus,
         gpu=lambda wc: PLAN.instance(wc.instance).gpus,
         runtime=measure_runtime_min,
+    conda:
+        MEASURE_ENV
     shell:
         "{params.greenllm} measure {params.overrides} > {log:q} 2>&1"
         " && cp {params.manifest:q} {output:q}"
