@@ -17,6 +17,7 @@ Pure functions (apart from the small YAML loaders at the top) shared by the Snak
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import re
@@ -595,11 +596,18 @@ def _group_overrides(group: str, settings: Mapping[str, Any], skip: Iterable[str
     return out
 
 
-def measure_overrides(plan: Plan, iid: str) -> list[str]:
+def measure_overrides(plan: Plan, iid: str, cells: Iterable[Cell] | None = None) -> list[str]:
     """The Hydra overrides of ``greenllm measure`` for instance ``iid``, one per item
-    (quote each for a shell). The measure command runs all of the instance's cells."""
+    (quote each for a shell). The measure command runs all of the instance's cells, or
+    with ``cells`` the grid of their clocks and workloads (load points stay the
+    instance's: a cell measured for one study serves the others too)."""
     cfg = plan.config
     inst = plan.instance(iid)
+    mine = [c for c in cells or () if c.instance_id == iid]
+    if mine:
+        inst = dataclasses.replace(
+            inst, clocks=tuple(k for k in inst.clocks if any(c.clock == k for c in mine)),
+            workloads=tuple(w for w in inst.workloads if any(c.workload == w for c in mine)))
     model = cfg["model"]
     out = [
         f"out_dir={hydra_value(plan.raw_dir(iid))}",
@@ -615,7 +623,8 @@ def measure_overrides(plan: Plan, iid: str) -> list[str]:
         f"clocks={cfg['clocks']['mode']}",
     ]
     if cfg["clocks"]["mode"] == "pin":
-        out.append(f"clocks.mhz={hydra_value(list(cfg['clocks']['mhz']))}")
+        mhz = [m for m in cfg["clocks"]["mhz"] if clock_label(m) in inst.clocks]
+        out.append(f"clocks.mhz={hydra_value(mhz)}")
     out.append(f"workload.ids={hydra_value(list(inst.workloads))}")
     out += _group_overrides("load", cfg["load"], skip=("points",))
     out.append(f"load.points={hydra_value(list(inst.loads))}")

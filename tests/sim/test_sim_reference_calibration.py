@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from greenllm.errors import ConfigError
-from greenllm.sim.calibration_check import (
+from greenllm.calibrate.calibration_check import (
     BEGIN_MARKER,
     END_MARKER,
     METRICS,
     run_check,
 )
+from greenllm.calibrate.reference import load_reference
+from greenllm.errors import ConfigError
 from greenllm.sim.hardware import Calibration
-from greenllm.sim.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reports" / "reference" / "h100-2026-11-25"
@@ -82,7 +82,7 @@ def test_a_miscalibrated_simulator_is_caught():
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "greenllm.sim.calibration_check", *args],
+    return subprocess.run([sys.executable, "-m", "greenllm.calibrate.calibration_check", *args],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -135,7 +135,7 @@ def test_bad_reference_is_a_one_line_error(tmp_path):
 
 
 def test_gpu_overrides_reach_the_simulated_card():
-    from greenllm.sim.calibration_check import gpu_spec_with_overrides
+    from greenllm.calibrate.calibration_check import gpu_spec_with_overrides
 
     spec = gpu_spec_with_overrides({"power_limit_tau_s": "0", "max_sm_clock_mhz": "1800"})
     assert spec.power_limit_tau_s == 0.0 and spec.max_sm_clock_mhz == 1800
@@ -146,8 +146,8 @@ def test_gpu_overrides_reach_the_simulated_card():
 
 def test_clock_sweep_shows_the_documented_clock_response():
     # docs/calibration.md's 70B TP8 sweep, two workloads and the end clocks only
+    from greenllm.calibrate.clock_sweep import paper_claims, sweep, to_table
     from greenllm.load.workloads import parse_workload
-    from greenllm.sim.clock_sweep import paper_claims, sweep, to_table
 
     wls = [parse_workload("S-S"), parse_workload("L-L")]
     points = sweep("llama2-70b", 8, 64, wls, (800, 1980))

@@ -78,7 +78,7 @@ class Calibration:
 
     Fitted to the reference datasets reports/reference/h100-2026-11-25 and
     h100-2026-11-25-s2 (vLLM 0.26 on one H100 SXM at its own 1980 MHz clock: 1.1B, 7B
-    and 13B Llama shapes, max batch 4/16/64, workloads S-S/M-M/L-L at up to three loads) with ``python -m greenllm.sim.calibration_check``;
+    and 13B Llama shapes, max batch 4/16/64, workloads S-S/M-M/L-L at up to three loads) with ``python -m greenllm.calibrate.calibration_check``;
     the fit, its error per metric and what constrained it are in docs/calibration.md.
     Constants without a "fit" note keep their earlier, literature-based values.
     """
