@@ -26,9 +26,11 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from greenllm import atomic
-from greenllm.engine.launch import engine_spec, engine_version, start_engine
+from greenllm.engine.base import Engine
+from greenllm.engine.kinds import engine_kind
+from greenllm.engine.live import energy_period_s  # noqa: F401 - re-exported (benchmarks)
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu import Gpu, pin_clocks
 from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
@@ -108,10 +110,11 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     iid = instance_id(cfg)
     model_dir = prepare_model_dir(cfg)
+    kind = engine_kind(cfg.engine.kind)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
-            gpu = stack.enter_context(open_instance_gpus(cfg, out))
+            gpu = stack.enter_context(kind.open_gpus(cfg, out))
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
@@ -123,42 +126,26 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 write_manifest(out, iid, cells, complete=True)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
-            spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx_len,
-                               gpu_uuids=[i.uuid for i in infos], gpu_indices=list(gpu.indices),
-                               sim_state_path=getattr(gpu, "state_path", None))
             prov = provenance(config=to_plain(cfg), config_hash=config_hash(cfg),
                               overrides=overrides, gpu_infos=infos,
-                              engine_version=engine_version(cfg.engine.kind))
+                              engine_version=kind.version())
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
                 prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
-            note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
-            server = start_engine(spec, cfg)
-            stack.callback(server.stop, float(cfg.engine.stop_grace_s))
-            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {server.base_url}")
+            engine = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len)
+            stack.callback(engine.stop, float(cfg.engine.stop_grace_s))
+            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {engine.base_url}")
             settings = PointSettings(
-                base_url=server.base_url, model=cfg.model.name, arrival=cfg.load.arrival,
-                cv=float(cfg.load.cv), timeout_s=float(cfg.load.request_timeout_s),
+                arrival=cfg.load.arrival, cv=float(cfg.load.cv),
+                timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
-            ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
+            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
-    tp = int(cfg.instance.tp)
-    if cfg.engine.kind == "sim":
-        return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
-                         clock_permitted=bool(cfg.clocks.sim_clock_permitted),
-                         settle_s=float(cfg.gpu.sim_settle_s))
-    selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
-    if len(selectors) != tp:
-        raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
-    return open_gpus("nvml", selectors)
 
 
 def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
@@ -195,7 +182,7 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> 
     return status is None or repeats_done(cell, out) < repeats
 
 
-def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
+def measure_cells(cfg: DictConfig, gpu: Gpu, engine: Engine, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
                   prov: dict[str, Any]) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
@@ -222,17 +209,17 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
             # SLO baselines: requests alone at the max clock (paper §III), one pin for all.
             with pin_clocks(gpu, baseline_mhz, mode=mode, marker_dir=marker_dir,
                             settle_timeout_s=settle):
-                warm_up(cfg, settings, missing[0], server.check_alive)
+                warm_up(cfg, settings, engine, missing[0])
                 for w in missing:
                     note(f"{iid}: SLO baseline for {w.id} (requests alone)")
-                    baselines[w.id] = measure_baseline(cfg, settings, w, out, server.check_alive,
+                    baselines[w.id] = measure_baseline(cfg, settings, engine, w, out,
                                                        clock_mhz=baseline_mhz)
         for r in range(repeats):
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
                                 settle_timeout_s=settle) as plan:
-                    warm_up(cfg, settings, group[0].workload, server.check_alive)
+                    warm_up(cfg, settings, engine, group[0].workload)
                     for cell in group:
                         eta = ""
                         if done:
@@ -241,7 +228,7 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                         rep = f" repeat {r + 1}/{repeats}" if repeats > 1 else ""
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
-                        measure_pass(cfg, gpu, server, settings, cell, r, out, instance, plan,
+                        measure_pass(cfg, gpu, engine, settings, cell, r, out, instance, plan,
                                      baselines[cell.workload.id], prov)
                         done += 1
     except EngineError as err:
@@ -250,11 +237,11 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     return True
 
 
-def warm_up(cfg: DictConfig, settings: PointSettings, w: Workload, check: Any) -> None:
+def warm_up(cfg: DictConfig, settings: PointSettings, engine: Engine, w: Workload) -> None:
     n = int(cfg.load.warmup_requests)
     if n > 0:
-        run_point(settings, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
-                  sampler=None, check_engine=check, seed_offset=999_999)
+        run_point(settings, engine, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
+                  sampler=None, seed_offset=999_999)
 
 
 def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
@@ -281,7 +268,7 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
     return summary
 
 
-def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+def measure_pass(cfg: DictConfig, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                  baseline: dict[str, Any], prov: dict[str, Any]) -> None:
     """One repeat of a cell; the first also searches the max throughput under SLO.
@@ -295,7 +282,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    sampler = engine.sampler(gpu)
     ok = interrupted = False
     try:
         with sampler:
@@ -303,12 +290,11 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
                 summary["max_throughput"], frames = search_max_throughput(
-                    cfg, settings, cell.workload, baseline["slo_obj"], baseline,
-                    server.check_alive, label)
+                    cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
-            points, point_frames = run_load_points(cfg, settings, cell.workload,
+            points, point_frames = run_load_points(cfg, settings, engine, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
-                                                   server.check_alive, label, repeat)
+                                                   label, repeat)
         frames += point_frames
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
         summary["load_points"] += points
@@ -346,16 +332,6 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
-
-
-def energy_period_s(gpu: Gpu) -> float:
-    """How often to read the energy counter: every tick, unless that cannot keep up.
-
-    One read costs ~4 ms of CPU on H100 (docs/gpu.md); from 4 real GPUs on, reading all
-    counters every 20 ms tick would overrun the tick, so read them every 100 ms (the
-    counter's own update period).
-    """
-    return 0.1 if not gpu.simulated and len(gpu.indices) >= 4 else 0.0
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:

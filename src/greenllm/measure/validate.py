@@ -9,9 +9,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from greenllm.engine.kinds import KINDS
 from greenllm.errors import ConfigError
 
-ENGINES = ("vllm", "sim")
+ENGINES = KINDS
 CLOCK_MODES = ("pin", "observe")
 ARRIVALS = ("poisson", "gamma", "constant")
 
@@ -20,6 +21,10 @@ def validate_static(cfg: DictConfig) -> None:
     """Everything that can be checked from the config alone."""
     if cfg.engine.kind not in ENGINES:
         raise ConfigError(f"engine.kind={cfg.engine.kind!r}: must be one of {', '.join(ENGINES)}")
+    if cfg.engine.kind == "virtual":  # the simulated GPU model must exist before anything runs
+        from greenllm.sim.gpu_models import simulated_gpu
+
+        simulated_gpu(str(cfg.gpu.name))
     if cfg.clocks.mode not in CLOCK_MODES:
         raise ConfigError(f"clocks.mode={cfg.clocks.mode!r}: must be pin or observe")
     if cfg.model.load_format not in ("dummy", "real"):
