@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from greenllm import atomic
 from greenllm.engine.base import Engine
 from greenllm.load import Workload, summarize
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.points import PointSettings
 from greenllm.search import Slo, baseline_from
 
@@ -37,7 +36,7 @@ def _with_slo(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | None:
+def load_baseline(cfg: MeasureCfg, w: Workload, out: Path) -> dict[str, Any] | None:
     """A stored baseline, if it was measured with the same SLO settings."""
     path, _ = _paths(out, w)
     try:
@@ -50,7 +49,7 @@ def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | N
     return _with_slo(record)
 
 
-def measure_baseline(cfg: DictConfig, settings: PointSettings, engine: Engine, w: Workload,
+def measure_baseline(cfg: MeasureCfg, settings: PointSettings, engine: Engine, w: Workload,
                      out: Path, *, clock_mhz: int | None) -> dict[str, Any]:
     engine.check_alive()
     # One request at a time, each waiting for the previous one: nothing to batch with.

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from greenllm.engine.base import Engine, Sampler
 from greenllm.load import Workload
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.points import PointResult, PointSettings, n_requests, run_point
 from greenllm.search import ProbeResult, Slo, find_max_throughput, slo_verdict
 
@@ -30,7 +30,7 @@ def point_record(p: PointResult, *, name: str | None = None, fraction: float | N
     }
 
 
-def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
+def start_rate(cfg: MeasureCfg, baseline: dict[str, Any]) -> float:
     """A first probe rate: half of what a full batch at the alone latency would serve.
 
     Batching slows each request down, so this is usually above capacity and the search
@@ -41,7 +41,7 @@ def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
     return max(float(cfg.search.min_rps), 0.5 * int(cfg.instance.max_batch) / e2e)
 
 
-def search_max_throughput(cfg: DictConfig, settings: PointSettings, engine: Engine,
+def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
                           workload: Workload, slo: Slo, baseline: dict[str, Any],
                           label: str) -> tuple[dict[str, Any], list[pd.DataFrame]]:
     """Max throughput under SLO: the ``max_throughput`` block and every probe's requests."""
@@ -76,7 +76,7 @@ def search_max_throughput(cfg: DictConfig, settings: PointSettings, engine: Engi
     return search, frames
 
 
-def load_point_rates(cfg: DictConfig, max_rps: float | None) -> list[tuple[str, float | None, float | None]]:
+def load_point_rates(cfg: MeasureCfg, max_rps: float | None) -> list[tuple[str, float | None, float | None]]:
     """(name, fraction of max or None, rate or None when it cannot be derived)."""
     points: list[tuple[str, float | None, float | None]] = []
     for name in cfg.load.points:
@@ -86,7 +86,7 @@ def load_point_rates(cfg: DictConfig, max_rps: float | None) -> list[tuple[str, 
     return points
 
 
-def run_load_points(cfg: DictConfig, settings: PointSettings, engine: Engine,
+def run_load_points(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
                     workload: Workload, slo: Slo, max_rps: float | None, sampler: Sampler,
                     label: str, repeat: int) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     """Each named load point once (one repeat), with its energy from the sampler."""

@@ -35,9 +35,11 @@ from greenllm.load import Workload, workload_from
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
+from greenllm.measure.settings import to_settings
 from greenllm.measure.validate import max_model_len, validate_static
 
 SCHEMA = "greenllm.cell/1"
@@ -54,11 +56,11 @@ class Cell:
         return out / "cells" / self.clock_label / self.workload.id
 
 
-def instance_id(cfg: DictConfig) -> str:
+def instance_id(cfg: MeasureCfg) -> str:
     return f"{cfg.model.name}_tp{cfg.instance.tp}_b{cfg.instance.max_batch}"
 
 
-def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> list[Cell]:
+def plan_cells(cfg: MeasureCfg, workloads: Sequence[Workload], mode: str) -> list[Cell]:
     if mode == "observe":
         return [Cell("native", None, w) for w in workloads]
     return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
@@ -100,7 +102,10 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
+def run(raw: DictConfig, overrides: Sequence[str]) -> int:
+    """The app layer: the Hydra config is recorded as given, then typed once."""
+    plain, chash = to_plain(raw), config_hash(raw)
+    cfg = to_settings(raw)
     validate_static(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
     if not workloads:
@@ -126,7 +131,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 write_manifest(out, iid, cells, complete=True)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
-            prov = provenance(config=to_plain(cfg), config_hash=config_hash(cfg),
+            prov = provenance(config=plain, config_hash=chash,
                               overrides=overrides, gpu_infos=infos,
                               engine_version=kind.version())
             prov["clock_mode"] = mode
@@ -148,7 +153,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
+def clock_mode(cfg: MeasureCfg, gpu: Gpu) -> str:
     if cfg.clocks.mode == "observe":
         return "observe"
     denied = [i for i in gpu.indices if not gpu.clock_control_permitted(i)]
@@ -164,7 +169,7 @@ def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
     )
 
 
-def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
+def check_clocks_supported(cfg: MeasureCfg, gpu: Gpu, mode: str) -> None:
     if mode != "pin":
         return
     for i in gpu.indices:
@@ -182,7 +187,7 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> 
     return status is None or repeats_done(cell, out) < repeats
 
 
-def measure_cells(cfg: DictConfig, gpu: Gpu, engine: Engine, settings: PointSettings,
+def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
                   prov: dict[str, Any]) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
@@ -237,14 +242,14 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, engine: Engine, settings: PointSett
     return True
 
 
-def warm_up(cfg: DictConfig, settings: PointSettings, engine: Engine, w: Workload) -> None:
+def warm_up(cfg: MeasureCfg, settings: PointSettings, engine: Engine, w: Workload) -> None:
     n = int(cfg.load.warmup_requests)
     if n > 0:
         run_point(settings, engine, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
                   sampler=None, seed_offset=999_999)
 
 
-def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
+def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
                 baseline: dict[str, Any], prov: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -268,7 +273,7 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
     return summary
 
 
-def measure_pass(cfg: DictConfig, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
+def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                  baseline: dict[str, Any], prov: dict[str, Any]) -> None:
     """One repeat of a cell; the first also searches the max throughput under SLO.
