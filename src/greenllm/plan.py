@@ -304,7 +304,15 @@ def check_config(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("config key 'model.repo_id': source hub needs a repo id")
     if source == "local" and not model.get("path"):
         raise ConfigError("config key 'model.path': source local needs the model folder")
+    if cfg.get("engine") == "virtual":
+        from greenllm.sim.gpu_models import simulated_gpu
+
+        try:
+            simulated_gpu(str(cfg.get("gpu", "h100-sxm")))
+        except ConfigError as err:
+            raise ConfigError(f"config key 'gpu': {err}") from None
     studies = cfg["studies"]
+    # With engine=virtual this is the number of simulated GPUs (TP above it: an error).
     gpus = cfg.get("gpus_available", 8)
     for name, spec in studies.items():
         for key in ("workloads", "workload"):

@@ -34,8 +34,16 @@ class ModelCfg:
 
 
 @dataclass
+class VirtualEngineCfg:
+    # Run-to-run jitter of the virtual engine (greenllm.sim.jitter): lognormal sigma of a
+    # per-load factor on iteration time and on drawn power, measured on the H100.
+    jitter_time: float = 0.014
+    jitter_power: float = 0.029
+
+
+@dataclass
 class EngineCfg:
-    kind: str = "vllm"  # vllm | sim
+    kind: str = "vllm"  # vllm | sim | virtual (greenllm.engine.kinds)
     host: str = "127.0.0.1"
     port: int | None = None  # None: a free port
     startup_timeout_s: float = 1200.0
@@ -46,6 +54,7 @@ class EngineCfg:
     enable_prefix_caching: bool = False
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    virtual: VirtualEngineCfg = field(default_factory=VirtualEngineCfg)
 
 
 @dataclass

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf
 
 from greenllm.errors import ConfigError
 from greenllm.load.model_folder import build_model_folder
+from greenllm.measure.config import MeasureCfg
 
 
 def default_model_dir(name: str) -> Path:
     return Path("results") / "models" / name
 
 
-def prepare_model_dir(cfg: DictConfig) -> Path:
+def prepare_model_dir(cfg: MeasureCfg) -> Path:
     """The configured folder; for dummy weights, built from the shape if it is absent.
 
     Dummy-weight runs need only the model's shape and a tokenizer whose tokens are
@@ -33,6 +33,6 @@ def prepare_model_dir(cfg: DictConfig) -> Path:
         )
     print(f"greenllm: building dummy-weight model folder {path} from the {cfg.model.name} shape",
           file=sys.stderr)
-    shape = OmegaConf.to_container(cfg.model.shape, resolve=True)
+    shape = asdict(cfg.model.shape)
     build_model_folder(path, shape, cfg.model.name)
     return path.resolve()

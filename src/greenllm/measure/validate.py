@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
-
+from greenllm.engine.kinds import KINDS
 from greenllm.errors import ConfigError
+from greenllm.measure.config import MeasureCfg, ModelShapeCfg
 
-ENGINES = ("vllm", "sim")
+ENGINES = KINDS
 CLOCK_MODES = ("pin", "observe")
 ARRIVALS = ("poisson", "gamma", "constant")
 
 
-def validate_static(cfg: DictConfig) -> None:
+def validate_static(cfg: MeasureCfg) -> None:
     """Everything that can be checked from the config alone."""
     if cfg.engine.kind not in ENGINES:
         raise ConfigError(f"engine.kind={cfg.engine.kind!r}: must be one of {', '.join(ENGINES)}")
+    if cfg.engine.kind == "virtual":  # the simulated GPU model must exist before anything runs
+        from greenllm.sim.gpu_models import simulated_gpu
+
+        simulated_gpu(str(cfg.gpu.name))
     if cfg.clocks.mode not in CLOCK_MODES:
         raise ConfigError(f"clocks.mode={cfg.clocks.mode!r}: must be pin or observe")
     if cfg.model.load_format not in ("dummy", "real"):
@@ -56,7 +60,7 @@ def validate_static(cfg: DictConfig) -> None:
         raise ConfigError(f"slo.scale={cfg.slo.scale}: must be >= 1 (a multiple of the alone latency)")
 
 
-def validate_parallelism(shape: DictConfig, tp: int) -> None:
+def validate_parallelism(shape: ModelShapeCfg, tp: int) -> None:
     """vLLM shards attention heads evenly across TP ranks; KV heads are split or replicated."""
     heads, kv = int(shape.num_attention_heads), int(shape.num_key_value_heads)
     if tp < 1:
@@ -72,7 +76,7 @@ def validate_parallelism(shape: DictConfig, tp: int) -> None:
         )
 
 
-def max_model_len(cfg: DictConfig, workloads: list) -> int:
+def max_model_len(cfg: MeasureCfg, workloads: list) -> int:
     """Context length the engine needs: the longest workload plus a small margin."""
     need = max(w.input_tokens + w.output_tokens for w in workloads) + 16
     length = int(cfg.engine.max_model_len or need)
