@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from simtest_helpers import LLAMA2_7B, LLAMA2_70B, TINY_1B, write_model
 
 from greenllm.errors import ConfigError
 from greenllm.sim import Calibration, GpuPerfSpec, ModelShape, PerfModel
+from simtest_helpers import LLAMA2_7B, LLAMA2_70B, TINY_1B, write_model
 
 
 @pytest.fixture
