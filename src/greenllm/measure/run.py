@@ -37,6 +37,7 @@ from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.ownership import claim_results_folder
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -104,10 +105,9 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     if not workloads:
         raise ConfigError("workload.ids is empty")
     ctx_len = max_model_len(cfg, workloads)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    iid = instance_id(cfg)
     model_dir = prepare_model_dir(cfg)
+    out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
+    iid = instance_id(cfg)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
