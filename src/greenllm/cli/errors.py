@@ -5,12 +5,12 @@ Exit codes (docs/measure.md, README):
 ====  ==========================================================================
 0     success
 1     a bug in greenllm (the traceback is shown: please report it)
-2     bad input or environment: config, model folder, GPU list, clock permission,
-      engine failed to start (``GreenllmError``), a YAML file that does not parse
+2     bad input or environment: config, model folder, output folder, GPU list, clock
+      permission, engine missing or failed to start (``GreenllmError``), a YAML file
+      that does not parse; the validation pass (``--check``) prints every problem
 3     ``greenllm measure``: the engine died during the run (finished cells are kept)
 4     operating-system error: permission denied, read-only file system, disk full
 5     another greenllm run holds the output folder or a GPU (the lock's holder is named)
-6     ``greenllm measure --check``: the validation pass found problems
 128+N stopped by signal N (130 = SIGINT/Ctrl-C, 143 = SIGTERM); clocks are restored
 ====  ==========================================================================
 
@@ -33,7 +33,6 @@ EXIT_INPUT = 2
 EXIT_ENGINE_DIED = 3
 EXIT_OS = 4
 EXIT_LOCKED = 5
-EXIT_CHECK_FAILED = 6
 EXIT_SIGNAL_BASE = 128
 
 _OS_HINTS = {
@@ -117,7 +116,8 @@ def run_guarded(func: Callable[[], int], debug: bool) -> int:
     except GreenllmError as err:
         if debug:
             raise
-        say(str(err))
+        for line in getattr(err, "problems", None) or [str(err)]:
+            say(line)  # the validation pass reports every problem, one line each
         return int(getattr(err, "exit_code", EXIT_INPUT))
     except OSError as err:
         if debug:

@@ -35,8 +35,10 @@ from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
+from greenllm.measure.preflight import instance_selectors
+from greenllm.measure.preflight import require as require_preflight
 from greenllm.measure.provenance import now_iso, provenance
-from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.measure.validate import max_model_len
 from greenllm.ownership import claim_results_folder
 
 SCHEMA = "greenllm.cell/1"
@@ -100,10 +102,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
-    validate_static(cfg)
+    # Every problem at once, before a file is written, a GPU opened or an engine started.
+    require_preflight(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
-    if not workloads:
-        raise ConfigError("workload.ids is empty")
     ctx_len = max_model_len(cfg, workloads)
     model_dir = prepare_model_dir(cfg)
     out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
@@ -151,11 +152,13 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
 
 def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
     tp = int(cfg.instance.tp)
+    selectors = instance_selectors(cfg)
     if cfg.engine.kind == "sim":
-        return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
+        # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
+        return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",
+                         sim_count=int(cfg.gpu.sim_count),
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted),
                          settle_s=float(cfg.gpu.sim_settle_s))
-    selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
     if len(selectors) != tp:
         raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
     return open_gpus("nvml", selectors)
