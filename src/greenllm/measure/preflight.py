@@ -12,7 +12,8 @@ same facts the engine will meet, not the built-in defaults:
 * the output folder: greenllm's own or new, and writable;
 * the GPU list: ``instance.gpus`` vs ``instance.tp``, indices that exist on this node
   (the simulated node has ``gpu.sim_count`` GPUs);
-* the engine: vLLM importable for ``engine=vllm``, a fixed ``engine.port`` free.
+* the engine: vLLM importable for ``engine=vllm``, a fixed ``engine.port`` free;
+* no other run holds the output folder (``greenllm.locks``).
 
 ``host=False`` (the DAG, which may run on a login node while jobs run elsewhere) skips
 what depends on the machine: real GPUs, vLLM, ports.
@@ -63,6 +64,7 @@ def problems(cfg: DictConfig, *, host: bool = True, model_built_later: bool = Fa
     found += _gpu_problems(cfg, host)
     if host:
         found += _engine_problems(cfg)
+        found += _lock_problems(cfg)
     return list(dict.fromkeys(found))  # one line per problem, in order
 
 
@@ -237,6 +239,16 @@ def _nvml_problems(selectors: list[Any]) -> list[str]:
             pynvml.nvmlShutdown()
         except Exception:
             pass
+    return []
+
+
+def _lock_problems(cfg: DictConfig) -> list[str]:
+    from greenllm.locks import RESULTS_LOCK, held_by_other
+
+    holder = held_by_other(Path(cfg.out_dir) / RESULTS_LOCK)
+    if holder:
+        return [f"out_dir {cfg.out_dir} is in use by another greenllm run: {holder}; wait for "
+                "it to finish or stop it"]
     return []
 
 

@@ -30,6 +30,7 @@ from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.load import Workload, workload_from
+from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
@@ -106,13 +107,16 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     require_preflight(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
     ctx_len = max_model_len(cfg, workloads)
-    model_dir = prepare_model_dir(cfg)
     out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
     iid = instance_id(cfg)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
+            # One run per output folder and per GPU (locks.py; the kernel frees them on exit).
+            stack.enter_context(hold_results_folder(out))
+            model_dir = prepare_model_dir(cfg)
             gpu = stack.enter_context(open_instance_gpus(cfg, out))
+            stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
