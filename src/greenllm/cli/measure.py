@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.check:
         from greenllm.measure.preflight import require
 
-        require(cfg)
+        require(cfg, locks=True)
         print(f"greenllm: check passed: {cfg.model.name} tp{cfg.instance.tp} "
               f"b{cfg.instance.max_batch} on {cfg.engine.kind} -> {cfg.out_dir}", file=sys.stderr)
         return 0

@@ -13,7 +13,7 @@ same facts the engine will meet, not the built-in defaults:
 * the GPU list: ``instance.gpus`` vs ``instance.tp``, indices that exist on this node
   (the simulated node has ``gpu.sim_count`` GPUs);
 * the engine: vLLM importable for ``engine=vllm``, a fixed ``engine.port`` free;
-* no other run holds the output folder (``greenllm.locks``).
+* ``--check`` also: no other run holds the output folder (``greenllm.locks``).
 
 ``host=False`` (the DAG, which may run on a login node while jobs run elsewhere) skips
 what depends on the machine: real GPUs, vLLM, ports.
@@ -64,12 +64,11 @@ def problems(cfg: DictConfig, *, host: bool = True, model_built_later: bool = Fa
     found += _gpu_problems(cfg, host)
     if host:
         found += _engine_problems(cfg)
-        found += _lock_problems(cfg)
     return list(dict.fromkeys(found))  # one line per problem, in order
 
 
-def require(cfg: DictConfig, *, host: bool = True) -> None:
-    found = problems(cfg, host=host)
+def require(cfg: DictConfig, *, host: bool = True, locks: bool = False) -> None:
+    found = problems(cfg, host=host) + (lock_problems(cfg) if locks else [])
     if found:
         raise PreflightError(found)
 
@@ -242,7 +241,8 @@ def _nvml_problems(selectors: list[Any]) -> list[str]:
     return []
 
 
-def _lock_problems(cfg: DictConfig) -> list[str]:
+def lock_problems(cfg: DictConfig) -> list[str]:
+    """``--check`` only: a run takes the lock itself and says who holds it (exit 5)."""
     from greenllm.locks import RESULTS_LOCK, held_by_other
 
     holder = held_by_other(Path(cfg.out_dir) / RESULTS_LOCK)
