@@ -22,6 +22,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +97,11 @@ def check_model_folder_replaceable(path: str | os.PathLike[str], key: str = "mod
 
 # --- results folders --------------------------------------------------------------------
 
+def _foreign_entries(path: Path) -> list[str]:
+    # A marker being written right now (its atomic temp file) is greenllm's too.
+    return [p.name for p in path.iterdir() if not p.name.startswith(f"{MARKER}.")]
+
+
 def _owned_results(path: Path) -> bool:
     if (path / MARKER).is_file():
         return True
@@ -109,7 +116,7 @@ def check_results_folder(path: str | os.PathLike[str], key: str = "out_dir") -> 
     """Raise unless greenllm may write results into ``path`` (absent, empty, or its own)."""
     path = Path(path)
     if path.is_dir():
-        if any(path.iterdir()) and not _owned_results(path):
+        if _foreign_entries(path) and not _owned_results(path):
             raise OwnershipError(
                 f"{key} {path} holds files greenllm did not write ({listing(path)}); "
                 f"greenllm writes results only into a new or empty folder or one it "
@@ -122,7 +129,17 @@ def claim_results_folder(path: str | os.PathLike[str], key: str = "out_dir") -> 
     """Check, create and mark ``path`` as greenllm's results folder; return it."""
     path = Path(path)
     check_results_folder(path, key)
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Born with its marker: build it beside and rename it into place, so a second
+        # run starting at the same moment never sees an unmarked folder.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        atomic.write_json(tmp / MARKER, {"created_by": "greenllm", "kind": "results"})
+        try:
+            os.rename(tmp, path)
+        except OSError:  # someone else made it meanwhile: theirs must pass the check
+            shutil.rmtree(tmp, ignore_errors=True)
+            check_results_folder(path, key)
     if not (path / MARKER).is_file():
         atomic.write_json(path / MARKER, {"created_by": "greenllm", "kind": "results"})
     return path

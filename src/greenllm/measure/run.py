@@ -67,10 +67,12 @@ def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> lis
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The cell's summary; None if absent or unreadable (corrupt: measured again)."""
     try:
-        return json.loads((cell.dir(out) / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        summary = json.loads((cell.dir(out) / "summary.json").read_text())
+    except (FileNotFoundError, ValueError):
         return None
+    return summary if isinstance(summary, dict) else None
 
 
 def cell_status(cell: Cell, out: Path) -> str | None:
@@ -79,10 +81,12 @@ def cell_status(cell: Cell, out: Path) -> str | None:
 
 
 def repeats_done(cell: Cell, out: Path) -> int:
-    """Completed repeats of a cell (a partial cell resumes at the next one)."""
+    """Completed repeats of a cell (a partial or failed cell resumes at the next one)."""
     summary = read_summary(cell, out)
-    if not summary or summary.get("status") not in ("ok", "partial"):
+    if not summary or summary.get("status") not in ("ok", "partial", "failed"):
         return 0
+    if summary.get("status") == "failed":  # its finished repeats stay valid
+        return int(summary.get("repeats_done") or 0)
     return int(summary.get("repeats_done", summary.get("repeats", 1)))
 
 
@@ -218,7 +222,7 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    start = {c: repeats_done(c, out) for c in todo}  # finished repeats are never redone
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
     try:
@@ -298,6 +302,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     ``partial`` until the last), so an interrupted run resumes at the next repeat.
     """
     cdir = cell.dir(out)
+    drop_unfinished_repeat(cdir, repeat)
     previous = read_summary(cell, out) if repeat > 0 else None
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
@@ -322,12 +327,10 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
         summary["repeats_done"] = repeat + 1
         summary["error"] = None
         ok = True
-    except EngineError as err:
-        summary["error"] = str(err)
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        # Ctrl-C, SIGTERM or a job time limit: not the cell's fault. Earlier repeats
-        # stay valid and a rerun resumes here; this pass's partial data is not kept.
+    except (EngineError, KeyboardInterrupt, SystemExit):
+        # The engine died, Ctrl-C, SIGTERM or a job time limit: not the cell's fault.
+        # Earlier repeats stay valid and a rerun resumes here; this pass's partial data
+        # (telemetry, requests) is not kept, so nothing of an aborted repeat is left.
         interrupted = True
         raise
     except GreenllmError as err:
@@ -353,6 +356,23 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
+
+
+def drop_unfinished_repeat(cdir: Path, repeat: int) -> None:
+    """Remove files of ``repeat`` left by an earlier run that was aborted mid-repeat, and
+    set a corrupt summary aside (kept, renamed) before it is measured again."""
+    for kind in ("requests", "telemetry"):
+        (cdir / f"{kind}.r{repeat}.parquet").unlink(missing_ok=True)
+    summary = cdir / "summary.json"
+    if summary.is_file():
+        try:
+            ok = isinstance(json.loads(summary.read_text()), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            aside = cdir / f"summary.corrupt-{time.strftime('%Y%m%dT%H%M%S')}.json"
+            summary.rename(aside)
+            note(f"{cdir}: unreadable summary.json kept as {aside.name}; measuring again")
 
 
 def energy_period_s(gpu: Gpu) -> float:
