@@ -23,6 +23,15 @@ try:
 except GreenllmError as err:
     raise WorkflowError(str(err)) from None
 
+# The same validation pass as `greenllm measure --check`, for every instance, once (jobs
+# re-read this file): `snakemake -n` lists every problem, one line each.
+if workflow.is_main_process:
+    from greenllm.measure.preflight import plan_problems
+
+    _PROBLEMS = plan_problems(PLAN, workflow.basedir)
+    if _PROBLEMS:
+        raise WorkflowError("\n".join(_PROBLEMS))
+
 RESULTS = PLAN.results_dir
 REPORTS = PLAN.reports_dir
 LOGS = PLAN.logs_dir

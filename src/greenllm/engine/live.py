@@ -20,6 +20,7 @@ from greenllm.errors import ConfigError
 from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus
 from greenllm.load import Workload, records_to_frame, run_requests_sync
 from greenllm.load.client import run_sequential_sync
+from greenllm.measure.preflight import instance_selectors
 
 
 @dataclass
@@ -64,12 +65,14 @@ class LiveKind:
 
     def open_gpus(self, cfg: Any, out: Path) -> Gpu:
         tp = int(cfg.instance.tp)
+        selectors = instance_selectors(cfg)
         if self.name == "sim":
-            return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
+            # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
+            return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",
+                             sim_count=int(cfg.gpu.sim_count),
                              clock_permitted=bool(cfg.clocks.sim_clock_permitted),
                              settle_s=float(cfg.gpu.sim_settle_s),
                              spec=SimGpuSpec.for_profile(str(cfg.gpu.name)))
-        selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
         if len(selectors) != tp:
             raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
         return open_gpus("nvml", selectors)

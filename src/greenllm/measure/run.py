@@ -33,6 +33,7 @@ from greenllm.gpu import Gpu, pin_clocks
 from greenllm.gpu.energy_read import describe as describe_energy_reads
 from greenllm.gpu.profiles import profile_warning
 from greenllm.load import Workload, workload_from
+from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
@@ -40,9 +41,11 @@ from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
+from greenllm.measure.preflight import require as require_preflight
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.settings import to_settings
-from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.measure.validate import max_model_len
+from greenllm.ownership import claim_results_folder
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -69,10 +72,12 @@ def plan_cells(cfg: MeasureCfg, workloads: Sequence[Workload], mode: str) -> lis
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The cell's summary; None if absent or unreadable (corrupt: measured again)."""
     try:
-        return json.loads((cell.dir(out) / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        summary = json.loads((cell.dir(out) / "summary.json").read_text())
+    except (FileNotFoundError, ValueError):
         return None
+    return summary if isinstance(summary, dict) else None
 
 
 def cell_status(cell: Cell, out: Path) -> str | None:
@@ -81,10 +86,12 @@ def cell_status(cell: Cell, out: Path) -> str | None:
 
 
 def repeats_done(cell: Cell, out: Path) -> int:
-    """Completed repeats of a cell (a partial cell resumes at the next one)."""
+    """Completed repeats of a cell (a partial or failed cell resumes at the next one)."""
     summary = read_summary(cell, out)
-    if not summary or summary.get("status") not in ("ok", "partial"):
+    if not summary or summary.get("status") not in ("ok", "partial", "failed"):
         return 0
+    if summary.get("status") == "failed":  # its finished repeats stay valid
+        return int(summary.get("repeats_done") or 0)
     return int(summary.get("repeats_done", summary.get("repeats", 1)))
 
 
@@ -108,20 +115,21 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     """The app layer: the Hydra config is recorded as given, then typed once."""
     plain, chash = to_plain(raw), config_hash(raw)
     cfg = to_settings(raw)
-    validate_static(cfg)
+    # Every problem at once, before a file is written, a GPU opened or an engine started.
+    require_preflight(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
-    if not workloads:
-        raise ConfigError("workload.ids is empty")
     ctx_len = max_model_len(cfg, workloads)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
     iid = instance_id(cfg)
-    model_dir = prepare_model_dir(cfg)
     kind = engine_kind(cfg.engine.kind)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
+            # One run per output folder and per GPU (locks.py; the kernel frees them on exit).
+            stack.enter_context(hold_results_folder(out))
+            model_dir = prepare_model_dir(cfg)
             gpu = stack.enter_context(kind.open_gpus(cfg, out))
+            stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
@@ -210,7 +218,8 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) in RETRIED_STATUSES else repeats_done(c, out))
+    # Finished repeats are never redone; a search that found nothing is searched again.
+    start = {c: (0 if cell_status(c, out) == "no_max_throughput" else repeats_done(c, out))
              for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
@@ -291,6 +300,7 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
     ``partial`` until the last), so an interrupted run resumes at the next repeat.
     """
     cdir = cell.dir(out)
+    drop_unfinished_repeat(cdir, repeat)
     previous = read_summary(cell, out) if repeat > 0 else None
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
@@ -316,12 +326,10 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
         summary["repeats_done"] = repeat + 1
         summary["error"] = None
         ok = True
-    except EngineError as err:
-        summary["error"] = str(err)
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        # Ctrl-C, SIGTERM or a job time limit: not the cell's fault. Earlier repeats
-        # stay valid and a rerun resumes here; this pass's partial data is not kept.
+    except (EngineError, KeyboardInterrupt, SystemExit):
+        # The engine died, Ctrl-C, SIGTERM or a job time limit: not the cell's fault.
+        # Earlier repeats stay valid and a rerun resumes here; this pass's partial data
+        # (telemetry, requests) is not kept, so nothing of an aborted repeat is left.
         interrupted = True
         raise
     except GreenllmError as err:
@@ -358,6 +366,23 @@ def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
                                   for c in cells])
     if warning:
         note(warning)
+
+
+def drop_unfinished_repeat(cdir: Path, repeat: int) -> None:
+    """Remove files of ``repeat`` left by an earlier run that was aborted mid-repeat, and
+    set a corrupt summary aside (kept, renamed) before it is measured again."""
+    for kind in ("requests", "telemetry"):
+        (cdir / f"{kind}.r{repeat}.parquet").unlink(missing_ok=True)
+    summary = cdir / "summary.json"
+    if summary.is_file():
+        try:
+            ok = isinstance(json.loads(summary.read_text()), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            aside = cdir / f"summary.corrupt-{time.strftime('%Y%m%dT%H%M%S')}.json"
+            summary.rename(aside)
+            note(f"{cdir}: unreadable summary.json kept as {aside.name}; measuring again")
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:
