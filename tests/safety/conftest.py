@@ -43,17 +43,17 @@ class Result:
 def greenllm(monkeypatch, capsys, tmp_path) -> Callable[..., Result]:
     """``greenllm(*argv)``: the CLI in process; counts engine starts (a spy that lets
     the real engine start)."""
-    import greenllm.measure.run as run_mod
+    import greenllm.engine.live as live_engine
 
     monkeypatch.setenv("GREENLLM_STATE_DIR", str(tmp_path / "state"))
     starts: list[int] = []
-    real = run_mod.start_engine
+    real = live_engine.start_engine
 
     def counting(*args, **kwargs):
         starts.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(run_mod, "start_engine", counting)
+    monkeypatch.setattr(live_engine, "start_engine", counting)
 
     def call(*argv: str) -> Result:
         before = len(starts)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+import greenllm.engine.live as live_engine
 import greenllm.measure.run as run_mod
 from conftest import TINY, clocks_restored, tree
 from greenllm.cli.main import main
@@ -215,7 +216,7 @@ def test_faults_mid_run_keep_finished_repeats_and_resume_only_whats_missing(gree
     out, state = tmp_path / "raw", tmp_path / "state"
     args = measure_args(tmp_path, "clocks.mhz=[990,1980]", "load.repeats=2")
     servers, calls, fault = [], [], {}
-    spy = run_mod.start_engine
+    spy = live_engine.start_engine
 
     def start(*a, **k):
         servers.append(spy(*a, **k))
@@ -234,7 +235,7 @@ def test_faults_mid_run_keep_finished_repeats_and_resume_only_whats_missing(gree
         os.killpg(servers[-1].proc.pid, signal.SIGKILL)
         servers[-1].proc.wait(timeout=10)
 
-    monkeypatch.setattr(run_mod, "start_engine", start)
+    monkeypatch.setattr(live_engine, "start_engine", start)
     monkeypatch.setattr(run_mod, "run_load_points", points)
 
     # 1. the engine dies during pass 3 (r1 of f990): exit 3, repeat 0 of both cells kept,
