@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from greenllm.errors import ConfigError
-from greenllm.load.prompts import prompt_token_id_batch
+from greenllm.load.prompts import prompt_token_id_batch, prompt_token_id_ragged
 from greenllm.load.workloads import Workload, workload_from
 
 TokensPerChunk = Literal["auto", "words", "chunks"]
@@ -227,7 +227,7 @@ class _Run:
         self, session: aiohttp.ClientSession, base_url: str, model: str, workload: Workload,
         n: int, seed: int, timeout_s: float, tokens_per_chunk: str, vocab_size: int,
         request_id_prefix: str, extra_body: Mapping[str, Any] | None, request_token_ids: bool,
-        output_tokens: Sequence[int] | None = None,
+        output_tokens: Sequence[int] | None = None, input_tokens: Sequence[int] | None = None,
     ):
         self.session = session
         self.url = completions_url(base_url)
@@ -244,7 +244,14 @@ class _Run:
                               else [int(k) for k in output_tokens])
         if len(self.output_tokens) != n:
             raise ConfigError(f"need {n} output lengths, got {len(self.output_tokens)}")
-        prompts = prompt_token_id_batch(n, workload.input_tokens, vocab_size, seed)
+        # ``input_tokens`` (one per body, e.g. a trace's) overrides the workload's prompt length.
+        self.input_tokens = ([workload.input_tokens] * n if input_tokens is None
+                             else [int(k) for k in input_tokens])
+        if len(self.input_tokens) != n:
+            raise ConfigError(f"need {n} input lengths, got {len(self.input_tokens)}")
+        prompts = (prompt_token_id_batch(n, workload.input_tokens, vocab_size, seed)
+                   if input_tokens is None else
+                   prompt_token_id_ragged(self.input_tokens, vocab_size, seed))
         self.bodies = [
             json.dumps(request_body(model, row.tolist(), k, extra_body, request_token_ids),
                        separators=(",", ":")).encode()
@@ -254,7 +261,7 @@ class _Run:
     def new_record(self, index: int, offset_s: float, scheduled_s: float) -> RequestRecord:
         return RequestRecord(
             request_id=f"{self.prefix}{index:06d}", index=index, workload_id=self.workload.id,
-            input_tokens_requested=self.workload.input_tokens,
+            input_tokens_requested=self.input_tokens[index % len(self.bodies)],
             output_tokens_requested=self.output_tokens[index % len(self.bodies)],
             scheduled_offset_s=offset_s, scheduled_s=scheduled_s,
         )
@@ -390,6 +397,9 @@ async def run_requests(
     request_id_prefix: str = "",
     extra_body: Mapping[str, Any] | None = None,
     request_token_ids: bool = True,
+    input_tokens: Sequence[int] | None = None,
+    output_tokens: Sequence[int] | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> list[RequestRecord]:
     """Send one request per offset (seconds from now) and stream every response.
 
@@ -397,14 +407,17 @@ async def run_requests(
     refused connection, stream cut, timeout) gets ``ok=False`` and a one-line ``error``;
     the run goes on. ``on_progress(done, total)`` is called as requests finish.
     ``seed`` picks the prompts (distinct random token ids per request).
+    ``input_tokens`` / ``output_tokens`` (one per offset, e.g. a trace's) override the
+    workload's lengths; ``on_record(record)`` sees each request as it finishes (a
+    controller that reacts to latency while the run goes on).
     """
     workload = workload_from(workload)
     offsets = np.asarray(offsets_s, dtype=float)
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
     async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids) as run:
-        return await _run_schedule(run, offsets, on_progress)
+                         request_token_ids, output_tokens, input_tokens) as run:
+        return await _run_schedule(run, offsets, on_progress, on_record)
 
 
 @contextlib.asynccontextmanager
@@ -440,7 +453,8 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 async def _run_schedule(
-    run: _Run, offsets: np.ndarray, on_progress: ProgressCallback | None
+    run: _Run, offsets: np.ndarray, on_progress: ProgressCallback | None,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> list[RequestRecord]:
     loop = asyncio.get_running_loop()
     total = len(offsets)
@@ -453,6 +467,11 @@ async def _run_schedule(
         nonlocal n_done
         tasks.discard(task)
         n_done += 1
+        if on_record is not None and not task.cancelled() and task.exception() is None:
+            try:
+                on_record(task.result())
+            except Exception as exc:  # noqa: BLE001 - a controller bug must not stop a run
+                print(f"greenllm: record callback failed: {exc}", file=sys.stderr)
         if on_progress is not None:
             try:
                 on_progress(n_done, total)

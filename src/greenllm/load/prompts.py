@@ -36,3 +36,14 @@ def prompt_token_id_batch(
         raise ConfigError(f"vocab_size must exceed {FIRST_ORDINARY_ID}, got {vocab_size}")
     rng = np.random.default_rng(seed)
     return rng.integers(FIRST_ORDINARY_ID, vocab_size, size=(n_requests, n_tokens))
+
+
+def prompt_token_id_ragged(lengths: list[int], vocab_size: int, seed: int) -> list[np.ndarray]:
+    """One prompt per entry of ``lengths`` (a trace's exact prompt lengths), seeded."""
+    if vocab_size <= FIRST_ORDINARY_ID:
+        raise ConfigError(f"vocab_size must exceed {FIRST_ORDINARY_ID}, got {vocab_size}")
+    if any(k < 1 for k in lengths):
+        raise ConfigError(f"a prompt needs at least 1 token, got {min(lengths)}")
+    rng = np.random.default_rng(seed)
+    flat = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=int(sum(lengths)))
+    return np.split(flat, np.cumsum(lengths)[:-1])

@@ -99,6 +99,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
+    from greenllm.measure.trace_run import run_trace, trace_enabled  # imports this module
+
+    if trace_enabled(cfg):  # workload=trace: replay a trace (docs/load.md)
+        return run_trace(cfg, overrides)
     validate_static(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
     if not workloads:
