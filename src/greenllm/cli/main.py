@@ -15,7 +15,8 @@ from greenllm import __version__
 from greenllm.errors import GreenllmError
 
 # Subcommand modules under greenllm.cli, in the order `greenllm --help` lists them.
-SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "figure", "claims")
+SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "figure", "claims",
+               "recommend")
 
 
 def build_parser() -> argparse.ArgumentParser:
