@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also write the clock-only schedule of this instance (for a replay)")
     p.add_argument("--replay-results", metavar="JSON",
                    help="measured policy replays (greenllm.recommend.replay) to report beside")
+    p.add_argument("--replay-prediction", metavar="JSON",
+                   help="the prediction.json of a plan of the replay's own load (default: this one)")
     p.add_argument("--title", default="Energy-optimal operating plan")
     p.set_defaults(func=run)
 
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
                     args.miss_weight_j),
         trace=trace, window_s=args.window_s, rate_rps=args.rate,
         mix=parse_mix(args.mix) if args.mix else None, replay_instance=replay,
-        title=args.title, replay_json=args.replay_results)
+        title=args.title, replay_json=args.replay_results,
+        replay_prediction=args.replay_prediction)
     paths = plan(req, command=command_line(sys.argv[2:] if len(sys.argv) > 2 else []))
     print(f"greenllm recommend: wrote {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
     return 0

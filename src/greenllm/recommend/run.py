@@ -47,6 +47,7 @@ class PlanRequest:
     replay_instance: tuple[int, int] | None = None
     title: str = "Energy-optimal operating plan"
     replay_json: str | None = None  # measured replay results (policies) to report beside
+    replay_prediction: str | None = None  # the prediction.json of the replay's own load
 
 
 def read_tables(paths: list[str]) -> pd.DataFrame:
@@ -124,7 +125,9 @@ def plan(req: PlanRequest, command: str = "greenllm recommend") -> dict[str, Pat
     if req.replay_json:
         from greenllm.recommend.replay_report import replay_markdown
 
-        replay_md = replay_markdown(json.loads(Path(req.replay_json).read_text()), prediction)
+        replay_pred = (json.loads(Path(req.replay_prediction).read_text())
+                       if req.replay_prediction else prediction)
+        replay_md = replay_markdown(json.loads(Path(req.replay_json).read_text()), replay_pred)
     slo_text = (f"TTFT <= {req.slo.ttft_s * 1e3:g} ms and TBT <= {req.slo.tbt_s * 1e3:g} ms"
                 if req.slo.ttft_s is not None and req.slo.tbt_s is not None else
                 f"{req.slo.scale:g} x each cell's latency alone" if req.slo.scale else
