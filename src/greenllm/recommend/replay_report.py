@@ -11,7 +11,6 @@ next to what the planner predicted for the same instance and load.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
