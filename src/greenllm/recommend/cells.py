@@ -106,9 +106,13 @@ def build_models(table: pd.DataFrame, slo: Slo) -> tuple[list[CellModel], list[s
                           "aggregate table?")
     ok = stats[(stats["status"] == "ok") & stats["load_point"].notna()
                & stats["clock_mhz"].notna()]
-    if "clock_mode" in ok.columns:
-        ok = ok[ok["clock_mode"] == "pin"]  # a plan sets clocks: observe cells can't be planned
-    models, notes = [], []
+    notes = []
+    if "clock_mode" in ok.columns and (ok["clock_mode"] == "pin").any():
+        ok = ok[ok["clock_mode"] == "pin"]  # a plan sets clocks: pinned cells when there are
+    elif len(ok):
+        notes.append("observe-mode cells only: the clock is the card's own (its achieved "
+                     "clock), which the plan can describe but not set")
+    models = []
     for key, rows in ok.groupby(["tp", "max_batch", "clock_mhz", "workload_id"], sort=True):
         cfg = Config(int(key[0]), int(key[1]), int(round(float(key[2]))))
         model = _model(cfg, str(key[3]), rows.sort_values("rate_rps"), slo)

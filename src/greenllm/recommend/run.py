@@ -113,7 +113,8 @@ def plan(req: PlanRequest, command: str = "greenllm recommend") -> dict[str, Pat
         _write_csv(paths["schedule_clock"], clock_frame)
     pareto_figure(pareto_frame(planner), paths["figure"], simulated)
     prediction = {
-        "simulated": simulated, "slo": asdict(req.slo), "costs": asdict(req.costs),
+        "simulated": simulated,
+        "replay_duration_s": sum(w.duration_s for w in windows), "slo": asdict(req.slo), "costs": asdict(req.costs),
         "strategies": strategies.to_dict("records"),
         "clock_only": None if clock_only is None else {
             "name": clock_only.name, "energy_j": clock_only.energy_j,
