@@ -51,7 +51,7 @@ fi
 if [[ $PART == trace || $PART == all ]]; then
   step "trace: ${DURATION_S} s of $TRACE from $START_S s, x$TIME_SCALE time, x$RATE_SCALE rate"
   timeout "${TRACE_TIMEOUT_S:-520}" "$PY" -m greenllm.cli.main measure out_dir=$RAW/trace \
-    "${COMMON[@]}" "${TRACE_ARGS[@]}" load.warmup_requests=4
+    "${COMMON[@]}" "${TRACE_ARGS[@]}" load.repeats=1 load.warmup_requests=4
   echo "trace exit: $?"
 fi
 if [[ $PART == compare || $PART == all ]]; then

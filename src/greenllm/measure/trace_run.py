@@ -356,18 +356,24 @@ def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, pol
     worker = threading.Thread(target=client, name="trace-client", daemon=True)
     worker.start()
     period = float(cfg.workload.trace.policy.period_s)
-    while worker.is_alive():
-        worker.join(period)
-        if not worker.is_alive() or mode != "pin" or isinstance(policy, FixedClock):
-            continue
-        while not latencies.empty():
-            policy.observe(*latencies.get())
-        wanted = policy.decide(time.monotonic() - t0, current)
-        if wanted != current:
-            change = change_pinned_clock(gpu, plan, wanted)
-            current = change.applied_mhz
-            log.append({"t_s": time.monotonic() - t0, "t_mono": time.monotonic(),
-                        "mhz": current, "verified": change.verified})
+    try:
+        while worker.is_alive():
+            worker.join(period)
+            if not worker.is_alive() or mode != "pin" or isinstance(policy, FixedClock):
+                continue
+            while not latencies.empty():
+                policy.observe(*latencies.get())
+            wanted = policy.decide(time.monotonic() - t0, current)
+            if wanted != current:
+                change = change_pinned_clock(gpu, plan, wanted)
+                current = change.applied_mhz
+                log.append({"t_s": time.monotonic() - t0, "t_mono": time.monotonic(),
+                            "mhz": current, "verified": change.verified})
+    except GreenllmError:
+        # A clock change failed: let the requests in flight finish before the cell is
+        # marked failed, so they cannot spill into the next treatment's measurement.
+        worker.join()
+        raise
     if "error" in box:
         raise box["error"]
     check_engine()
