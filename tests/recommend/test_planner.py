@@ -120,3 +120,14 @@ def test_out_of_grid_requests_are_counted():
     assert [SHAPES[i].id for i in idx] == ["S-S", "M-M", "M-M", "M-M"]
     assert exact.tolist() == [True, False, True, False]
     assert beyond.tolist() == [False, False, False, True]
+
+
+def test_a_window_beyond_every_capacity_gets_the_highest_capacity_configuration():
+    p, _ = planner(grid())
+    wins = [window(0, 0.3), window(1, 100.0)]
+    sched = p.schedule(wins)
+    over = sched.steps[1].estimate
+    assert "over_capacity" in over.notes
+    best = min((o for o in p.options(wins[1])), key=lambda o: o.utilisation)
+    assert over.utilisation == pytest.approx(best.utilisation)
+    assert p.oracle(wins).steps[1].estimate.config == over.config

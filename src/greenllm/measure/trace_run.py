@@ -124,14 +124,14 @@ def check_policy(cfg: DictConfig) -> None:
 def make_policy(cfg: DictConfig, label: str, first_mhz: int | None, trace: Trace,
                 slo: Slo, schedule: tuple[list[float], list[int]] | None) -> Any:
     p = cfg.workload.trace.policy
-    clocks = sorted(int(m) for m in cfg.clocks.mhz)
-    lo = int(p.min_mhz) if p.min_mhz is not None else clocks[0]
-    hi = int(p.max_mhz) if p.max_mhz is not None else clocks[-1]
     if label == "schedule":
         assert schedule is not None
         return ScheduleClock(schedule[0], schedule[1], float(trace.trace_time_s[0]),
                              float(cfg.workload.trace.time_scale))
     if label == "feedback":
+        clocks = sorted(int(m) for m in cfg.clocks.mhz)
+        lo = int(p.min_mhz) if p.min_mhz is not None else clocks[0]
+        hi = int(p.max_mhz) if p.max_mhz is not None else clocks[-1]
         steps = list(range(lo, hi + 1, int(p.step_mhz)))
         if steps[-1] != hi:
             steps.append(hi)

@@ -244,6 +244,10 @@ class Planner:
         def value(e: Estimate, w: Window) -> float:
             if any_ok[w_index[id(w)]] and not e.feasible:
                 return math.inf
+            if not any_ok[w_index[id(w)]]:
+                # Nothing holds the SLO: the highest-capacity configuration, as the
+                # oracle and the plan's text say (energy only breaks ties).
+                return 1e15 * e.utilisation + e.energy_j
             missed = (1.0 - e.attainment) * w.n_requests
             return e.energy_j + self.costs.miss_weight_j * missed
 
