@@ -56,15 +56,18 @@ if [[ $PART == trace || $PART == all ]]; then
 fi
 if [[ $PART == compare || $PART == all ]]; then
   step "compare: the planner's prediction for this configuration vs the measured replay"
-  greenllm aggregate --cells $RAW/cells --out "$OUT/cells.parquet"
-  greenllm recommend --table "$OUT/cells.parquet" --out "$OUT/plan.md" --trace "$TRACE" \
+  W="$RAW/compare"; mkdir -p "$W"
+  greenllm aggregate --cells $RAW/cells --out "$W/cells.parquet"
+  greenllm recommend --table "$W/cells.parquet" --out "$W/plan.md" --trace "$TRACE" \
     --trace-start-s "$START_S" --trace-duration-s "$DURATION_S" --time-scale "$TIME_SCALE" \
     --rate-scale "$RATE_SCALE" --max-context "$CONTEXT" --window-s 60 --n-gpus 1 \
     --replay-instance 1,64 --title "Planner prediction for the H200 trace check"
   "$PY" -m greenllm.recommend.prediction_check --replay $RAW/trace \
-    --prediction "$OUT/plan.prediction.json" --out "$OUT/check.json"
+    --prediction "$W/plan.prediction.json" --out "$W/check.json"
   echo "compare exit: $?"
+  cp "$W/plan.md" "$W/check.json" "$W/check.md" "$OUT/" 2>/dev/null
 fi
 step "pack"
-tar czf "$OUT/trace-check-results.tgz" $RAW --exclude='*/state' 2>/dev/null
+# The device tool returns at most 8 files: everything else travels in one tarball.
+tar czf "$OUT/trace-check-results.tgz" --exclude=state $RAW 2>/dev/null
 ls -la "$OUT"
