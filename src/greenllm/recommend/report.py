@@ -144,7 +144,7 @@ def _pct(x: float) -> str:
 def markdown(title: str, *, simulated: bool, source: str, slo_text: str, load_text: str,
              fit_lines: list[str], costs_text: str, per_cell: pd.DataFrame,
              strategies: pd.DataFrame, schedule: pd.DataFrame, clock_only: pd.DataFrame | None,
-             excluded: list[str], figure_name: str, command: str,
+             excluded: list[str], figure_name: str, command: str, n_gpus: int,
              replay_md: str | None = None) -> str:
     tag = " (SIMULATED)" if simulated else ""
     lines = [f"# {title}{tag}", "",
@@ -184,8 +184,8 @@ def markdown(title: str, *, simulated: bool, source: str, slo_text: str, load_te
                   "can apply without a restart): "
                   + ", ".join(f"w{r['window']}: {r['clock_mhz']}" for _, r in clock_only.iterrows())]
     lines += ["", "## Energy-optimal configuration per workload and load", "",
-              f"Node of {int(per_cell['instances'].max() * per_cell['tp'].min()) if len(per_cell) else 0}"
-              " GPUs at most; load as a fraction of the best configuration's node capacity.",
+              f"A node of {n_gpus} GPUs; load as a fraction of the best configuration's node "
+              "capacity for that workload; J/token with its 95 % interval.",
               "", "| workload | load | req/s | TP | batch | clock MHz | instances | J/token "
               "[95 % CI] | attain | feasible configs | notes |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

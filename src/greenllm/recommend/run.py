@@ -142,7 +142,8 @@ def plan(req: PlanRequest, command: str = "greenllm recommend") -> dict[str, Pat
                     slo_text=slo_text, load_text=load_text, fit_lines=fit_lines,
                     costs_text=costs_text, per_cell=per_cell, strategies=strategies,
                     schedule=sched, clock_only=clock_frame, excluded=excluded,
-                    figure_name=paths["figure"].name, command=command, replay_md=replay_md)
+                    figure_name=paths["figure"].name, command=command,
+                    n_gpus=req.costs.n_gpus, replay_md=replay_md)
     atomic.write_json(paths["prediction"], prediction)
     atomic.write_text(out, text)
     return paths
