@@ -76,7 +76,7 @@ def pareto_frame(planner: Planner) -> pd.DataFrame:
     return frame
 
 
-def pareto_figure(frame: pd.DataFrame, path: Path, simulated: bool) -> None:
+def pareto_figure(frame: pd.DataFrame, path: Path, simulated: bool, footnote: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,7 +100,11 @@ def pareto_figure(frame: pd.DataFrame, path: Path, simulated: bool) -> None:
         ax.axis("off")
     fig.suptitle("Energy per token vs max throughput under the SLO"
                  + (" (SIMULATED)" if simulated else ""), fontsize=10)
-    fig.tight_layout()
+    if footnote:  # out-of-grid and clipped requests are stated in the figure too
+        fig.text(0.01, 0.005, footnote, fontsize=6, ha="left", va="bottom", wrap=True)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    else:
+        fig.tight_layout()
     with atomic.atomic_path(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, dpi=120)
     plt.close(fig)

@@ -111,7 +111,12 @@ def plan(req: PlanRequest, command: str = "greenllm recommend") -> dict[str, Pat
     if clock_frame is not None:
         paths["schedule_clock"] = Path(f"{stem}.schedule_clock.csv")
         _write_csv(paths["schedule_clock"], clock_frame)
-    pareto_figure(pareto_frame(planner), paths["figure"], simulated)
+    footnote = ""
+    if req.trace is not None:
+        footnote = (f"Load {trace.name}: {fit.n_requests} requests, {fit.between_buckets} between "
+                    f"buckets (priced at the next larger), {fit.beyond_grid} beyond the grid "
+                    f"(priced at the largest: underestimated), {fit.clipped} clipped to the context.")
+    pareto_figure(pareto_frame(planner), paths["figure"], simulated, footnote)
     prediction = {
         "simulated": simulated,
         "replay_duration_s": sum(w.duration_s for w in windows), "slo": asdict(req.slo), "costs": asdict(req.costs),
