@@ -97,7 +97,10 @@ rule plans_replay:
     params:
         greenllm=GREENLLM,
         py=shlex.quote(sys.executable),
-        raw=lambda w: f"{PLANS_DIR}/{w.trace}/replay-raw",
+        # one folder per replay setting: measure resumes finished cells, so a changed
+        # setting must not find (and reuse) the cells of another
+        raw=lambda w: (f"{PLANS_DIR}/{w.trace}/replay-raw-x{PLANS['replay']['time_scale']}"
+                       f"-r{_rate_scale(w.trace, replay=True):.6g}"),
         common=lambda w: (
             f"model={PLANS['model']} engine=sim instance=tp{PLANS['replay']['tp']}"
             f" instance.max_batch={PLANS['replay']['max_batch']} workload=trace"

@@ -352,6 +352,9 @@ def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, pol
     check_engine()
     t0 = time.monotonic()
     current = plan.applied_mhz
+    # What the policy asked for: the applied clock may be a snapped one (1000 -> 1005 MHz),
+    # and comparing the request with it would "change" the clock at every period.
+    requested = plan.requested_mhz
     log = [{"t_s": 0.0, "t_mono": t0, "mhz": current, "verified": plan.verified}]
     worker = threading.Thread(target=client, name="trace-client", daemon=True)
     worker.start()
@@ -363,10 +366,12 @@ def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, pol
                 continue
             while not latencies.empty():
                 policy.observe(*latencies.get())
-            wanted = policy.decide(time.monotonic() - t0, current)
-            if wanted != current:
+            wanted = policy.decide(time.monotonic() - t0, requested)
+            if wanted != requested:
                 change = change_pinned_clock(gpu, plan, wanted)
-                current = change.applied_mhz
+                requested, current = wanted, change.applied_mhz
+                if current == log[-1]["mhz"]:
+                    continue  # another request that snaps to the same clock
                 log.append({"t_s": time.monotonic() - t0, "t_mono": time.monotonic(),
                             "mhz": current, "verified": change.verified})
     except GreenllmError:
