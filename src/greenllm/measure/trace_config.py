@@ -47,7 +47,8 @@ class TraceCfg:
     rate_scale: float = 1.0  # thin (<1) or repeat (>1) rows, seeded
     seed: int = 0
     # SLO of a trace: absolute (both set), else slo.scale x a baseline of requests of the
-    # trace's median lengths sent alone (as every workload's SLO).
+    # trace's lengths at slo_quantile sent alone (as every workload's SLO).
     slo_ttft_s: float | None = None
     slo_tbt_s: float | None = None
+    slo_quantile: float = 0.9
     policy: PolicyCfg = field(default_factory=PolicyCfg)

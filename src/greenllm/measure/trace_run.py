@@ -207,9 +207,21 @@ def _run_instance(cfg: DictConfig, overrides: Sequence[str], gpu: Gpu, out: Path
     return 0 if ok else 3
 
 
+def slo_workload(trace: Trace, quantile: float) -> Workload:
+    """The request whose latency alone defines a trace's SLO: the trace's lengths at
+    ``quantile`` (0.5: the median request; 0.9, the default: nine in ten requests are no
+    longer, so the SLO is not one a typical request misses even when sent alone)."""
+    if not 0 < quantile <= 1:
+        raise ConfigError(f"workload.trace.slo_quantile must be in (0, 1], got {quantile}")
+    q = int(round(100 * quantile))
+    return Workload(f"{trace.name}-p{q}", int(np.quantile(trace.input_tokens, quantile)),
+                    int(np.quantile(trace.output_tokens, quantile)))
+
+
 def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
-              workload: Workload, out: Path, mode: str) -> dict[str, Any]:
+              trace: Trace, out: Path, mode: str) -> dict[str, Any]:
     t = cfg.workload.trace
+    workload = slo_workload(trace, float(t.slo_quantile))
     if t.slo_ttft_s is not None and t.slo_tbt_s is not None:
         slo = Slo(ttft_s=float(t.slo_ttft_s), tbt_s=float(t.slo_tbt_s),
                   percentile=float(cfg.slo.percentile), scale=1.0,
@@ -223,8 +235,9 @@ def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
     with pin_clocks(gpu, top, mode=mode, marker_dir=cfg.clocks.marker_dir,
                     settle_timeout_s=float(cfg.clocks.settle_timeout_s)):
         warm_up(cfg, settings, workload, server.check_alive)
-        note(f"SLO baseline for trace {workload.id} ({workload.input_tokens}->"
-             f"{workload.output_tokens} tokens, its medians, sent alone)")
+        note(f"SLO baseline for trace {trace.name} ({workload.input_tokens}->"
+             f"{workload.output_tokens} tokens, its p{100 * float(t.slo_quantile):g} lengths, "
+             "sent alone)")
         return measure_baseline(cfg, settings, workload, out, server.check_alive, clock_mhz=top)
 
 
@@ -236,7 +249,7 @@ def measure_treatments(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSe
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
     try:
-        baseline = trace_slo(cfg, gpu, server, settings, todo[0].workload, out, mode)
+        baseline = trace_slo(cfg, gpu, server, settings, trace, out, mode)
         for r in range(int(cfg.load.repeats)):
             for cell in todo:
                 if repeats_done(cell, out) > r:
