@@ -85,3 +85,19 @@ def test_feedback_policy_moves_the_clock_and_restores_it(tmp_path):
     assert frame["clock_at_send_mhz"].nunique() > 1
     gpu = SimGpu.open(tmp_path / "raw/simgpu.state")
     assert gpu.locked_sm_clock_mhz(0) is None  # restored after the replay
+
+
+def test_slo_request_fits_the_context(tmp_path):
+    from greenllm.load.trace import TraceColumns, TraceSpec, load_trace
+    from greenllm.measure.trace_run import slo_workload
+
+    path = tmp_path / "t.csv"
+    # long prompts with short outputs and short prompts with long outputs: each p90 alone
+    # fits 1000 tokens, together they would not
+    rows = [f"{i},{900 if i % 2 else 50},{40 if i % 2 else 900}" for i in range(20)]
+    path.write_text("t,inp,out\n" + "\n".join(rows) + "\n")
+    trace = load_trace(TraceSpec(str(path), TraceColumns("t", "inp", "out", "s"),
+                                 max_context_tokens=1000))
+    w = slo_workload(trace, 0.9)
+    assert w.input_tokens + w.output_tokens <= 1000 and w.output_tokens == 900
+    assert slo_workload(trace, 0.5).id.endswith("-p50")

@@ -31,7 +31,7 @@ from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, change_pinned_clock, pin_clocks
 from greenllm.load import Workload, records_to_frame, run_requests_sync, summarize
-from greenllm.load.trace import Trace, TraceColumns, TraceSpec, load_trace
+from greenllm.load.trace import Trace, TraceColumns, TraceSpec, clip_lengths, load_trace
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import point_record
 from greenllm.measure.compose import config_hash, to_plain
@@ -214,8 +214,11 @@ def slo_workload(trace: Trace, quantile: float) -> Workload:
     if not 0 < quantile <= 1:
         raise ConfigError(f"workload.trace.slo_quantile must be in (0, 1], got {quantile}")
     q = int(round(100 * quantile))
-    return Workload(f"{trace.name}-p{q}", int(np.quantile(trace.input_tokens, quantile)),
-                    int(np.quantile(trace.output_tokens, quantile)))
+    inp = np.array([int(np.quantile(trace.input_tokens, quantile))])
+    out = np.array([int(np.quantile(trace.output_tokens, quantile))])
+    # Each quantile alone fits the context, together they may not: clip like a request.
+    inp, out, _ = clip_lengths(inp, out, trace.spec.max_context_tokens)
+    return Workload(f"{trace.name}-p{q}", max(int(inp[0]), 1), max(int(out[0]), 1))
 
 
 def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
