@@ -17,6 +17,7 @@ include: "workflow/rules/measure.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/reference.smk"
+include: "workflow/rules/plans.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -19,7 +19,8 @@ from greenllm import __version__
 from greenllm.cli.errors import EXIT_SIGNAL_BASE, debug_requested, run_guarded
 
 # Subcommand modules under greenllm.cli, in the order `greenllm --help` lists them.
-SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "figure", "claims")
+SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "figure", "claims",
+               "recommend")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -328,3 +328,36 @@ class _SignalGuard:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)  # type: ignore[arg-type]
         for sig in dict.fromkeys(self._held):
             os.kill(os.getpid(), sig)  # deliver what arrived during the restore, now
+
+
+def change_pinned_clock(
+    gpu: Gpu,
+    plan: ClockPlan,
+    mhz: int,
+    *,
+    settle_s: float = 0.02,
+    settle_timeout_s: float = 5.0,
+    idle_grace_s: float = 0.2,
+    poll_s: float = 0.01,
+    tolerance_mhz: int = 8,
+) -> ClockPlan:
+    """Move the lock of an active ``pin_clocks`` block to ``mhz`` and verify it (a policy
+    changing the clock while a replay runs). The enclosing ``pin_clocks`` still owns the
+    restore: it resets every GPU it locked (whatever the clock now is) on every exit path,
+    and its marker restores them after ``kill -9``. Returns this change's own plan
+    (applied, verified, readback); ``plan.applied_mhz`` follows the change."""
+    if plan.mode != "pin" or plan.applied_mhz is None:
+        raise GpuError("a clock can only be changed inside an active pin_clocks(mode='pin') block")
+    change = ClockPlan(mode="pin", requested_mhz=int(mhz))
+    applied = {}
+    for i in gpu.indices:
+        info = gpu.info(i)
+        applied[i] = snap_clock(info.supported_sm_clocks_mhz, int(mhz), gpu_label=f"GPU {i} ({info.name})")
+    for i in gpu.indices:
+        gpu.lock_sm_clock(i, applied[i])
+    change.applied_mhz = applied[gpu.indices[0]]
+    change.snapped = change.applied_mhz != int(mhz)
+    _wait_and_verify(gpu, applied, change, settle_s, settle_timeout_s, idle_grace_s, poll_s, tolerance_mhz)
+    plan.applied_mhz = change.applied_mhz
+    plan.notes.append(f"clock changed to {change.applied_mhz} MHz (verified: {change.verified})")
+    return change

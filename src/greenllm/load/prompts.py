@@ -61,3 +61,12 @@ def check_prompt_format(prompt_format: str) -> str:
         raise ConfigError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
                           f"got {prompt_format!r}")
     return prompt_format
+def prompt_token_id_ragged(lengths: list[int], vocab_size: int, seed: int) -> list[np.ndarray]:
+    """One prompt per entry of ``lengths`` (a trace's exact prompt lengths), seeded."""
+    if vocab_size <= FIRST_ORDINARY_ID:
+        raise ConfigError(f"vocab_size must exceed {FIRST_ORDINARY_ID}, got {vocab_size}")
+    if any(k < 1 for k in lengths):
+        raise ConfigError(f"a prompt needs at least 1 token, got {min(lengths)}")
+    rng = np.random.default_rng(seed)
+    flat = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=int(sum(lengths)))
+    return np.split(flat, np.cumsum(lengths)[:-1])

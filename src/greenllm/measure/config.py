@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from greenllm.measure.trace_config import TraceCfg
+
 
 @dataclass
 class ModelShapeCfg:
@@ -84,6 +86,7 @@ class WorkloadCfg:
     ids: list[str] = field(
         default_factory=lambda: ["S-S", "S-M", "S-L", "M-S", "M-M", "M-L", "L-S", "L-M", "L-L"]
     )
+    trace: TraceCfg = field(default_factory=TraceCfg)  # trace.path set: replay it instead
 
 
 @dataclass

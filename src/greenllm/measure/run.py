@@ -113,6 +113,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     """The app layer: the Hydra config is recorded as given, then typed once."""
+    from greenllm.measure.trace_run import run_trace, trace_enabled  # imports this module
+
+    if trace_enabled(raw):  # workload=trace: replay a trace (docs/load.md)
+        return run_trace(raw, overrides)
     plain, chash = to_plain(raw), config_hash(raw)
     cfg = to_settings(raw)
     # Every problem at once, before a file is written, a GPU opened or an engine started.
