@@ -30,6 +30,7 @@ class LiveEngine:
     kind: str
     server: ServerProcess
     model: str
+    prompt_format: str = "text"  # load.prompt_format: text (as users send) or token_ids
 
     @property
     def base_url(self) -> str:
@@ -38,13 +39,14 @@ class LiveEngine:
     def send(self, workload: Workload, offsets_s: Sequence[float], *, seed: int,
              timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_requests_sync(self.base_url, self.model, workload,
-                                                  offsets_s, seed=seed, timeout_s=timeout_s))
+                                                  offsets_s, seed=seed, timeout_s=timeout_s,
+                                                  prompt_format=self.prompt_format))
 
     def send_sequential(self, workload: Workload, n: int, *, seed: int,
                         timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_sequential_sync(
             self.base_url, self.model, workload, n, seed=seed, timeout_s=timeout_s,
-            request_id_prefix="baseline-"))
+            request_id_prefix="baseline-", prompt_format=self.prompt_format))
 
     def sampler(self, gpu: Gpu) -> TelemetrySampler:
         # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
@@ -88,4 +90,5 @@ class LiveKind:
                            sim_state_path=getattr(gpu, "state_path", None))
         print(f"greenllm: starting {self.name} engine (log: {spec.log_path})", file=sys.stderr,
               flush=True)
-        return LiveEngine(self.name, start_engine(spec, cfg), str(cfg.model.name))
+        return LiveEngine(self.name, start_engine(spec, cfg), str(cfg.model.name),
+                          str(cfg.load.prompt_format))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from greenllm.engine.kinds import KINDS
 from greenllm.errors import ConfigError
+from greenllm.load.prompts import PROMPT_FORMATS
 from greenllm.measure.config import MeasureCfg, ModelShapeCfg
 
 ENGINES = KINDS
@@ -34,6 +35,9 @@ def static_problems(cfg: MeasureCfg) -> Iterator[str]:
             simulated_gpu(str(cfg.gpu.name))
         except ConfigError as err:
             yield str(err)
+    if cfg.load.prompt_format not in PROMPT_FORMATS:
+        yield (f"load.prompt_format={cfg.load.prompt_format!r}: must be one of "
+               f"{', '.join(PROMPT_FORMATS)}")
     if cfg.clocks.mode not in CLOCK_MODES:
         yield (f"clocks.mode={cfg.clocks.mode!r}: must be pin or observe")
     if cfg.model.load_format not in ("dummy", "real"):
