@@ -35,6 +35,10 @@ from greenllm.errors import GreenllmError
 MARKER = ".greenllm-owned"
 MODEL_MARKER = "greenllm_model.json"  # written by load.model_folder.build_model_folder
 _LEGACY_RESULT_FILES = ("instance.json", "manifest.json")
+# Everything a results folder of greenllm before markers could hold (measure/run.py):
+# a folder of only these is an older run's, e.g. one stopped before instance.json.
+_RESULT_NAMES = {"instance.json", "manifest.json", "simgpu.state", "engine.log", "baseline",
+                 "cells", MARKER, ".greenllm.lock"}
 
 
 class OwnershipError(GreenllmError):
@@ -104,6 +108,8 @@ def _foreign_entries(path: Path) -> list[str]:
 
 def _owned_results(path: Path) -> bool:
     if (path / MARKER).is_file():
+        return True
+    if set(_foreign_entries(path)) <= _RESULT_NAMES:
         return True
     for name in _LEGACY_RESULT_FILES:
         record = _read_json(path / name)

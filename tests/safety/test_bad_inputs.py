@@ -59,6 +59,18 @@ HYDRA = [
     ("tp-vs-node", ["instance.tp=16"], "simulated node has 8"),
     ("gpu-twice", ["instance.tp=2", "instance.gpus=[2,2]"], "more than once"),
     ("node-size", ["gpu.sim_count=0"], "gpu.sim_count=0"),
+    # numbers the engine, client and search need to make sense
+    ("port-range", ["engine.port=99999"], "engine.port=99999"),
+    ("host", ["engine.host=999.1.1.1"], "engine.host"),
+    ("repeats-zero", ["load.repeats=0"], "load.repeats=0"),
+    ("ramp", ["load.ramp_fraction=1.5"], "load.ramp_fraction"),
+    ("cv", ["load.cv=-1"], "load.cv"),
+    ("durations", ["load.min_duration_s=30", "load.max_duration_s=10"], "is above"),
+    ("gpu-range", ["gpu.max_sm_clock_mhz=300", "clocks.mhz=[300]"], "gpu.min_sm_clock_mhz"),
+    ("gpu-mem", ["engine.gpu_memory_utilization=3"], "gpu_memory_utilization"),
+    ("model-name", ["model.name=a/b"], "model.name"),
+    ("vocab", ["model.shape.vocab_size=2"], "vocab_size"),
+    ("empty-out-dir", ["out_dir="], "out_dir is empty"),
 ]
 
 

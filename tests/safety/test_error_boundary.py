@@ -80,19 +80,15 @@ def test_a_bug_keeps_its_traceback():
         run_guarded(lambda: 1 // 0, debug=False)
 
 
-def test_sigterm_outside_measure_names_the_signal(capsys):
-    def killed() -> int:
+def test_sigterm_outside_measure_names_the_signal(capsys, monkeypatch):
+    import greenllm.cli.main as cli
+
+    def killed(argv) -> int:  # any command that gets a SIGTERM while it works
         os.kill(os.getpid(), signal.SIGTERM)
         return 0
 
-    import greenllm.cli.main as cli
-
-    monkey = cli._dispatch
-    try:
-        cli._dispatch = lambda argv: killed()
-        code = main(["doctor"])
-    finally:
-        cli._dispatch = monkey
+    monkeypatch.setattr(cli, "_dispatch", killed)
+    code = main(["doctor"])
     err = capsys.readouterr().err
     assert code == 128 + signal.SIGTERM
     assert "stopped by SIGTERM" in err and ("clocks restored" in err or "no clock was pinned" in err)

@@ -102,6 +102,15 @@ def test_results_folder_ownership(tmp_path):
     (legacy / "instance.json").write_text(json.dumps({"instance_id": "x_tp1_b8"}))
     claim_results_folder(legacy)
     assert (legacy / MARKER).is_file()
+    stopped = tmp_path / "stopped"  # an older run stopped before it wrote instance.json
+    stopped.mkdir()
+    (stopped / "simgpu.state").write_bytes(b"x")
+    (stopped / "engine.log").write_text("x")
+    claim_results_folder(stopped)
+    (stopped / "thesis.tex").write_text("x")  # ... but not once a user's file is there
+    (stopped / MARKER).unlink()
+    with pytest.raises(OwnershipError, match="thesis.tex"):
+        check_results_folder(stopped)
     (tmp_path / "file").write_text("x")
     with pytest.raises(OwnershipError, match="not a folder"):
         check_results_folder(tmp_path / "file")

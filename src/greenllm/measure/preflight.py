@@ -56,11 +56,15 @@ def problems(cfg: DictConfig, *, host: bool = True, model_built_later: bool = Fa
     ``model_built_later``: the folder is made by an earlier step (the DAG's download
     rule), so a missing folder is not a problem yet.
     """
-    found = list(static_problems(cfg))
+    found = _range_problems(cfg)
+    gpu_range_ok = cfg.gpu.min_sm_clock_mhz <= cfg.gpu.max_sm_clock_mhz
+    # With the GPU's own range inverted, every clock would be "outside" it: say it once.
+    found += [p for p in static_problems(cfg)
+              if gpu_range_ok or not p.startswith("clocks.mhz has")]
     workloads, found_wl = _workloads(cfg)
     found += found_wl
     found += _model_problems(cfg, workloads, model_built_later)
-    found += _output_problems(cfg)
+    found += _output_problems(cfg) if str(cfg.out_dir).strip() else []
     found += _gpu_problems(cfg, host)
     if host:
         found += _engine_problems(cfg)
@@ -71,6 +75,72 @@ def require(cfg: DictConfig, *, host: bool = True, locks: bool = False) -> None:
     found = problems(cfg, host=host) + (lock_problems(cfg) if locks else [])
     if found:
         raise PreflightError(found)
+
+
+# Numeric keys and the values they accept: (key, lower bound, lower inclusive, upper
+# bound, upper inclusive); None means unbounded. The typed schema already guarantees the
+# type; these are what the engine, the client and the search need to make sense.
+RANGES: tuple[tuple[str, float | None, bool, float | None, bool], ...] = (
+    ("engine.port", 1, True, 65535, True),
+    ("engine.startup_timeout_s", 0, False, None, False),
+    ("engine.stop_grace_s", 0, True, None, False),
+    ("engine.gpu_memory_utilization", 0, False, 1, True),
+    ("engine.max_num_batched_tokens", 1, True, None, False),
+    ("gpu.min_sm_clock_mhz", 1, True, None, False),
+    ("gpu.max_sm_clock_mhz", 1, True, None, False),
+    ("gpu.power_limit_w", 0, False, None, False),
+    ("gpu.sim_settle_s", 0, True, None, False),
+    ("clocks.settle_timeout_s", 0, False, None, False),
+    ("load.repeats", 1, True, None, False),
+    ("load.cv", 0, False, None, False),
+    ("load.requests_per_point", 1, True, None, False),
+    ("load.min_duration_s", 0, False, None, False),
+    ("load.max_duration_s", 0, False, None, False),
+    ("load.ramp_fraction", 0, True, 1, False),
+    ("load.warmup_requests", 0, True, None, False),
+    ("load.request_timeout_s", 0, False, None, False),
+    ("slo.baseline_requests", 1, True, None, False),
+    ("search.start_rps", 0, False, None, False),
+    ("search.min_rps", 0, False, None, False),
+    ("search.max_rps", 0, False, None, False),
+    ("search.max_probes", 1, True, None, False),
+    ("search.rel_tol", 0, False, 1, False),
+    ("search.requests_per_probe", 1, True, None, False),
+    ("search.probe_min_duration_s", 0, False, None, False),
+    ("search.probe_max_duration_s", 0, False, None, False),
+    ("search.time_budget_s", 0, False, None, False),
+    ("search.confirm_repeats", 0, True, None, False),
+    ("search.boundary_margin", 0, True, 1, False),
+)
+
+
+def _range_problems(cfg: DictConfig) -> list[str]:
+    found = []
+    for key, lo, lo_in, hi, hi_in in RANGES:
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            continue  # optional keys (None: chosen automatically)
+        ok = (lo is None or (value >= lo if lo_in else value > lo)) and \
+             (hi is None or (value <= hi if hi_in else value < hi))
+        if not ok:
+            low = "" if lo is None else f"{'[' if lo_in else '('}{lo}"
+            high = "" if hi is None else f"{hi}{']' if hi_in else ')'}"
+            want = f"in {low}, {high}" if low and high else (
+                f"{'>=' if lo_in else '>'} {lo}" if low else f"{'<=' if hi_in else '<'} {hi}")
+            found.append(f"{key}={value}: must be {want}")
+    pairs = (("load.min_duration_s", "load.max_duration_s"), ("search.min_rps", "search.max_rps"),
+             ("search.probe_min_duration_s", "search.probe_max_duration_s"),
+             ("gpu.min_sm_clock_mhz", "gpu.max_sm_clock_mhz"))
+    for low_key, high_key in pairs:
+        low, high = OmegaConf.select(cfg, low_key), OmegaConf.select(cfg, high_key)
+        if low is not None and high is not None and low > high:
+            found.append(f"{low_key}={low} is above {high_key}={high}")
+    if not str(cfg.out_dir).strip():
+        found.append("out_dir is empty: name the folder results go to (out_dir=results/raw/x)")
+    if not str(cfg.model.name).strip() or "/" in str(cfg.model.name):
+        found.append(f"model.name={cfg.model.name!r}: must be a short id without '/' "
+                     "(it names instance ids and folders)")
+    return found
 
 
 def _workloads(cfg: DictConfig) -> tuple[list[Any], list[str]]:
@@ -115,7 +185,15 @@ def _model_problems(cfg: DictConfig, workloads: list[Any], built_later: bool) ->
             check_model_folder_replaceable(path, key)
         except OwnershipError as err:
             found.append(str(err))
-        # greenllm builds the folder from the built-in shape: its context applies.
+        # greenllm builds the folder from the built-in shape: it must make sense, and
+        # its context applies.
+        from greenllm.load.model_folder import _validate_shape
+
+        try:
+            _validate_shape(OmegaConf.to_container(cfg.model.shape, resolve=True),
+                            cfg.model.name)
+        except GreenllmError as err:
+            found.append(f"model.shape: {err}")
         limit = int(cfg.model.shape.max_position_embeddings)
         if need and need > limit:
             found.append(f"workloads need {need} tokens of context but model {cfg.model.name} "
@@ -262,12 +340,19 @@ def _engine_problems(cfg: DictConfig) -> list[str]:
         if vllm_version() is None or importlib.util.find_spec("vllm") is None:
             found.append("engine=vllm: vLLM is not installed in this environment: pip install "
                          "'greenllm[vllm]' on a GPU machine, or use engine=sim")
-    if cfg.engine.port is not None:
+    import socket
+
+    try:
+        socket.getaddrinfo(cfg.engine.host, None)
+    except OSError as err:
+        found.append(f"engine.host={cfg.engine.host!r} does not resolve ({err.strerror or err}): "
+                     "use an address of this machine, e.g. 127.0.0.1")
+    if cfg.engine.port is not None and 1 <= int(cfg.engine.port) <= 65535:
         from greenllm.engine.ports import ensure_port_free
 
         try:
             ensure_port_free(cfg.engine.host, int(cfg.engine.port))
-        except GreenllmError as err:
+        except (GreenllmError, OSError) as err:
             found.append(f"engine.port: {err}")
     return found
 
