@@ -36,9 +36,10 @@ class ModelCfg:
 @dataclass
 class VirtualEngineCfg:
     # Run-to-run jitter of the virtual engine (greenllm.sim.jitter): lognormal sigma of a
-    # per-load factor on iteration time and on drawn power, measured on the H100.
-    jitter_time: float = 0.014
-    jitter_power: float = 0.029
+    # per-load factor on iteration time, drawn power and request latency (fit to the H100).
+    jitter_time: float = 0.0
+    jitter_power: float = 0.0
+    jitter_latency: float = 0.24
 
 
 @dataclass
