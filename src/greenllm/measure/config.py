@@ -131,6 +131,9 @@ class SearchCfg:
     # decided by majority (docs/uncertainty.md).
     confirm_repeats: int = 2
     boundary_margin: float = 0.10
+    # Search again in every repeat (max_throughput.repeats: an interval on the max
+    # throughput figures); load points keep the first search's rates either way.
+    every_repeat: bool = False
 
 
 @dataclass
