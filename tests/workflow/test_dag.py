@@ -19,7 +19,10 @@ def runs(tmp_path_factory):
         "paper_fig03": start(workdir_for(base / "b"), FIG03, "-n"),
         # --quiet host: replaces the profile's quiet list, so -p shows each job again
         "sim_all": start(workdir_for(base / "c"), "-n", "-p", "--quiet", "host",
-                         "--workflow-profile", str(ROOT / "profiles/sim")),
+                         "--workflow-profile", str(ROOT / "profiles/sim"),
+                         "--config", "engine=sim", "preset=smoke"),
+        "virtual_all": start(workdir_for(base / "g"), "-n", "-p", "--quiet", "host",
+                             "--workflow-profile", str(ROOT / "profiles/sim")),
         "bad_config": start(workdir_for(base / "d"), "-n", "--config", "clocks={mode: pinned}"),
         "lint": start(workdir_for(base / "e"), "--lint"),
         "conda_cmd": start(workdir_for(base / "f"), "-n", "-p", "--quiet", "host", "--sdm",
@@ -63,6 +66,25 @@ def test_sim_profile_runs_the_smoke_preset_simulated(runs):
     assert len(measure_cmds) == 3
     assert all(" engine=sim " in cmd and " model=llama-1b " in cmd for cmd in measure_cmds)
     assert any("'clocks.mhz=[1000,1980]'" in cmd for cmd in measure_cmds)  # shell-quoted
+
+
+def test_sim_profile_defaults_to_the_paper_grid_on_the_virtual_engine(runs):
+    r = runs["virtual_all"]
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert job_stats(out) == {
+        "download": 1, "measure": 7, "cell": 105, "study_table": 3, "cells_table": 1,
+        "figure": 15, "claims": 1, "all": 1,
+    }
+    measure_cmds = [line for line in out.splitlines() if " measure out_dir=" in line]
+    assert len(measure_cmds) == 7
+    # load=paper: 5 repeats per load point (config/measure/load/paper.yaml)
+    assert all(" engine=virtual " in cmd and " model=llama2-70b " in cmd and " load=paper "
+               in cmd for cmd in measure_cmds)
+    assert all("'clocks.mhz=[800,1000,1200,1400,1600,1800,1980]'" in cmd
+               for cmd in measure_cmds)
+    assert {int(t) for cmd in measure_cmds for t in re.findall(r"instance\.tp=(\d+)", cmd)} == {
+        2, 4, 8}
 
 
 def test_bad_config_fails_with_one_line_naming_the_key(runs):

@@ -15,6 +15,7 @@ from smk_run import ROOT, finish, job_stats, start
 
 STUB = Path(__file__).with_name("stub_greenllm.py")
 SIM = str(ROOT / "profiles/sim")
+SMOKE = ("preset=smoke", "engine=sim")  # the documented live-sim one-liner
 FIGS_TP = {"fig06_ttft_vs_clock_tp", "fig07_tbt_vs_clock_tp", "fig08_max_throughput_tp",
            "fig09_max_power_tp", "fig10_energy_tp"}
 
@@ -33,7 +34,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
            "STUB_CRASH": "llama-1b_tp2_b64"}
 
     # 1. The TP2 engine "dies" after its first cell; keep-going finishes the rest.
-    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, env=env))
+    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, *SMOKE, env=env))
     out = r.stdout + r.stderr
     assert r.returncode != 0, out[-3000:]
     measured = calls(log, "measure")
@@ -55,7 +56,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
 
     # 2. Rerun: only the missing instance is measured again; everything completes.
     env["STUB_CRASH"] = ""
-    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, env=env))
+    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, *SMOKE, env=env))
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     assert len(calls(log, "measure")) == 4
     assert calls(log, "measure")[-1][0] == "out_dir=results/raw/llama-1b_tp2_b64"
@@ -68,7 +69,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
         f"results/cells/llama-1b_tp{t}_b64/{c}/M-M.json" for t in (1, 2) for c in ("f1000", "f1980"))
 
     # 3. Rerunning failed cells = forcing the measure rule (measure skips ok cells).
-    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, "-n",
+    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, *SMOKE, "-n",
                      "--forcerun", "measure", env=env))
     assert r.returncode == 0
     stats = job_stats(r.stdout + r.stderr)
@@ -90,7 +91,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
 
     # 4. The HTML report, with the figures and their captions.
     report = workdir / "report.html"
-    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd,
+    r = finish(start(workdir, "--workflow-profile", SIM, "--config", cmd, *SMOKE,
                      "--report", str(report), env=env))
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     html = report.read_text(errors="replace")

@@ -26,14 +26,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from greenllm import __version__
+from greenllm import __version__, atomic
 from greenllm.errors import ConfigError, EngineError
 from greenllm.gpu import Gpu, open_gpus
 from greenllm.gpu.reasons import REASON_BITS
@@ -71,38 +71,49 @@ def gpu_model(cfg: Any) -> SimulatedGpuModel:
                          power_limit_w=float(g.power_limit_w))
 
 
-@dataclass
 class _Trace:
-    """The instance's energy over virtual time: segment ends, cumulative energy (all
-    GPUs, J), and the clock and busy state of the segment ending there."""
+    """The instance's energy over virtual time, as chunks of numpy arrays (one per load
+    or idle gap): segment ends, cumulative energy (all GPUs, J), and the clock, busy
+    state and requested clock of the segment ending there. A window only concatenates
+    the chunks it overlaps, so a long run's telemetry costs what its cell costs."""
 
-    t: list[float] = field(default_factory=lambda: [T_START])
-    energy_j: list[float] = field(default_factory=lambda: [0.0])
-    clock_mhz: list[float] = field(default_factory=lambda: [0.0])
-    busy: list[bool] = field(default_factory=lambda: [False])
-    requested_mhz: list[float] = field(default_factory=lambda: [0.0])
+    def __init__(self) -> None:
+        self.chunks: list[tuple[np.ndarray, ...]] = []
+        self.starts: list[float] = []
+        self.t_end = T_START
+        self.e_end = 0.0
+        self._append(np.array([T_START]), np.array([0.0]), np.array([0.0]),
+                     np.array([False]), np.array([0.0]))
+
+    def _append(self, t: np.ndarray, e: np.ndarray, clock: np.ndarray, busy: np.ndarray,
+                requested: np.ndarray) -> None:
+        if not len(t):
+            return
+        self.chunks.append((t, e, clock, busy, requested))
+        self.starts.append(float(t[0]))
+        self.t_end, self.e_end = float(t[-1]), float(e[-1])
 
     def idle(self, until: float, power_w_all: float, clock: float) -> None:
-        if until <= self.t[-1]:
+        if until <= self.t_end:
             return
-        self.energy_j.append(self.energy_j[-1] + power_w_all * (until - self.t[-1]))
-        self.t.append(until)
-        self.clock_mhz.append(clock)
-        self.busy.append(False)
-        self.requested_mhz.append(clock)
+        e = self.e_end + power_w_all * (until - self.t_end)
+        self._append(np.array([until]), np.array([e]), np.array([clock]), np.array([False]),
+                     np.array([clock]))
 
     def run(self, t0: float, res: OfflineResult, requested: float) -> None:
-        base = self.energy_j[-1]
         t = np.asarray(res.trace_t_s, dtype=float) + t0
-        e = np.asarray(res.trace_energy_j, dtype=float) + base
-        keep = np.concatenate(([True], np.diff(t) > 0)) if len(t) else np.zeros(0, bool)
-        keep &= t > self.t[-1]
-        self.t.extend(t[keep].tolist())
-        self.energy_j.extend(e[keep].tolist())
-        self.clock_mhz.extend(np.asarray(res.trace_clock_mhz, dtype=float)[keep].tolist())
-        busy = np.asarray(res.trace_busy, dtype=bool)
-        self.busy.extend(busy[keep].tolist())
-        self.requested_mhz.extend([requested] * int(keep.sum()))
+        e = np.asarray(res.trace_energy_j, dtype=float) + self.e_end
+        keep = np.concatenate(([True], np.diff(t) > 0)) & (t > self.t_end)
+        self._append(t[keep], e[keep], np.asarray(res.trace_clock_mhz, dtype=float)[keep],
+                     np.asarray(res.trace_busy, dtype=bool)[keep],
+                     np.full(int(keep.sum()), requested))
+
+    def window(self, t0: float, t1: float) -> tuple[np.ndarray, ...]:
+        """The segments that cover [t0, t1], with one segment end at or before t0."""
+        i0 = max(0, int(np.searchsorted(self.starts, t0, side="right")) - 2)
+        i1 = int(np.searchsorted(self.starts, t1, side="right")) + 1
+        parts = self.chunks[i0:i1]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
 
 
 class VirtualSampler:
@@ -167,14 +178,14 @@ class VirtualEngine:
         if not len(offsets):
             raise ConfigError("a load needs at least one request")
         offsets = offsets - offsets[0]
-        time_scale, power_scale = self.jitter.draw(seed)
+        time_scale, power_scale, latency_scale = self.jitter.draw(seed)
         locked = self._locked_mhz()
         res = simulate_load(
             self.perf, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
             rate_rps=1.0, n_requests=len(offsets), max_num_seqs=self.max_num_seqs,
             max_num_batched_tokens=self.max_num_batched_tokens, locked_clock_mhz=locked,
             gpu_spec=self.model.power, arrivals_s=offsets, time_scale=time_scale,
-            power_scale=power_scale, record_token_times=True)
+            power_scale=power_scale, latency_scale=latency_scale, record_token_times=True)
         t0 = self.now + GAP_S
         self._idle(t0, power_scale)
         self._trace.run(t0, res, locked or float(self.model.power.max_sm_clock_mhz))
@@ -192,7 +203,9 @@ class VirtualEngine:
                             max_num_seqs=self.max_num_seqs,
                             max_num_batched_tokens=self.max_num_batched_tokens,
                             locked_clock_mhz=self._locked_mhz(), gpu_spec=self.model.power,
-                            arrivals_s=[0.0], time_scale=self.jitter.draw(seed)[0] * 1.5)
+                            arrivals_s=[0.0],
+                            time_scale=self.jitter.draw(seed)[0] * 1.5,
+                            latency_scale=self.jitter.draw(seed)[2] * 1.5)
         spacing = one.last_token_s[0] + SEQUENTIAL_GAP_S
         return self.send(workload, np.arange(int(n)) * spacing, seed=seed, timeout_s=timeout_s,
                          request_id_prefix="baseline-")
@@ -251,18 +264,17 @@ class VirtualEngine:
     def telemetry(self, t_start: float, t_end: float, indices: Sequence[int]) -> pd.DataFrame:
         """Samples every TELEMETRY_PERIOD_S from t_start, and one at t_end (as the live
         sampler samples on start and stop), of every GPU in ``indices``."""
-        tr = self._trace
+        t, e, clock_seg, busy_seg, requested_seg = self._trace.window(
+            t_start - TELEMETRY_PERIOD_S, t_end)
         grid = np.arange(t_start, t_end, TELEMETRY_PERIOD_S)
         ticks = np.concatenate((grid, [t_end])) if (not len(grid) or grid[-1] < t_end) else grid
-        t = np.asarray(tr.t)
-        e = np.asarray(tr.energy_j)
         e_now = np.interp(ticks, t, e)
         e_prev = np.interp(ticks - TELEMETRY_PERIOD_S, t, e)
         power_all = (e_now - e_prev) / TELEMETRY_PERIOD_S
         seg = np.clip(np.searchsorted(t, ticks, side="left"), 1, len(t) - 1)
-        clock = np.asarray(tr.clock_mhz)[seg]
-        busy = np.asarray(tr.busy)[seg]
-        capped = busy & (clock < np.asarray(tr.requested_mhz)[seg] - 1.0)
+        clock = clock_seg[seg]
+        busy = busy_seg[seg]
+        capped = busy & (clock < requested_seg[seg] - 1.0)
         spec = self.model.power
         k, g = len(ticks), len(indices)
         per_gpu_power = power_all / self.n_gpus
@@ -313,11 +325,14 @@ class VirtualKind:
         except Exception as err:  # a shape the model cannot place: not the run's fault
             raise EngineError(f"virtual engine: {err}") from err
         v = cfg.engine.virtual
-        print(f"greenllm: virtual engine: {cfg.model.name} on {tp} simulated {model.name} "
-              f"(virtual time, jitter time {v.jitter_time:g} power {v.jitter_power:g})",
-              file=sys.stderr, flush=True)
+        line = (f"greenllm: virtual engine: {cfg.model.name} on {tp} simulated {model.name} "
+                f"(virtual time; jitter sigma: time {v.jitter_time:g}, power "
+                f"{v.jitter_power:g}, latency {v.jitter_latency:g})")
+        print(line, file=sys.stderr, flush=True)
+        # engine.log as every kind has one: here, what ran (no server, nothing else logs)
+        atomic.write_text(out / "engine.log", line + "\n")
         return VirtualEngine(
             perf, model, gpu, max_num_seqs=int(cfg.instance.max_batch),
             max_num_batched_tokens=int(cfg.engine.max_num_batched_tokens or 8192),
-            jitter=Jitter(float(v.jitter_time), float(v.jitter_power)),
+            jitter=Jitter(float(v.jitter_time), float(v.jitter_power), float(v.jitter_latency)),
             served_name=str(cfg.model.name))

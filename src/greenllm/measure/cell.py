@@ -44,7 +44,7 @@ def start_rate(cfg: MeasureCfg, baseline: dict[str, Any]) -> float:
 
 def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
                           workload: Workload, slo: Slo, baseline: dict[str, Any],
-                          label: str) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+                          label: str, repeat: int = 0) -> tuple[dict[str, Any], list[pd.DataFrame]]:
     """Max throughput under SLO: the ``max_throughput`` block and every probe's requests."""
     frames: list[pd.DataFrame] = []
     s = cfg.search
@@ -53,8 +53,9 @@ def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engi
         n = n_requests(rate, int(s.requests_per_probe), float(s.probe_min_duration_s),
                        float(s.probe_max_duration_s))
         tag = f"probe{len(frames)}"
+        # a repeated search samples new arrivals (repeat 0 keeps its historical seeds)
         p = run_point(settings, engine, workload, rate, n, tag=tag, slo=slo, sampler=None,
-                      seed_offset=len(frames) + 1)
+                      seed_offset=100_000 * repeat + len(frames) + 1)
         frames.append(p.frame)
         verdict = slo_verdict(p.metrics, slo)
         why = "" if verdict.ok else f" ({'; '.join(verdict.reasons)})"

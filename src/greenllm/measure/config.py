@@ -38,9 +38,10 @@ class ModelCfg:
 @dataclass
 class VirtualEngineCfg:
     # Run-to-run jitter of the virtual engine (greenllm.sim.jitter): lognormal sigma of a
-    # per-load factor on iteration time and on drawn power, measured on the H100.
-    jitter_time: float = 0.014
-    jitter_power: float = 0.029
+    # per-load factor on iteration time, drawn power and request latency (fit to the H100).
+    jitter_time: float = 0.0
+    jitter_power: float = 0.0
+    jitter_latency: float = 0.24
 
 
 @dataclass
@@ -137,6 +138,9 @@ class SearchCfg:
     # decided by majority (docs/uncertainty.md).
     confirm_repeats: int = 2
     boundary_margin: float = 0.10
+    # Search again in every repeat (max_throughput.repeats: an interval on the max
+    # throughput figures); load points keep the first search's rates either way.
+    every_repeat: bool = False
 
 
 @dataclass

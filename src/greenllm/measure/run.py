@@ -320,6 +320,9 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
             if repeat == 0 and list(cfg.load.points):
                 summary["max_throughput"], frames = search_max_throughput(
                     cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label)
+            if cfg.search.every_repeat and list(cfg.load.points):
+                record_repeated_search(cfg, settings, engine, cell, baseline, label, repeat,
+                                       summary, frames)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
             points, point_frames = run_load_points(cfg, settings, engine, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
@@ -387,6 +390,23 @@ def drop_unfinished_repeat(cdir: Path, repeat: int) -> None:
             aside = cdir / f"summary.corrupt-{time.strftime('%Y%m%dT%H%M%S')}.json"
             summary.rename(aside)
             note(f"{cdir}: unreadable summary.json kept as {aside.name}; measuring again")
+def record_repeated_search(cfg: MeasureCfg, settings: PointSettings, engine: Engine, cell: Cell,
+                           baseline: dict[str, Any], label: str, repeat: int,
+                           summary: dict[str, Any], frames: list[pd.DataFrame]) -> None:
+    """search.every_repeat: this repeat's search in ``max_throughput.repeats`` (repeat 0's
+    is the cell's main search); the load points keep the first search's rates."""
+    mt = summary.get("max_throughput")
+    if mt is None:
+        return
+    if repeat == 0:
+        search = {k: mt[k] for k in ("rps", "lower_rps", "upper_rps", "converged", "probes")}
+    else:
+        found, probe_frames = search_max_throughput(
+            cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label, repeat)
+        frames.extend(probe_frames)
+        search = {k: found[k] for k in ("rps", "lower_rps", "upper_rps", "converged", "probes")}
+    mt["repeats"] = [r for r in mt.get("repeats", []) if r.get("repeat") != repeat]
+    mt["repeats"].append({"repeat": repeat, **search})
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:

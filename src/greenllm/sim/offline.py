@@ -16,7 +16,7 @@ import random
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from greenllm.errors import ConfigError
 from greenllm.gpu.sim import PowerLimiter, SimGpuSpec
@@ -88,6 +88,7 @@ def simulate_load(
     arrivals_s: Sequence[float] | None = None,
     time_scale: float = 1.0,
     power_scale: float = 1.0,
+    latency_scale: float = 1.0,
     record_token_times: bool = False,
 ) -> OfflineResult:
     """Poisson arrivals of equal requests; returns latencies and energy over the run.
@@ -96,9 +97,10 @@ def simulate_load(
     the exact schedule of a measured load point; ``rate_rps`` and ``n_requests`` are
     then ignored.
 
-    ``time_scale`` and ``power_scale`` multiply every iteration's duration and every
-    drawn power (the run-to-run jitter of ``greenllm.sim.jitter``; 1 = the calibrated
-    model). ``record_token_times`` keeps every token's delivery time per request
+    ``time_scale``, ``power_scale`` and ``latency_scale`` multiply every iteration's
+    duration, every drawn power and the request latency that occupies nothing (the part
+    of ``request_overhead_s`` beyond the frontend's): the run-to-run jitter of
+    ``greenllm.sim.jitter`` (1 = the calibrated model). ``record_token_times`` keeps every token's delivery time per request
     (``OfflineResult.token_times_s``), as the streaming client records them.
 
     A request reaches the scheduler ``request_overhead_s`` after it was sent. The first
@@ -133,7 +135,7 @@ def simulate_load(
     perf = perf.with_max_num_seqs(max_num_seqs)  # CUDA-graph sizes follow the batch cap
     cal = perf.cal
     fe_request = min(cal.frontend_request_s, cal.request_overhead_s)
-    latency = cal.request_overhead_s - fe_request
+    latency = (cal.request_overhead_s - fe_request) * latency_scale
     sched = Scheduler(max_num_seqs, max_num_batched_tokens)
     res = OfflineResult(arrivals_s=arrivals)
     first_token: dict[int, float] = {}
@@ -189,12 +191,11 @@ def simulate_load(
             continue
         batch = sched.step()
         cost = perf.batch_cost(batch, busy_req)
-        if time_scale != 1.0:
-            cost = replace(cost, duration_s=cost.duration_s * time_scale)
+        cost_s = cost.duration_s * time_scale
         clock, power, capped = limiter.operating_point(
             busy_req, cost.compute_util, cost.memory_util)
         boost_s = 0.0 if capped else limiter.headroom_s(power)
-        if boost_s < cost.duration_s:
+        if boost_s < cost_s:
             # The cap is engaged, or engages after boost_s: the rest of the work runs at
             # the clock that holds the limit under this load (priced twice, as the live
             # engine does: the clock depends on the load, the load on the clock).
@@ -206,7 +207,7 @@ def simulate_load(
                 trace_n.append(res.output_tokens)
                 trace_c.append(clock)
                 trace_b.append(True)
-            done = boost_s / cost.duration_s
+            done = boost_s / cost_s
             clock, _, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
             capped_cost = perf.batch_cost(batch, clock)
             clock, power, _ = spec.operating_point(
@@ -216,9 +217,9 @@ def simulate_load(
             res.clock_time_mhz_s += clock * rest_s
             duration = boost_s + rest_s
         else:
-            account(cost.duration_s, power)
-            res.clock_time_mhz_s += clock * cost.duration_s
-            duration = cost.duration_s
+            account(cost_s, power)
+            res.clock_time_mhz_s += clock * cost_s
+            duration = cost_s
         res.busy_s += duration
         now += duration
         delivered = now
