@@ -236,8 +236,8 @@ class _Run:
         self, session: aiohttp.ClientSession, base_url: str, model: str, workload: Workload,
         n: int, seed: int, timeout_s: float, tokens_per_chunk: str, vocab_size: int,
         request_id_prefix: str, extra_body: Mapping[str, Any] | None, request_token_ids: bool,
-        output_tokens: Sequence[int] | None = None, input_tokens: Sequence[int] | None = None,
-        prompt_format: str = "text",
+        output_tokens: Sequence[int] | None = None, prompt_format: str = "text",
+        input_tokens: Sequence[int] | None = None,
     ):
         self.session = session
         self.url = completions_url(base_url)
@@ -410,10 +410,10 @@ async def run_requests(
     request_id_prefix: str = "",
     extra_body: Mapping[str, Any] | None = None,
     request_token_ids: bool = True,
+    prompt_format: str = "text",
     input_tokens: Sequence[int] | None = None,
     output_tokens: Sequence[int] | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
-    prompt_format: str = "text",
 ) -> list[RequestRecord]:
     """Send one request per offset (seconds from now) and stream every response.
 
@@ -431,7 +431,7 @@ async def run_requests(
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
     async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids, output_tokens, input_tokens, prompt_format) as run:
+                         request_token_ids, output_tokens, prompt_format, input_tokens) as run:
         return await _run_schedule(run, offsets, on_progress, on_record)
 
 
@@ -563,7 +563,7 @@ async def run_sequential(
     records = []
     async with _open_run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids, None, None, prompt_format) as run:
+                         request_token_ids, None, prompt_format) as run:
         t0 = time.monotonic()
         for i in range(n_requests):
             if i:

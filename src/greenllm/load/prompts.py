@@ -43,6 +43,17 @@ def prompt_token_id_batch(
     return rng.integers(FIRST_ORDINARY_ID, vocab_size, size=(n_requests, n_tokens))
 
 
+def prompt_token_id_ragged(lengths: list[int], vocab_size: int, seed: int) -> list[np.ndarray]:
+    """One prompt per entry of ``lengths`` (a trace's exact prompt lengths), seeded."""
+    if vocab_size <= FIRST_ORDINARY_ID:
+        raise ConfigError(f"vocab_size must exceed {FIRST_ORDINARY_ID}, got {vocab_size}")
+    if any(k < 1 for k in lengths):
+        raise ConfigError(f"a prompt needs at least 1 token, got {min(lengths)}")
+    rng = np.random.default_rng(seed)
+    flat = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=int(sum(lengths)))
+    return np.split(flat, np.cumsum(lengths)[:-1])
+
+
 PROMPT_FORMATS = ("text", "token_ids")
 # Text prompts draw ids below this bound, so each word ("t999 ") has at most 5 characters:
 # vLLM 0.26 rejects a text prompt longer than 6 characters per token of the room left in
@@ -61,12 +72,3 @@ def check_prompt_format(prompt_format: str) -> str:
         raise ConfigError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
                           f"got {prompt_format!r}")
     return prompt_format
-def prompt_token_id_ragged(lengths: list[int], vocab_size: int, seed: int) -> list[np.ndarray]:
-    """One prompt per entry of ``lengths`` (a trace's exact prompt lengths), seeded."""
-    if vocab_size <= FIRST_ORDINARY_ID:
-        raise ConfigError(f"vocab_size must exceed {FIRST_ORDINARY_ID}, got {vocab_size}")
-    if any(k < 1 for k in lengths):
-        raise ConfigError(f"a prompt needs at least 1 token, got {min(lengths)}")
-    rng = np.random.default_rng(seed)
-    flat = rng.integers(FIRST_ORDINARY_ID, vocab_size, size=int(sum(lengths)))
-    return np.split(flat, np.cumsum(lengths)[:-1])

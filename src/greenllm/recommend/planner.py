@@ -196,7 +196,7 @@ class Planner:
         return min(options, key=lambda o: (o.utilisation, o.energy_j))  # most capacity
 
     def oracle(self, windows: list[Window]) -> Strategy:
-        return Strategy("per-window oracle (no reconfiguration cost)",
+        return Strategy("per-window oracle (least energy per window, no reconfiguration cost)",
                         [Step(w, self.best(self.options(w))) for w in windows])
 
     def static(self, windows: list[Window], cfg: Config, name: str) -> Strategy:
