@@ -83,6 +83,8 @@ _CELL_COLUMNS = {
     "max_throughput_upper_rps": "float",
     "search_repeat": "int",
     "repeats_planned": "float",
+    # why the cell's repeats stopped: targets_met | cap (CI target not reached) | fixed
+    "repeat_stop": "str",
     "slo_percentile": "float",
     "slo_scale": "float",
     "slo_ttft_s": "float",
@@ -235,6 +237,7 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "max_throughput_lower_rps": mt.get("lower_rps"),
         "max_throughput_upper_rps": mt.get("upper_rps"),
         "repeats_planned": s.get("repeats"),
+        "repeat_stop": (s.get("repeat_policy") or {}).get("stopped"),
         "slo_percentile": slo.get("percentile"),
         "slo_scale": slo.get("scale"),
         "slo_ttft_s": slo.get("ttft_s"),

@@ -101,7 +101,7 @@ def run_load_points(cfg: DictConfig, settings: PointSettings, workload: Workload
             continue
         n = n_requests(rate, int(cfg.load.requests_per_point), float(cfg.load.min_duration_s),
                        float(cfg.load.max_duration_s))
-        rep = f" repeat {repeat + 1}" if int(cfg.load.repeats) > 1 else ""
+        rep = f" repeat {repeat + 1}" if cfg.load.repeats != 1 else ""  # None: adaptive
         _note(f"{label}: load {name}{rep} at {rate:.3g} req/s ({n} requests)")
         # A different seed per repeat: repeats sample the arrival process, not replay it.
         p = run_point(settings, workload, rate, n, tag=name, slo=slo, sampler=sampler,

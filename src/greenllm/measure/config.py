@@ -86,7 +86,13 @@ class LoadCfg:
     rates_rps: list[float] = field(default_factory=list)  # extra absolute-rate points
     # Each load point is measured this many times (interleaved over the instance's
     # clocks and workloads); figures and claims use the median and a CI over repeats.
-    repeats: int = 1
+    # None (the default): adaptive, until every ci_targets metric's 95 % CI half-width
+    # (relative to its median) is met, or max_repeats (src/greenllm/measure/adaptive.py).
+    repeats: int | None = None
+    ci_targets: dict[str, float] = field(
+        default_factory=lambda: {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
+                                 "energy_per_output_token_j": 0.02})
+    max_repeats: int = 8
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     requests_per_point: int = 200

@@ -30,6 +30,7 @@ from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.load import Workload, workload_from
+from greenllm.measure import adaptive
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
@@ -100,6 +101,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     validate_static(cfg)
+    policy = adaptive.policy_from_cfg(cfg.load)  # bad targets/cap: one line, no GPU time
     workloads = [workload_from(w) for w in cfg.workload.ids]
     if not workloads:
         raise ConfigError("workload.ids is empty")
@@ -115,8 +117,7 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
-            repeats = int(cfg.load.repeats)
-            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), repeats)]
+            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), policy)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
                  f"{len(todo)} to go")
             if not todo:
@@ -188,11 +189,14 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
                 raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
 
 
-def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
+def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
+                    policy: adaptive.RepeatPolicy) -> bool:
     status = cell_status(cell, out)
     if status == "failed":
         return retry_failed
-    return status is None or repeats_done(cell, out) < repeats
+    if status == "ok" and policy.adaptive:  # stopped: targets met or cap reached
+        return False
+    return status is None or repeats_done(cell, out) < policy.cap
 
 
 def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
@@ -207,13 +211,14 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     marker_dir = cfg.clocks.marker_dir
     settle = float(cfg.clocks.settle_timeout_s)
     baseline_mhz = int(cfg.gpu.max_sm_clock_mhz) if mode == "pin" else None
-    repeats = int(cfg.load.repeats)
+    repeats = adaptive.policy_from_cfg(cfg.load).cap
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
     start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
+    stopped: set[Cell] = set()  # adaptive repeats: cells whose targets are met
     try:
         needed = sorted({c.workload for c in todo}, key=lambda w: w.id)
         baselines = {w.id: b for w in needed if (b := load_baseline(cfg, w, out)) is not None}
@@ -229,7 +234,10 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                                                        clock_mhz=baseline_mhz)
         for r in range(repeats):
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
-                group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
+                group = [c for rr, c in passes
+                         if rr == r and c.clock_label == clock_label and c not in stopped]
+                if not group:
+                    continue
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
                                 settle_timeout_s=settle) as plan:
                     warm_up(cfg, settings, group[0].workload, server.check_alive)
@@ -241,8 +249,9 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                         rep = f" repeat {r + 1}/{repeats}" if repeats > 1 else ""
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
-                        measure_pass(cfg, gpu, server, settings, cell, r, out, instance, plan,
-                                     baselines[cell.workload.id], prov)
+                        if measure_pass(cfg, gpu, server, settings, cell, r, out, instance,
+                                        plan, baselines[cell.workload.id], prov):
+                            stopped.add(cell)
                         done += 1
     except EngineError as err:
         note(f"{iid}: engine failed: {err}; {done} pass(es) finished this run are kept")
@@ -271,7 +280,7 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
         "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
                      "output_tokens": cell.workload.output_tokens},
         "slo": baseline["slo"],
-        "repeats": int(cfg.load.repeats),
+        "repeats": adaptive.policy_from_cfg(cfg.load).cap,
         "repeats_done": 0,
         "max_throughput": None,
         "load_points": [],
@@ -283,8 +292,9 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
 
 def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
-                 baseline: dict[str, Any], prov: dict[str, Any]) -> None:
+                 baseline: dict[str, Any], prov: dict[str, Any]) -> bool:
     """One repeat of a cell; the first also searches the max throughput under SLO.
+    True when the cell needs no further repeat (``measure.adaptive``).
 
     Later repeats run the load points at the rates the first derived, so every repeat
     measures the same offered load; the summary is rewritten after each repeat (status
@@ -296,7 +306,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
     sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
-    ok = interrupted = False
+    ok = interrupted = stop = False
     try:
         with sampler:
             # Only named points (fractions of the max) need the search; a run of
@@ -331,7 +341,10 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
         note(f"cell {label} failed: {summary['error']}")
     finally:
         if ok:
-            summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+            decision = adaptive.decide_summary(adaptive.policy_from_cfg(cfg.load), summary)
+            adaptive.record(summary, adaptive.policy_from_cfg(cfg.load), decision)
+            stop = decision.stop
+            summary["status"] = "ok" if stop else "partial"
         else:
             summary["status"] = "failed"
         # Interrupted: earlier repeats stay as written (status partial) and a cell with
@@ -346,6 +359,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
+    return stop
 
 
 def energy_period_s(gpu: Gpu) -> float:

@@ -97,12 +97,18 @@ def estimate_instance(
         if search.get("time_budget_s"):
             search_s = min(search_s, float(search["time_budget_s"]))
         per_point = load["max_duration_s"] + (1 + load.get("warmup_requests", 0)) * req
-        return _CLOCK_SETTLE_S + search_s + len(inst.loads) * int(load.get("repeats", 1)) * per_point
+        return _CLOCK_SETTLE_S + search_s + len(inst.loads) * _repeats(load) * per_point
 
     start_s = _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)
     cells_s = sum(cell_s(c.workload) for c in inst.cells)
     return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s)
+
+
+def _repeats(load: Mapping[str, Any]) -> int:
+    """Fixed ``load.repeats``, or the adaptive policy's cap (the upper bound)."""
+    fixed = load.get("repeats", 1)
+    return int(fixed) if fixed is not None else int(load.get("max_repeats", 8))
 
 
 def estimate(plan: Plan, root: str | os.PathLike[str]) -> list[InstanceEstimate] | None:
