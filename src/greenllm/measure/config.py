@@ -127,6 +127,9 @@ class SearchCfg:
     # decided by majority (docs/uncertainty.md).
     confirm_repeats: int = 2
     boundary_margin: float = 0.10
+    # Start from the nearest searched clock's bracket, or the simulator's prediction
+    # (src/greenllm/search/warm_start.py); false: the cold search from start_rps.
+    warm_start: bool = True
 
 
 @dataclass

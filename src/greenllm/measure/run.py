@@ -37,7 +37,9 @@ from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
+from greenllm.measure.spend import SpendLedger, read_spend, stamp_summaries, write_spend
 from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.measure.warm_prior import cell_prior
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -111,9 +113,13 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     iid = instance_id(cfg)
     model_dir = prepare_model_dir(cfg)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    ledger = SpendLedger(gpus=int(cfg.instance.tp))  # what this run spends (spend.json)
+    t_held = time.monotonic()
     try:
         with ExitStack() as stack:
             gpu = stack.enter_context(open_instance_gpus(cfg, out))
+            stack.callback(finish_spend, out, ledger, t_held, plan_cells(cfg, workloads, "pin")
+                           + plan_cells(cfg, workloads, "observe"))
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
@@ -137,13 +143,14 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
             note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
             server = start_engine(spec, cfg)
+            ledger.engine_started(time.monotonic() - t_start)
             stack.callback(server.stop, float(cfg.engine.stop_grace_s))
             note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {server.base_url}")
             settings = PointSettings(
                 base_url=server.base_url, model=cfg.model.name, arrival=cfg.load.arrival,
                 cv=float(cfg.load.cv), timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
-            ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
+            ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov, ledger)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
@@ -201,7 +208,7 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
 
 def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
-                  prov: dict[str, Any]) -> bool:
+                  prov: dict[str, Any], ledger: SpendLedger | None = None) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
 
     Repeats are interleaved: repeat r of every cell of every clock comes before repeat
@@ -250,7 +257,7 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
                         if measure_pass(cfg, gpu, server, settings, cell, r, out, instance,
-                                        plan, baselines[cell.workload.id], prov):
+                                        plan, baselines[cell.workload.id], prov, ledger):
                             stopped.add(cell)
                         done += 1
     except EngineError as err:
@@ -292,7 +299,8 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
 
 def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
-                 baseline: dict[str, Any], prov: dict[str, Any]) -> bool:
+                 baseline: dict[str, Any], prov: dict[str, Any],
+                 ledger: SpendLedger | None = None) -> bool:
     """One repeat of a cell; the first also searches the max throughput under SLO.
     True when the cell needs no further repeat (``measure.adaptive``).
 
@@ -312,9 +320,13 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
+                prior = (cell_prior(out, cell.clock_label, cell.mhz, cell.workload,
+                                    cfg.model.name, int(cfg.instance.tp),
+                                    int(cfg.instance.max_batch), baseline["slo_obj"])
+                         if cfg.search.warm_start and not cfg.search.start_rps else None)
                 summary["max_throughput"], frames = search_max_throughput(
                     cfg, settings, cell.workload, baseline["slo_obj"], baseline,
-                    server.check_alive, label)
+                    server.check_alive, label, prior)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
             points, point_frames = run_load_points(cfg, settings, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
@@ -344,6 +356,8 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             decision = adaptive.decide_summary(adaptive.policy_from_cfg(cfg.load), summary)
             adaptive.record(summary, adaptive.policy_from_cfg(cfg.load), decision)
             stop = decision.stop
+            if ledger is not None:
+                ledger.add_pass(summary, repeat, searched=repeat == 0)
             summary["status"] = "ok" if stop else "partial"
         else:
             summary["status"] = "failed"
@@ -360,6 +374,19 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
     return stop
+
+
+def finish_spend(out: Path, ledger: SpendLedger, t_held: float, cells: Sequence[Cell]) -> None:
+    """spend.json (added to earlier runs') and each cell's copy; a run that started no
+    engine measured nothing and spent only the checks: not recorded."""
+    if not ledger.engine_starts:
+        return
+    ledger.hold(time.monotonic() - t_held)
+    total = write_spend(out, ledger, read_spend(out))
+    stamp_summaries([c.dir(out) / "summary.json" for c in cells], total)
+    note(f"spent {total.gpu_s_held / 3600:.3f} GPU-h held, "
+         f"{total.fraction_in_windows or 0:.0%} inside measurement windows, "
+         f"{total.engine_starts} engine start(s) (spend.json)")
 
 
 def energy_period_s(gpu: Gpu) -> float:
