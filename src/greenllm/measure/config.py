@@ -55,6 +55,9 @@ class GpuCfg:
     min_sm_clock_mhz: int = 345
     power_limit_w: float = 700.0
     sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
+    # simulated GPUs: a node's state file shared by instances side by side (each on its
+    # instance.gpus of it); None: a state file of the instance's own
+    sim_node_state: str | None = None
 
 
 @dataclass

@@ -159,6 +159,11 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
 
 def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
     tp = int(cfg.instance.tp)
+    if cfg.engine.kind == "sim" and cfg.gpu.sim_node_state and cfg.instance.gpus is not None:
+        # this instance's GPUs of a shared simulated node (measure/parallel.py)
+        if len(cfg.instance.gpus) != tp:
+            raise ConfigError(f"instance.gpus lists {len(cfg.instance.gpus)} GPUs but instance.tp={tp}")
+        return open_gpus("sim", list(cfg.instance.gpus), sim_state_path=cfg.gpu.sim_node_state)
     if cfg.engine.kind == "sim":
         return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted),
