@@ -23,8 +23,24 @@ def _noisy(n: int, cv: float, seed: int = 0) -> list[float]:
 def test_half_width_is_the_statistics_tables_interval():
     values = [1.0, 1.1, 0.95, 1.02]
     lo, hi = median_ci(values)
-    assert adaptive.relative_half_width(values) == pytest.approx((hi - lo) / 2 / np.median(values))
+    width = adaptive.relative_half_width(values)
+    assert width >= (hi - lo) / 2 / np.median(values)  # never narrower than the table's CI
+    t_half = 3.182 * np.std(values, ddof=1) / 2 / np.median(values)
+    assert width == pytest.approx(max(t_half, (hi - lo) / 2 / np.median(values)))
     assert adaptive.relative_half_width([1.0, 1.1]) is None  # no CI below 3 repeats
+
+
+def test_three_values_that_agree_by_chance_need_more_than_their_range():
+    # CV 10 %: a third of triples lie within +-5 % by chance; the bootstrap interval
+    # (their range) would stop them, the t interval asks for 2-3x less spread first
+    rng = np.random.default_rng(7)
+    stopped_by_range = stopped = 0
+    for _ in range(500):
+        v = 1.0 + 0.1 * rng.standard_normal(3)
+        lo, hi = median_ci(v)
+        stopped_by_range += (hi - lo) / 2 / np.median(v) <= 0.05
+        stopped += adaptive.relative_half_width(v) <= 0.05
+    assert stopped_by_range > 100 and stopped < stopped_by_range / 3
 
 
 def test_tight_metric_stops_at_three_noisy_one_runs_to_the_cap():

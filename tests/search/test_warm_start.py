@@ -65,10 +65,14 @@ def test_noisy_probe_near_the_boundary_is_decided_by_majority():
 
 
 def test_prior_is_the_nearest_searched_clock():
-    brackets = {1980: (10.0, 11.0), 1600: (8.0, 9.0), 1200: (None, 0.1)}
-    assert prior_from_neighbours(brackets, 1800) == Prior(10.0, 11.0, "clock f1980")
-    assert prior_from_neighbours(brackets, 1400).source == "clock f1600"
-    assert prior_from_neighbours(brackets, 800).source == "clock f1600"  # 1200 found nothing
+    assert prior_from_neighbours({1980: (10.0, 11.0), 1200: (None, 0.1)}, 1800) == Prior(
+        10.0, 11.0, "clock f1980")  # 1200 found nothing: one clock, its bracket
+    brackets = {1980: (10.0, 10.0), 1780: (8.0, 8.0), 1200: (None, 0.1)}
+    trend = prior_from_neighbours(brackets, 1580)
+    assert trend.source == "clocks f1780, f1980 (trend)"
+    assert trend.centre_rps == pytest.approx(8.0 * 0.8)  # the same ratio per 200 MHz
+    far = prior_from_neighbours(brackets, 345)
+    assert far.centre_rps == pytest.approx(4.0)  # never more than a factor 2 off the nearest
     assert prior_from_neighbours({}, 1400) is None
 
 

@@ -106,16 +106,32 @@ def policy_from_cfg(load: Any) -> RepeatPolicy:
                          getattr(load, "max_repeats", DEFAULT_MAX_REPEATS))
 
 
+# Student t 97.5 % quantiles by degrees of freedom (1..12; beyond, 2.18 is within 3 %)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179)
+
+
 def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
-    """Half the 95 % CI of the median over repeats, relative to the median; None
-    while there is no interval (fewer than 3 finite values) or the median is 0."""
+    """Half the 95 % CI, relative to the median; None while there is no interval
+    (fewer than 3 finite values) or the median is 0.
+
+    The larger of two intervals: the statistics table's (percentile bootstrap of the
+    median) and a Student t interval of the mean. At 3-5 repeats the bootstrap interval
+    is about the sample's range, which three values that happen to agree make narrow by
+    chance; stopping on it alone would pick those cells (optional stopping) and report
+    intervals narrower than the noise. The t interval widens with few repeats
+    (t = 4.3 at n = 3), so a cell stops only when its spread is genuinely small.
+    """
     arr = np.asarray([v for v in values if v is not None], dtype=float)
     arr = arr[np.isfinite(arr)]
     lo, hi = median_ci(arr)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
     med = float(np.median(arr))
-    return (hi - lo) / 2.0 / abs(med) if med != 0 else None
+    if med == 0:
+        return None
+    t = _T975[min(arr.size - 2, len(_T975) - 1)]
+    t_half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    return max((hi - lo) / 2.0, t_half) / abs(med)
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,22 @@ class Prior:
 
 def prior_from_neighbours(brackets: Mapping[int, tuple[float | None, float | None]],
                           clock_mhz: int) -> Prior | None:
-    """The bracket of the nearest clock already searched (ties: the higher clock)."""
-    usable = {c: b for c, b in brackets.items() if b[0] is not None}
+    """The bracket of the nearest clock already searched (ties: the higher clock); with
+    two clocks searched, their trend carried on to this clock (capacity changes with the
+    clock roughly exponentially over a few hundred MHz), within a factor of 2."""
+    usable = {c: b for c, b in brackets.items() if b[0] is not None and b[0] > 0}
     if not usable:
         return None
-    nearest = min(usable, key=lambda c: (abs(c - clock_mhz), -c))
-    lo, hi = usable[nearest]
-    return Prior(float(lo), None if hi is None else float(hi), f"clock f{nearest}")
+    near = sorted(usable, key=lambda c: (abs(c - clock_mhz), -c))
+    lo, hi = usable[near[0]]
+    if len(near) >= 2 and near[0] != near[1]:
+        (l1, h1), (l2, h2) = usable[near[0]], usable[near[1]]
+        c1 = math.sqrt(l1 * h1) if h1 else l1
+        c2 = math.sqrt(l2 * h2) if h2 else l2
+        ratio = (c1 / c2) ** ((clock_mhz - near[0]) / (near[0] - near[1]))
+        centre = c1 * min(2.0, max(0.5, ratio))
+        return Prior(centre, None, f"clocks f{near[0]}, f{near[1]} (trend)")
+    return Prior(float(lo), None if hi is None else float(hi), f"clock f{near[0]}")
 
 
 @dataclass
@@ -147,7 +156,7 @@ def warm_search(
                             stop_reason=reason, probes=probes)
 
     # Bracket: a pair of probes within rel_tol around the prior's centre; when the prior
-    # is wrong, widen in growing log steps (x2, x4, x16, ...) in the direction it missed.
+    # is wrong, widen in growing log steps ((1+tol)^2, ^4, ^8, ...) in the direction it missed.
     pair = 1.0 + rel_tol * (1.0 - 1e-6)  # the first two probes' ratio: within tolerance
     rate = clamp(prior.centre_rps / math.sqrt(pair))
     going_up = run(rate)
@@ -160,7 +169,7 @@ def warm_search(
         if not going_up and rate <= min_rps:
             return finish("min_rps_fails")
         rate = clamp(rate * factor if going_up else rate / factor)
-        factor = 2.0 if factor == pair else factor * factor
+        factor = pair * pair if factor == pair else factor * factor
         run(rate)
     while upper / lower > 1.0 + rel_tol:
         if len(probes) >= max_probes:
