@@ -41,7 +41,7 @@ from greenllm.analysis.claims import compute_claims
 from greenllm.analysis.statistics import statistics_table
 from greenllm.analysis.studies import parse_study
 from greenllm.measure.adaptive import RepeatPolicy, policy_from_cfg
-from greenllm.plan.spend_estimate import expected_spend
+from greenllm.plan.spend_estimate import expected_spend, with_measure_defaults
 from greenllm.sim.virtual_campaign import CampaignPolicy, Settings, run_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clocks", help="comma-separated MHz (default: the preset's)")
     ap.add_argument("--workloads", help="the workload study's workloads (default: preset's)")
     ap.add_argument("--prediction-error", type=float, default=1.3)
+    ap.add_argument("--noise-cv", type=float, default=0.05,
+                    help="the noise greenllm plan assumes for its expected repeats")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
     plan = build_plan(args.preset, args.clocks, args.workloads)
-    groups = gplan.load_measure_groups(ROOT, plan.config)
+    groups = with_measure_defaults(gplan.load_measure_groups(ROOT, plan.config))
     settings = Settings(groups["search"], groups["load"], groups["slo"])
     adaptive = policy_from_cfg(argparse.Namespace(**groups["load"]))
     fixed = RepeatPolicy(fixed=5, targets={}, max_repeats=5)
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     widths = {name: ci_widths(r.table, metrics) for name, r in results.items()}
     claims = {name: verdicts(r.table, plan) for name, r in results.items()}
     changed = [c for c in claims["fixed"] if claims["fixed"][c] != claims["adaptive"][c]]
-    expected = expected_spend(plan, ROOT, adaptive_policy=True)
+    expected = expected_spend(plan, ROOT, warm=True, noise_cv=args.noise_cv)
 
     report: dict = {"preset": args.preset, "cells": len(plan.cells), "policies": {}}
     print(f"\n{'policy':<10}{'GPU-h':>9}{'in windows':>12}{'probes':>8}{'starts':>8}"

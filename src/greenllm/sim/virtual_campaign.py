@@ -127,7 +127,8 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
         slos[wl.id] = SloSpec(scale * float(np.percentile(ttft, pct)),
                               scale * float(np.percentile(alone.itl_s, pct)), pct)
         starts[wl.id] = start_rate_rps(VirtualInstance(perf, inst.max_batch, clock_mhz=top), alone)
-    fractions = dict(load.get("fractions") or {"low": 0.25, "medium": 0.5, "high": 0.9})
+    # LoadCfg's defaults where the profile sets none
+    fractions = {"low": 0.25, "medium": 0.5, "high": 0.9, **dict(load.get("fractions") or {})}
     points = [(name, float(fractions[name])) for name in inst.loads]
     cells = [(mhz, wl) for mhz in clocks_mhz for wl in workloads]
     state: dict[tuple[int, str], dict[str, Any]] = {
