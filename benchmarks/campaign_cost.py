@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clocks", help="comma-separated MHz (default: the preset's)")
     ap.add_argument("--workloads", help="the workload study's workloads (default: preset's)")
     ap.add_argument("--prediction-error", type=float, default=1.3)
-    ap.add_argument("--noise-cv", type=float, default=0.05,
+    ap.add_argument("--noise-cv", type=float, default=0.10,
                     help="the noise greenllm plan assumes for its expected repeats")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)

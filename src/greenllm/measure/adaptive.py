@@ -32,7 +32,7 @@ DEFAULT_CI_TARGETS: dict[str, float] = {
     "tbt_p50_s": 0.05,
     "energy_per_output_token_j": 0.02,
 }
-DEFAULT_MAX_REPEATS = 8
+DEFAULT_MAX_REPEATS = 5
 
 STOP_TARGETS_MET = "targets_met"
 STOP_CAP = "cap"

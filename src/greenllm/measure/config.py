@@ -95,7 +95,7 @@ class LoadCfg:
     ci_targets: dict[str, float] = field(
         default_factory=lambda: {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
                                  "energy_per_output_token_j": 0.02})
-    max_repeats: int = 8
+    max_repeats: int = 5
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     requests_per_point: int = 200
