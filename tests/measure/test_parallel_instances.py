@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -117,3 +118,26 @@ def test_two_tp2_instances_side_by_side_on_a_simulated_node(tmp_path):
     gpu.close()
     rows = disturbance(tmp_path / "a", tmp_path / "b")
     assert rows and rows[0]["load_point"] == "r4" and rows[0]["power_mean_w"] is not None
+
+
+def _cell(root: Path, ttft: float, power: float) -> None:
+    from greenllm import atomic
+
+    s = {"schema": "greenllm.cell/1", "status": "ok", "simulated": True,
+         "instance": {"id": "i", "model": "m", "tp": 2, "max_batch": 64, "gpu_indices": [0, 1]},
+         "clock": {"label": "f1500", "mode": "pin", "requested_mhz": 1500},
+         "workload": {"id": "M-M", "input_tokens": 500, "output_tokens": 128},
+         "slo": {}, "repeats": 1, "repeats_done": 1, "max_throughput": {"rps": 4.0},
+         "load_points": [{"name": "medium", "repeat": 0, "rate_rps": 2.0,
+                          "ttft_s": {"p50": ttft}, "energy": {"power_mean_w": power}}]}
+    atomic.write_json(root / "cells/f1500/M-M/summary.json", s)
+
+
+def test_disturbance_is_the_relative_change_from_alone(tmp_path):
+    _cell(tmp_path / "alone", ttft=0.100, power=400.0)
+    _cell(tmp_path / "side", ttft=0.110, power=390.0)
+    (row,) = disturbance(tmp_path / "alone", tmp_path / "side")
+    assert (row["clock"], row["workload"], row["load_point"]) == ("f1500", "M-M", "medium")
+    assert row["ttft_p50_s"] == pytest.approx(0.10)
+    assert row["power_mean_w"] == pytest.approx(-0.025)
+    assert row["max_throughput_rps"] == pytest.approx(0.0)
