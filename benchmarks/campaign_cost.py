@@ -19,7 +19,8 @@ and whether the issue's goals hold:
 * >= 85 % of GPU time held is inside measurement windows.
 
     python benchmarks/campaign_cost.py [--preset paper] [--clocks 800,1400,1980]
-        [--workloads S-S,M-M] [--prediction-error 1.3] [--json out.json]
+        [--workloads S-S,M-M] [--prediction-error 1.3] [--targets ttft_p50_s=0.05,...]
+        [--cap 5] [--noise-cv 0.10] [--json out.json]
 
 Simulated numbers: no GPU is used; the simulator's repeats differ only by their arrival
 draws (no thermal drift), so its intervals are narrower than on hardware.
@@ -85,12 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prediction-error", type=float, default=1.3)
     ap.add_argument("--noise-cv", type=float, default=0.10,
                     help="the noise greenllm plan assumes for its expected repeats")
+    ap.add_argument("--targets", help="adaptive CI targets, metric=width,... (default: preset's)")
+    ap.add_argument("--cap", type=int, help="adaptive repeat cap (default: preset's)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
     plan = build_plan(args.preset, args.clocks, args.workloads)
     groups = with_measure_defaults(gplan.load_measure_groups(ROOT, plan.config))
     settings = Settings(groups["search"], groups["load"], groups["slo"])
+    if args.targets:
+        groups["load"]["ci_targets"] = {k: float(v) for k, _, v in
+                                        (i.partition("=") for i in args.targets.split(","))}
+    if args.cap:
+        groups["load"]["max_repeats"] = args.cap
     adaptive = policy_from_cfg(argparse.Namespace(**groups["load"]))
     fixed = RepeatPolicy(fixed=5, targets={}, max_repeats=5)
     policies = [CampaignPolicy("fixed", fixed, warm_search=False),
@@ -107,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     widths = {name: ci_widths(r.table, metrics) for name, r in results.items()}
     claims = {name: verdicts(r.table, plan) for name, r in results.items()}
     changed = [c for c in claims["fixed"] if claims["fixed"][c] != claims["adaptive"][c]]
-    expected = expected_spend(plan, ROOT, warm=True, noise_cv=args.noise_cv)
+    expected = expected_spend(plan, ROOT, warm=True, noise_cv=args.noise_cv,
+                              load_overrides={k: groups["load"][k]
+                                              for k in ("ci_targets", "max_repeats")})
 
     report: dict = {"preset": args.preset, "cells": len(plan.cells), "policies": {}}
     print(f"\n{'policy':<10}{'GPU-h':>9}{'in windows':>12}{'probes':>8}{'starts':>8}"

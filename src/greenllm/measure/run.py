@@ -37,7 +37,7 @@ from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
-from greenllm.measure.spend import SpendLedger, read_spend, stamp_summaries, write_spend
+from greenllm.measure.spend import SpendLedger, finish_spend
 from greenllm.measure.validate import max_model_len, validate_static
 from greenllm.measure.warm_prior import cell_prior
 
@@ -118,8 +118,9 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
     try:
         with ExitStack() as stack:
             gpu = stack.enter_context(open_instance_gpus(cfg, out))
-            stack.callback(finish_spend, out, ledger, t_held, plan_cells(cfg, workloads, "pin")
-                           + plan_cells(cfg, workloads, "observe"))
+            stack.callback(finish_spend, out, ledger, t_held, note, [
+                c.dir(out) / "summary.json" for m in ("pin", "observe")
+                for c in plan_cells(cfg, workloads, m)])
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
@@ -379,19 +380,6 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
     return stop
-
-
-def finish_spend(out: Path, ledger: SpendLedger, t_held: float, cells: Sequence[Cell]) -> None:
-    """spend.json (added to earlier runs') and each cell's copy; a run that started no
-    engine measured nothing and spent only the checks: not recorded."""
-    if not ledger.engine_starts:
-        return
-    ledger.hold(time.monotonic() - t_held)
-    total = write_spend(out, ledger, read_spend(out))
-    stamp_summaries([c.dir(out) / "summary.json" for c in cells], total)
-    note(f"spent {total.gpu_s_held / 3600:.3f} GPU-h held, "
-         f"{total.fraction_in_windows or 0:.0%} inside measurement windows, "
-         f"{total.engine_starts} engine start(s) (spend.json)")
 
 
 def energy_period_s(gpu: Gpu) -> float:

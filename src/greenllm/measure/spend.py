@@ -16,7 +16,8 @@ real run (wall time) and the virtual-time campaign on the simulator
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,17 @@ def stamp_summaries(paths: Iterable[Path], total: SpendLedger) -> None:
             continue
         summary["instance_spend"] = block
         atomic.write_json(path, summary)
+
+
+def finish_spend(out: Path, ledger: SpendLedger, t_held: float, note: Callable[[str], None],
+                 summary_paths: Iterable[Path]) -> None:
+    """At the end of a run: spend.json (added to earlier runs') and each cell's copy. A
+    run that started no engine measured nothing and spent only its checks: not recorded."""
+    if not ledger.engine_starts:
+        return
+    ledger.hold(time.monotonic() - t_held)
+    total = write_spend(out, ledger, read_spend(out))
+    stamp_summaries(summary_paths, total)
+    note(f"spent {total.gpu_s_held / 3600:.3f} GPU-h held, "
+         f"{total.fraction_in_windows or 0:.0%} inside measurement windows, "
+         f"{total.engine_starts} engine start(s) (spend.json)")
