@@ -1,7 +1,7 @@
 """What the paper's grid costs under today's fixed policy and under the adaptive one.
 
 Runs every planned instance and cell of a preset (default: paper, 7 instances, 105
-cells) on the simulator in virtual time (``greenllm.sim.virtual_campaign``), twice:
+cells) on the simulator in virtual time (``greenllm.calibrate.virtual_campaign``), twice:
 
 * fixed: ``load.repeats=5``, the cold max-throughput search at every clock (today);
 * adaptive: the preset's CI targets and repeat cap (``measure.adaptive``) and the
@@ -41,9 +41,9 @@ from greenllm import plan as gplan
 from greenllm.analysis.claims import compute_claims
 from greenllm.analysis.statistics import statistics_table
 from greenllm.analysis.studies import parse_study
+from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign
 from greenllm.measure.adaptive import RepeatPolicy, policy_from_cfg
 from greenllm.plan.spend_estimate import expected_spend, with_measure_defaults
-from greenllm.sim.virtual_campaign import CampaignPolicy, Settings, run_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from greenllm import plan as gplan
+from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign
 from greenllm.measure.adaptive import repeat_policy
 from greenllm.plan.spend_estimate import expected_repeats, expected_spend, with_measure_defaults
-from greenllm.sim.virtual_campaign import CampaignPolicy, Settings, run_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ instance's running total, and the figures' footnote names the campaign's total.
 
 Durations are passed in, never read from a clock here, so the same ledger accounts a
 real run (wall time) and the virtual-time campaign on the simulator
-(``greenllm.sim.virtual_campaign``).
+(``greenllm.calibrate.virtual_campaign``).
 """
 
 from __future__ import annotations

@@ -84,9 +84,9 @@ def _duration(rate: float, requests: int, min_s: float, max_s: float) -> float:
 def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
                       clocks_mhz: list[int], warm: bool,
                       noise_cv: float = DEFAULT_NOISE_CV) -> ExpectedInstance:
+    from greenllm.calibrate.clock_sweep import baseline_slo, shape_of
     from greenllm.load.shapes import SHAPES
     from greenllm.load.workloads import parse_workload
-    from greenllm.sim.clock_sweep import baseline_slo, shape_of
     from greenllm.sim.hardware import GpuPerfSpec
     from greenllm.sim.perf_model import PerfModel
     from greenllm.sim.virtual_load import ProbeSizing, VirtualInstance, max_rate_under_slo
