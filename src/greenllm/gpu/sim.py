@@ -48,6 +48,7 @@ from greenllm.gpu.sim_state import (
     avg_power_w,
     operating,
     requested_clock,
+    settings_spec,
 )
 
 __all__ = ["PowerLimiter", "SimGpu", "SimGpuSpec"]
@@ -139,6 +140,8 @@ class SimGpu(Gpu):
             st.compute = st.memory = 0.0
             st.avg_w = idle_power
             st.locked_mhz = 0.0
+            st.power_limit_w = 0.0  # the card's default
+            st.mem_locked_mhz = 0.0  # unlocked: the highest memory clock
             st.pending_mhz = NO_PENDING
             st.pending_at = 0.0
             st.ticks = [-1] * GRID_N
@@ -180,15 +183,21 @@ class SimGpu(Gpu):
         the cap is already engaged. The engine uses it to price an iteration during which
         the cap engages (``greenllm.sim.engine``)."""
         with self._state(index) as (st, _):
-            req = requested_clock(self.spec, st)
-            clock, power, capped = self.spec.limited_operating_point(
+            spec = settings_spec(self.spec, st)
+            req = requested_clock(spec, st)
+            clock, power, capped = spec.limited_operating_point(
                 req, st.compute, st.memory, st.avg_w)
             if capped:
                 return 0.0, clock
-            headroom = self.spec.limiter_headroom_s(st.avg_w, power)
+            headroom = spec.limiter_headroom_s(st.avg_w, power)
             if math.isinf(headroom):
                 return headroom, clock
-            return headroom, self.spec.operating_point(req, st.compute, st.memory)[0]
+            return headroom, spec.operating_point(req, st.compute, st.memory)[0]
+
+    def memory_clock_mhz(self, index: int) -> int:
+        """The memory clock now: the locked one, else the card's highest."""
+        with self._state(index) as (st, _):
+            return int(st.mem_locked_mhz) or self.spec.memory_clock_mhz
 
     def locked_sm_clock_mhz(self, index: int) -> int | None:
         """The locked clock last asked for (settled or not), None when unlocked/reset."""
@@ -219,6 +228,10 @@ class SimGpu(Gpu):
             memory_clock_mhz=self.spec.memory_clock_mhz,
             default_sm_clock_mhz=self.spec.max_sm_clock_mhz,
             simulated=True,
+            power_limit_min_w=self.spec.power_limit_min_w,
+            power_limit_max_w=self.spec.power_limit_max_w,
+            default_power_limit_w=self.spec.power_limit_w,
+            supported_memory_clocks_mhz=self.spec.supported_memory_clocks_mhz,
         )
 
     def sample(self, index: int, *, energy: bool = True) -> Sample:
@@ -233,7 +246,7 @@ class SimGpu(Gpu):
                 power_instant_w=power,
                 power_avg_w=avg,
                 sm_clock_mhz=round(clock),
-                mem_clock_mhz=self.spec.memory_clock_mhz,
+                mem_clock_mhz=int(st.mem_locked_mhz) or self.spec.memory_clock_mhz,
                 temperature_c=st.temperature_c,
                 throttle_reasons=reasons,
                 utilization_pct=100.0 * max(st.compute, st.memory),
@@ -258,6 +271,37 @@ class SimGpu(Gpu):
     def reset_sm_clock(self, index: int) -> None:
         self._check_permitted(index, "resetting the SM clock")
         self._set_pending(index, 0.0)
+
+    def power_limit_w(self, index: int) -> float:
+        with self._state(index) as (st, _):
+            return st.power_limit_w or self.spec.power_limit_w
+
+    def power_limit_control_permitted(self, index: int) -> bool:
+        return self.clock_control_permitted(index)
+
+    def set_power_limit(self, index: int, watts: float) -> None:
+        self._check_permitted(index, f"setting the power limit to {watts:g} W")
+        lo, hi = self.spec.power_limit_min_w, self.spec.power_limit_max_w
+        if not lo <= float(watts) <= hi:
+            raise GpuError(f"power limit {watts:g} W is outside simulated GPU {index}'s range "
+                           f"{lo:g}-{hi:g} W")
+        with self._state(index) as (st, _):
+            # Takes effect at once: the limiter acts on its averaged power from now on.
+            st.power_limit_w = float(watts)
+
+    def lock_memory_clock(self, index: int, mhz: int) -> None:
+        self._check_permitted(index, f"locking the memory clock at {mhz} MHz")
+        listed = self.spec.supported_memory_clocks_mhz
+        if int(mhz) not in listed:
+            raise GpuError(f"memory clock {mhz} MHz is not one simulated GPU {index} lists "
+                           f"({', '.join(map(str, listed))} MHz)")
+        with self._state(index) as (st, _):
+            st.mem_locked_mhz = float(mhz)
+
+    def reset_memory_clock(self, index: int) -> None:
+        self._check_permitted(index, "resetting the memory clock")
+        with self._state(index) as (st, _):
+            st.mem_locked_mhz = 0.0
 
     def reopen_args(self) -> dict[str, object]:
         return {"backend": "sim", "sim_state_path": str(self.state_path)}

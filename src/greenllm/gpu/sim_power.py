@@ -37,6 +37,7 @@ takes effect ``settle_s`` after the call.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -51,8 +52,16 @@ class SimGpuSpec:
     max_sm_clock_mhz: int = 1980
     sm_clock_step_mhz: int = 15
     idle_sm_clock_mhz: int = 345
-    memory_clock_mhz: int = 2619
-    power_limit_w: float = 700.0
+    memory_clock_mhz: int = 2619  # the highest memory clock, the default
+    # The lent H100 lists two memory clocks (shared/device/README.md, 2026-11-25).
+    supported_memory_clocks_mhz: tuple[int, ...] = (1593, 2619)
+    power_limit_w: float = 700.0  # the default power limit
+    # The settable range: the H100 SXM's 700 W maximum is measured; the 200 W minimum is
+    # NVIDIA's published H100 SXM floor, not read on the lent card (assumption).
+    power_limit_min_w: float = 200.0
+    power_limit_max_w: float = 700.0
+    # The memory clock in force, set per GPU by SimGpu (None: the highest).
+    memory_clock_now_mhz: int | None = None
     # Time constant of the power limiter's averaging (module doc). NVIDIA does not publish
     # it: NVML only says the power management algorithm kicks in when the card's draw
     # reaches the limit, and reports instant power apart from power averaged over 1 s
@@ -81,6 +90,15 @@ class SimGpuSpec:
     thermal_tau_s: float = 30.0
     locked_clock_holds_when_idle: bool = True
     driver: str = "greenllm-sim"
+
+    def __post_init__(self) -> None:
+        # From JSON (the state file) the clocks come back as a list: keep the spec hashable.
+        object.__setattr__(self, "supported_memory_clocks_mhz",
+                           tuple(sorted(int(c) for c in self.supported_memory_clocks_mhz)))
+
+    def with_settings(self, power_limit_w: float | None, memory_clock_mhz: int | None) -> SimGpuSpec:
+        """This card with a power limit and memory clock set (None: the default)."""
+        return _with_settings(self, power_limit_w, memory_clock_mhz)
 
     @classmethod
     def h100_sxm(cls) -> SimGpuSpec:
@@ -170,6 +188,15 @@ class PowerLimiter:
             self.avg_w = self.spec.power_limit_w
         else:
             self.avg_w = self.spec.averaged_power_after(self.avg_w, power_w, dt)
+
+
+@functools.lru_cache(maxsize=256)
+def _with_settings(spec: SimGpuSpec, power_limit_w: float | None,
+                   memory_clock_mhz: int | None) -> SimGpuSpec:
+    limit = spec.power_limit_w if power_limit_w is None else float(power_limit_w)
+    if limit == spec.power_limit_w and memory_clock_mhz == spec.memory_clock_now_mhz:
+        return spec
+    return dataclasses.replace(spec, power_limit_w=limit, memory_clock_now_mhz=memory_clock_mhz)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -25,7 +25,7 @@ from greenllm.gpu.sim_power import SimGpuSpec
 SW_POWER_CAP = REASON_BITS["sw_power_cap"]
 
 MAGIC = b"GLSIMGPU"
-VERSION = 2  # 2: the power limiter's averaged power in the device struct
+VERSION = 3  # 2: the limiter's averaged power; 3: the power limit and memory clock set
 HEADER = struct.Struct("<8sIIIId")  # magic, version, count, clock_permitted, spec_len, settle_s
 SPEC_OFFSET = 64
 DEVICES_OFFSET = 4096
@@ -33,7 +33,7 @@ DEVICE_SIZE = 1024
 _GRID_S = 0.05  # energy recorded on this grid for the trailing-1-s average
 GRID_N = 32  # ring slots: 32 * 50 ms = 1.6 s > the 1 s window + one cell
 _AVG_WINDOW_S = 1.0
-_FIELDS = struct.Struct("<10d")
+_FIELDS = struct.Struct("<12d")
 _RING = struct.Struct(f"<{GRID_N}q{GRID_N}d")
 NO_PENDING = -1.0
 
@@ -48,9 +48,11 @@ class DevState:
         "energy_mj",
         "last_t",
         "locked_mhz",
+        "mem_locked_mhz",
         "memory",
         "pending_at",
         "pending_mhz",
+        "power_limit_w",
         "temperature_c",
         "tick_energy",
         "ticks",
@@ -60,7 +62,8 @@ class DevState:
     def unpack(cls, buf: mmap.mmap, offset: int) -> DevState:
         st = cls()
         (st.last_t, st.energy_mj, st.temperature_c, st.compute, st.memory, st.locked_mhz,
-         st.pending_mhz, st.pending_at, st.created_t, st.avg_w) = _FIELDS.unpack_from(buf, offset)
+         st.pending_mhz, st.pending_at, st.created_t, st.avg_w, st.power_limit_w,
+         st.mem_locked_mhz) = _FIELDS.unpack_from(buf, offset)
         ring = _RING.unpack_from(buf, offset + _FIELDS.size)
         st.ticks = list(ring[:GRID_N])
         st.tick_energy = list(ring[GRID_N:])
@@ -70,9 +73,15 @@ class DevState:
         _FIELDS.pack_into(
             buf, offset, self.last_t, self.energy_mj, self.temperature_c, self.compute,
             self.memory, self.locked_mhz, self.pending_mhz, self.pending_at, self.created_t,
-            self.avg_w,
+            self.avg_w, self.power_limit_w, self.mem_locked_mhz,
         )
         _RING.pack_into(buf, offset + _FIELDS.size, *self.ticks, *self.tick_energy)
+
+
+def settings_spec(spec: SimGpuSpec, st: DevState) -> SimGpuSpec:
+    """The card's spec with this GPU's power limit and memory clock in force (0 in the
+    state: the card's default)."""
+    return spec.with_settings(st.power_limit_w or None, int(st.mem_locked_mhz) or None)
 
 
 def requested_clock(spec: SimGpuSpec, st: DevState) -> float:
@@ -85,6 +94,7 @@ def requested_clock(spec: SimGpuSpec, st: DevState) -> float:
 
 def operating(spec: SimGpuSpec, st: DevState) -> tuple[float, float, int]:
     """(clock MHz, power W, reasons mask) in the current state."""
+    spec = settings_spec(spec, st)
     busy = max(st.compute, st.memory) >= spec.busy_threshold
     reasons = 0 if busy else GPU_IDLE
     clock, power, capped = spec.limited_operating_point(
@@ -96,6 +106,7 @@ def operating(spec: SimGpuSpec, st: DevState) -> tuple[float, float, int]:
 
 def _integrate(spec: SimGpuSpec, st: DevState, t_a: float, t_b: float) -> None:
     """Advance over [t_a, t_b] at constant load: split where the limiter engages."""
+    spec = settings_spec(spec, st)
     _, power, _ = operating(spec, st)
     headroom = spec.limiter_headroom_s(st.avg_w, power)
     if 0.0 < headroom < t_b - t_a:
