@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from greenllm.errors import ConfigError
+from greenllm.sweep_axes import any_setting
+from greenllm.sweep_axes import labels as sweep_labels
 
 # --- studies and figures (the shared contract) -------------------------------------
 
@@ -271,8 +273,9 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     from greenllm.load.workloads import parse_workload
 
     clocks = cfg["clocks"]
-    if clocks["mode"] == "pin" and not clocks.get("mhz"):
-        raise ConfigError("config key 'clocks.mhz': pin mode needs at least one clock")
+    if clocks["mode"] == "pin" and not any_setting(clocks):
+        raise ConfigError("config key 'clocks.mhz': pin mode needs at least one clock "
+                          "(or clocks.power_limit_w / clocks.memory_mhz)")
     model = cfg["model"]
     source = model.get("source", "builtin")
     if source == "builtin":
@@ -494,9 +497,8 @@ class Plan:
 
 
 def _clock_labels(clocks: Mapping[str, Any]) -> tuple[str, ...]:
-    if clocks["mode"] == "observe":
-        return (clock_label(None),)
-    return tuple(clock_label(m) for m in clocks["mhz"])
+    # SM clocks, power limits and memory clocks: the same labels measure gives its cells
+    return sweep_labels(clocks)
 
 
 def _study_needs(name: str, spec: Mapping[str, Any]) -> list[tuple[int, int, list[str], list[str]]]:
@@ -605,6 +607,11 @@ def measure_overrides(plan: Plan, iid: str) -> list[str]:
     ]
     if cfg["clocks"]["mode"] == "pin":
         out.append(f"clocks.mhz={hydra_value(list(cfg['clocks']['mhz']))}")
+        for key in ("power_limit_w", "memory_mhz"):
+            if cfg["clocks"].get(key):
+                out.append(f"clocks.{key}={hydra_value(list(cfg['clocks'][key]))}")
+        if cfg["clocks"].get("cross"):
+            out.append("clocks.cross=true")
     out.append(f"workload.ids={hydra_value(list(inst.workloads))}")
     out += _group_overrides("load", cfg["load"], skip=("points",))
     out.append(f"load.points={hydra_value(list(inst.loads))}")

@@ -38,7 +38,7 @@ wildcard_constraints:
     instance=_alternatives(i.id for i in PLAN.instances),
     study=_alternatives(PLAN.study_names),
     stem=_alternatives(PLAN.figures),
-    clock=r"f\d+|native",
+    clock=r"native|(f\d+)?(_?p\d+(\.\d+)?)?(_?m\d+)?",
     workload=r"[^/]+",
 
 

@@ -61,6 +61,11 @@ class GpuCfg:
 class ClocksCfg:
     mode: str = "pin"  # pin | observe
     mhz: list[int] = field(default_factory=lambda: [800, 1000, 1200, 1400, 1600, 1800, 1980])
+    # The other knobs (greenllm.sweep_axes): power limits (W) and memory clocks (MHz) to
+    # sweep, each against the driver default of the others unless cross=true.
+    power_limit_w: list[float] = field(default_factory=list)
+    memory_mhz: list[int] = field(default_factory=list)
+    cross: bool = False
     settle_timeout_s: float = 5.0
     # When pinning is not permitted (no root): fail (false) or measure in observe mode
     # with a warning recorded in every result (true).

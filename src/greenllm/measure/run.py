@@ -30,6 +30,7 @@ from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
 from greenllm.load import Workload, workload_from
+from greenllm.measure import knob_checks
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
@@ -37,6 +38,7 @@ from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.sweep_axes import KnobSetting, knob_settings
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -44,9 +46,15 @@ EXIT_ENGINE_FAILED = 3
 
 @dataclass(frozen=True)
 class Cell:
-    clock_label: str  # f<MHz> or native
+    clock_label: str  # f<MHz>, p<W>, m<MHz> (greenllm.sweep_axes) or native
     mhz: int | None  # None in observe mode
     workload: Workload
+    power_limit_w: float | None = None  # None: the card's own
+    memory_mhz: int | None = None  # None: the driver's choice
+
+    @property
+    def setting(self) -> KnobSetting:
+        return KnobSetting(self.mhz, self.power_limit_w, self.memory_mhz)
 
     def dir(self, out: Path) -> Path:
         return out / "cells" / self.clock_label / self.workload.id
@@ -59,7 +67,8 @@ def instance_id(cfg: DictConfig) -> str:
 def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> list[Cell]:
     if mode == "observe":
         return [Cell("native", None, w) for w in workloads]
-    return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
+    return [Cell(s.label, s.mhz, w, s.power_limit_w, s.memory_mhz)
+            for s in knob_settings(cfg.clocks) for w in workloads]
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
@@ -164,7 +173,7 @@ def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
 def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
     if cfg.clocks.mode == "observe":
         return "observe"
-    denied = [i for i in gpu.indices if not gpu.clock_control_permitted(i)]
+    denied = knob_checks.denied_gpus(cfg, gpu)
     if not denied:
         return "pin"
     if cfg.clocks.fallback_to_observe:
@@ -186,6 +195,7 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
         for mhz in cfg.clocks.mhz:
             if not lo <= mhz <= hi:
                 raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
+    knob_checks.check_supported(cfg, gpu, mode)
 
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
@@ -231,7 +241,8 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
-                                settle_timeout_s=settle) as plan:
+                                settle_timeout_s=settle, power_limit_w=group[0].power_limit_w,
+                                memory_clock_mhz=group[0].memory_mhz) as plan:
                     warm_up(cfg, settings, group[0].workload, server.check_alive)
                     for cell in group:
                         eta = ""
@@ -267,7 +278,8 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
         "instance": instance,
         "clock": {"label": cell.clock_label, "mode": plan.mode, "requested_mhz": cell.mhz,
                   "applied_mhz": plan.applied_mhz, "snapped": plan.snapped,
-                  "verified": plan.verified, "notes": list(plan.notes)},
+                  "verified": plan.verified, "notes": list(plan.notes),
+                  **knob_checks.knob_record(cell.setting, plan)},
         "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
                      "output_tokens": cell.workload.output_tokens},
         "slo": baseline["slo"],

@@ -10,6 +10,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from greenllm.errors import ConfigError
+from greenllm.measure import knob_checks
+from greenllm.sweep_axes import any_setting
 
 ENGINES = ("vllm", "sim")
 CLOCK_MODES = ("pin", "observe")
@@ -28,8 +30,10 @@ def validate_static(cfg: DictConfig) -> None:
     if cfg.instance.max_batch < 1:
         raise ConfigError(f"instance.max_batch={cfg.instance.max_batch}: must be at least 1")
     if cfg.clocks.mode == "pin":
-        if not cfg.clocks.mhz:
-            raise ConfigError("clocks.mhz is empty: list the clocks to pin, or use clocks=observe")
+        if not any_setting(cfg.clocks):
+            raise ConfigError("clocks.mhz is empty: list the clocks to pin (or clocks.power_limit_w "
+                              "/ clocks.memory_mhz), or use clocks=observe")
+        knob_checks.check_static(cfg)
         lo, hi = cfg.gpu.min_sm_clock_mhz, cfg.gpu.max_sm_clock_mhz
         for mhz in cfg.clocks.mhz:
             if not lo <= mhz <= hi:

@@ -1,0 +1,77 @@
+"""`greenllm measure` sweeping the power limit and the memory clock on the simulated GPU +
+engine: the cells, what they record, restoration, and bad input before any GPU time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenllm.analysis.cells import load_summary
+from greenllm.gpu.sim import SimGpu
+
+TINY = [
+    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
+    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
+    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
+    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
+    "slo.baseline_requests=2",
+]
+
+
+def measure(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
+    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
+            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+
+
+def one_line_error(run: subprocess.CompletedProcess, expect: str) -> None:
+    assert run.returncode == 2, run.stderr[-2000:]
+    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("greenllm: error:")]
+    assert len(errors) == 1 and expect in errors[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+
+
+def test_power_limit_and_memory_clock_sweep_next_to_the_sm_clock(tmp_path):
+    run = measure(tmp_path, "clocks.mhz=[1980]", "clocks.power_limit_w=[300]",
+                  "clocks.memory_mhz=[1593]")
+    assert run.returncode == 0, run.stderr[-2000:]
+    cells = {p.parent.parent.name: load_summary(p)
+             for p in (tmp_path / "raw/cells").rglob("summary.json")}
+    assert sorted(cells) == ["f1980", "m1593", "p300"]
+    f, p, m = cells["f1980"]["clock"], cells["p300"]["clock"], cells["m1593"]["clock"]
+    assert f["axis"] == "sm_clock" and f["power_limit_w"] is None and f["applied_mhz"] == 1980
+    assert p["axis"] == "power_limit" and p["requested_power_limit_w"] == 300
+    assert p["power_limit_w"] == 300 and p["applied_mhz"] is None  # SM clock left to the driver
+    assert m["axis"] == "memory_clock" and m["memory_clock_mhz"] == 1593
+    assert all(c["status"] == "ok" for c in cells.values())
+    gpu = SimGpu.open(tmp_path / "raw/simgpu.state")  # everything restored after the run
+    assert (gpu.power_limit_w(0), gpu.memory_clock_mhz(0), gpu.locked_sm_clock_mhz(0)) == (700.0, 2619, None)
+    assert not list((tmp_path / "state").rglob("clock-pin-*.json"))
+
+
+@pytest.mark.parametrize("overrides, expect", [
+    (["clocks.power_limit_w=[900]"], "power limit 900 W is outside GPU 0's range 200-700 W"),
+    (["clocks.memory_mhz=[2000]"], "memory clock 2000 MHz is not one GPU 0 lists (1593, 2619 MHz"),
+    (["clocks.power_limit_w=[-5]"], "clocks.power_limit_w has -5"),
+])
+def test_bad_knob_values_are_one_line_before_measuring(tmp_path, overrides, expect):
+    one_line_error(measure(tmp_path, "clocks.mhz=[]", *overrides), expect)
+    assert not (tmp_path / "raw/engine.log").exists()  # no engine started
+
+
+@pytest.mark.slow
+def test_power_limit_sweep_without_permission_fails_or_falls_back_like_sm_clocks(tmp_path):
+    denied = ["clocks.mhz=[]", "clocks.power_limit_w=[400]", "clocks.sim_clock_permitted=false"]
+    one_line_error(measure(tmp_path, *denied), "not permitted")
+    run = measure(tmp_path, *denied, "clocks.fallback_to_observe=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "WARNING: clock pinning is not permitted" in run.stderr
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert path.parent.parent.name == "native" and s["clock"]["mode"] == "observe"
+    assert s["clock"]["power_limit_w"] == 700.0  # observe records the limit found
