@@ -194,6 +194,11 @@ class SimGpu(Gpu):
                 return headroom, clock
             return headroom, spec.operating_point(req, st.compute, st.memory)[0]
 
+    def memory_clock_ratio(self, index: int) -> float:
+        """The memory clock now over the card's highest: HBM bandwidth scales with it
+        (``greenllm.sim.perf_model``)."""
+        return self.memory_clock_mhz(index) / self.spec.memory_clock_mhz
+
     def memory_clock_mhz(self, index: int) -> int:
         """The memory clock now: the locked one, else the card's highest."""
         with self._state(index) as (st, _):

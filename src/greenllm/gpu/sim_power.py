@@ -4,10 +4,15 @@ Power model (watts; f = SM clock in MHz, c / m = compute / memory utilisation 0.
 
     v(f) = v_min + (1 - v_min) * (f - f_min) / (f_max - f_min)   # relative voltage
     g(f) = (f / f_max) * v(f)**2                                 # dynamic ~ f V^2; g(f_max) = 1
-    P(f, c, m) = static + hbm * m + g(f) * (clock_base + compute * c + memory_sm * m)
+    P(f, c, m) = static + hbm * m r + g(f) * (clock_base + compute * c + memory_sm * m r)
+    r = memory clock / highest memory clock                      # 1 unless locked lower
 
 ``static`` is leakage/board power, ``hbm`` the HBM + IO power of memory traffic (not tied
 to the SM clock), and the bracket the SM-side dynamic power at the maximum clock.
+
+The power limit is settable per GPU (``SimGpu.set_power_limit``, within
+``power_limit_min_w``..``power_limit_max_w``): the limiter below then caps at that value
+instead of the 700 W default (``SimGpuSpec.with_settings``).
 
 Power limiter: it acts on *averaged* power, not instant power. ``A`` is the exponential
 moving average of the power drawn, time constant ``tau`` (``power_limit_tau_s``)::
@@ -114,10 +119,20 @@ class SimGpuSpec:
         v = self.v_min_rel + (1.0 - self.v_min_rel) * (mhz - self.min_sm_clock_mhz) / span
         return (mhz / self.max_sm_clock_mhz) * v * v
 
+    def memory_clock_ratio(self) -> float:
+        """The memory clock in force over the highest one (1 at the default)."""
+        now = self.memory_clock_now_mhz or self.memory_clock_mhz
+        return float(now) / float(self.memory_clock_mhz)
+
     def power_w(self, mhz: float, compute: float, memory: float) -> float:
-        """Uncapped power at clock ``mhz`` and the given utilisations."""
-        dynamic = self.clock_base_w + self.compute_w * compute + self.memory_sm_w * memory
-        return self.static_w + self.memory_hbm_w * memory + self.clock_factor(mhz) * dynamic
+        """Uncapped power at clock ``mhz`` and the given utilisations.
+
+        Memory traffic power (both terms) scales with the bytes moved per second, which
+        at a given memory utilisation is proportional to the memory clock (assumed:
+        constant energy per byte, docs/calibration.md)."""
+        mem = memory * self.memory_clock_ratio()
+        dynamic = self.clock_base_w + self.compute_w * compute + self.memory_sm_w * mem
+        return self.static_w + self.memory_hbm_w * mem + self.clock_factor(mhz) * dynamic
 
     def operating_point(self, requested_mhz: float, compute: float, memory: float) -> tuple[float, float, bool]:
         """(clock MHz, power W, capped) with the cap engaged: the clock the limiter holds
@@ -211,7 +226,7 @@ def _operating_point(spec: SimGpuSpec, req: float, c: float, m: float) -> tuple[
     f = req
     span = spec.max_sm_clock_mhz - spec.min_sm_clock_mhz
     dv = (1.0 - spec.v_min_rel) / span
-    dyn = spec.clock_base_w + spec.compute_w * c + spec.memory_sm_w * m
+    dyn = spec.clock_base_w + spec.compute_w * c + spec.memory_sm_w * m * spec.memory_clock_ratio()
     for _ in range(50):
         v = spec.v_min_rel + dv * (f - f_min)
         g_prime = (v * v + f * 2.0 * v * dv) / spec.max_sm_clock_mhz
