@@ -41,6 +41,11 @@ _KEY_COLUMNS = {
     "clock_achieved_mean_mhz": "float",
     "clock_achieved_p50_mhz": "float",
     "clock_mhz": "float",
+    "knob_axis": "str",
+    "power_limit_requested_w": "float",
+    "power_limit_w": "float",
+    "memory_clock_requested_mhz": "float",
+    "memory_clock_mhz": "float",
     "workload_id": "str",
     "input_tokens": "float",
     "output_tokens": "float",
@@ -223,6 +228,7 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "clock_achieved_mean_mhz": achieved.get("mean"),
         "clock_achieved_p50_mhz": achieved.get("p50"),
         "clock_mhz": _plot_clock_mhz(clock),
+        **knob_fields(clock),
         "workload_id": wl["id"],
         "input_tokens": wl.get("input_tokens"),
         "output_tokens": wl.get("output_tokens"),
@@ -250,6 +256,21 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "started_at": prov.get("started_at"),
         "finished_at": prov.get("finished_at"),
         "source_path": str(source),
+    }
+
+
+def knob_fields(clock: dict[str, Any]) -> dict[str, Any]:
+    """The power limit and memory clock of a cell (greenllm.sweep_axes); summaries from
+    before they were knobs say nothing, and their axis follows from the label."""
+    label = str(clock.get("label", ""))
+    axis = clock.get("axis") or ("native" if clock.get("mode") == "observe"
+                                 else "sm_clock" if label.startswith("f") else None)
+    return {
+        "knob_axis": axis,
+        "power_limit_requested_w": clock.get("requested_power_limit_w"),
+        "power_limit_w": clock.get("power_limit_w"),
+        "memory_clock_requested_mhz": clock.get("requested_memory_clock_mhz"),
+        "memory_clock_mhz": clock.get("memory_clock_mhz"),
     }
 
 
