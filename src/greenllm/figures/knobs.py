@@ -62,6 +62,7 @@ def fig_knobs(table: pd.DataFrame, study: Study, *, percentile: str = "p50") -> 
     ax.set_title(TITLE, fontsize=10, loc="left")
     ax.set_xlabel("workload (input-output bucket)", fontsize=9)
     ax.set_ylabel("energy per output token (J)", fontsize=9)
+    ax.legend()
     place_legend(ax)
     winners = cmp.drop_duplicates(["instance_id", "workload_id"])
     notes.append("Winner per workload: " + ", ".join(

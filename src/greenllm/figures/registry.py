@@ -14,7 +14,7 @@ import pandas as pd
 from greenllm.analysis.statistics import ensure_statistics
 from greenllm.analysis.studies import Study
 from greenllm.errors import ConfigError
-from greenllm.figures import batch, knob_axis, knobs, tp, workload
+from greenllm.figures import batch, energy_breakdown, knob_axis, knobs, tp, workload
 from greenllm.figures.style import Rendered, save
 
 DrawFn = Callable[..., Rendered]
@@ -93,6 +93,10 @@ _EXTRA_SPECS = [
                "capping, at equal max throughput under SLO (analysis.knob_comparison).",
                f"{_WL} and the same with power limits (cells p<W>); max_throughput_rps, "
                "energy_per_output_token_j"),
+    FigureSpec("energy_breakdown", "energy_breakdown", energy_breakdown.fig_energy_breakdown,
+               "workload", "Per cell: GPU energy per output token split into idle, prefill and "
+               "decode (request timeline), with host CPU+DRAM energy (RAPL) where readable.",
+               f"{_WL}; energy_idle_j, energy_prefill_j, energy_decode_j, host_energy_j"),
 ]
 EXTRA_FIGURES: dict[str, FigureSpec] = {s.fig_id: s for s in _EXTRA_SPECS}
 

@@ -153,3 +153,6 @@ class ClockPlan:
     power_limit_readback_w: dict[int, float] = field(default_factory=dict)
     requested_memory_clock_mhz: int | None = None
     memory_clock_readback_mhz: dict[int, int] = field(default_factory=dict)
+    # Idle power at this setting, filled by the caller that measured it
+    # (greenllm.measure.idle_power); None: not measured.
+    idle: dict[str, object] | None = None

@@ -136,6 +136,14 @@ class InstanceCfg:
 
 
 @dataclass
+class AttributionCfg:
+    # Idle power per setting (measure.idle_power): seconds of an idle window, once per
+    # instance and setting; 0 skips it (the energy split then has no idle floor).
+    idle_window_s: float = 3.0
+    host_energy: bool = True  # read RAPL (host CPU/DRAM) where it is readable
+
+
+@dataclass
 class MeasureCfg:
     model: ModelCfg = field(default_factory=ModelCfg)
     engine: EngineCfg = field(default_factory=EngineCfg)
@@ -146,6 +154,7 @@ class MeasureCfg:
     slo: SloCfg = field(default_factory=SloCfg)
     search: SearchCfg = field(default_factory=SearchCfg)
     instance: InstanceCfg = field(default_factory=InstanceCfg)
+    attribution: AttributionCfg = field(default_factory=AttributionCfg)
     out_dir: str = MISSING
     retry_failed: bool = True  # a rerun measures failed cells again (ok cells are skipped)
     progress: bool = True

@@ -67,4 +67,7 @@ def knob_record(setting: KnobSetting, plan: ClockPlan) -> dict[str, Any]:
         "power_limit_w": max(watts) if watts else None,
         "requested_memory_clock_mhz": setting.memory_mhz,
         "memory_clock_mhz": max(mems) if mems else None,
+        # idle power at this setting, all GPUs (measure.idle_power; None: not measured)
+        "idle_power_w": (plan.idle or {}).get("power_w"),
+        "idle_window_s": (plan.idle or {}).get("window_s"),
     }

@@ -24,6 +24,7 @@ from greenllm.load import (
     run_requests_sync,
     summarize,
 )
+from greenllm.measure.energy_phases import phase_energy
 from greenllm.search import Slo
 
 
@@ -124,6 +125,8 @@ def attach_energy(result: PointResult, telemetry: pd.DataFrame) -> None:
         "energy_per_output_token_j": we.energy_j / tokens if tokens else None,
         "power_mean_w": we.power_mean_w,
         "power_max_w": we.power_max_w,
+        # seconds and joules of idle / prefill / decode instants (measure.energy_phases)
+        "phases": phase_energy(telemetry, result.frame, t0, t1),
     }
     result.flags.extend(f for f in we.flags if f not in result.flags)
     result.sm_clock_mhz = clock_stats(telemetry, t0, t1)

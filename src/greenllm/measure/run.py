@@ -29,11 +29,13 @@ from greenllm import atomic
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.host_energy import HostEnergySampler, annotate_host_energy
 from greenllm.load import Workload, workload_from
 from greenllm.measure import knob_checks
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
+from greenllm.measure.idle_power import idle_power
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
 from greenllm.measure.provenance import now_iso, provenance
@@ -243,6 +245,9 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
                                 settle_timeout_s=settle, power_limit_w=group[0].power_limit_w,
                                 memory_clock_mhz=group[0].memory_mhz) as plan:
+                    plan.idle = idle_power(gpu, out, clock_label,
+                                           float(cfg.attribution.idle_window_s),
+                                           energy_period_s=energy_period_s(gpu))
                     warm_up(cfg, settings, group[0].workload, server.check_alive)
                     for cell in group:
                         eta = ""
@@ -308,9 +313,10 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
     sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    host = HostEnergySampler(enabled=bool(cfg.attribution.host_energy))
     ok = interrupted = False
     try:
-        with sampler:
+        with sampler, host:
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
@@ -322,6 +328,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
                                                    baseline["slo_obj"], max_rps, sampler,
                                                    server.check_alive, label, repeat)
         frames += point_frames
+        annotate_host_energy(points, host)
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
         summary["load_points"] += points
         summary["repeats_done"] = repeat + 1
