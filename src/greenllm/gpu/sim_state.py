@@ -81,7 +81,20 @@ class DevState:
 def settings_spec(spec: SimGpuSpec, st: DevState) -> SimGpuSpec:
     """The card's spec with this GPU's power limit and memory clock in force (0 in the
     state: the card's default)."""
-    return spec.with_settings(st.power_limit_w or None, int(st.mem_locked_mhz) or None)
+    if not st.power_limit_w and not st.mem_locked_mhz:
+        return spec  # the defaults: no lookup (this runs on every state access)
+    # keyed by identity, not by hashing the spec's ~30 fields on every access
+    key = (id(spec), st.power_limit_w, st.mem_locked_mhz)
+    hit = _SETTINGS_CACHE.get(key)
+    if hit is None or hit[0] is not spec:
+        hit = (spec, spec.with_settings(st.power_limit_w or None, int(st.mem_locked_mhz) or None))
+        if len(_SETTINGS_CACHE) > 256:
+            _SETTINGS_CACHE.clear()
+        _SETTINGS_CACHE[key] = hit
+    return hit[1]
+
+
+_SETTINGS_CACHE: dict[tuple[int, float, float], tuple[SimGpuSpec, SimGpuSpec]] = {}
 
 
 def requested_clock(spec: SimGpuSpec, st: DevState) -> float:
