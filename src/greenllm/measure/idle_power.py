@@ -11,20 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from greenllm import atomic
-from greenllm.gpu import Gpu, TelemetrySampler, clock_stats, window_energy
+from greenllm.engine.base import Engine
+from greenllm.gpu import Gpu, clock_stats, window_energy
 
 
-def idle_power(gpu: Gpu, out: Path, label: str, window_s: float, *,
-               energy_period_s: float = 0.0) -> dict[str, Any] | None:
-    """The idle record at setting ``label`` (None when ``window_s`` is 0: not measured)."""
+def idle_power(engine: Engine, gpu: Gpu, out: Path, label: str,
+               window_s: float) -> dict[str, Any] | None:
+    """The idle record at setting ``label`` (None when ``window_s`` is 0, or on the virtual
+    engine, whose clock does not pass while nothing is sent: not measured)."""
     path = out / "idle_power" / f"{label}.json"
     try:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         pass
-    if not window_s > 0:
+    if not window_s > 0 or engine.kind == "virtual":
         return None
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s)
+    sampler = engine.sampler(gpu)  # the engine's telemetry: the same columns and clock
     with sampler:
         t0 = time.monotonic()
         time.sleep(float(window_s))

@@ -7,6 +7,7 @@ path there stays as it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from omegaconf import DictConfig
@@ -16,14 +17,14 @@ from greenllm.gpu.base import ClockPlan, Gpu
 from greenllm.sweep_axes import KnobSetting
 
 
-def check_static(cfg: DictConfig) -> None:
-    """Config-only checks of the two axes (one line each)."""
+def static_problems(cfg: Any) -> Iterator[str]:
+    """Config-only problems of the two axes (one line each)."""
     for watts in cfg.clocks.power_limit_w:
         if isinstance(watts, bool) or not float(watts) > 0:
-            raise ConfigError(f"clocks.power_limit_w has {watts!r}: power limits are watts > 0")
+            yield f"clocks.power_limit_w has {watts!r}: power limits are watts > 0"
     for mhz in cfg.clocks.memory_mhz:
         if isinstance(mhz, bool) or int(mhz) != mhz or mhz <= 0:
-            raise ConfigError(f"clocks.memory_mhz has {mhz!r}: memory clocks are whole MHz > 0")
+            yield f"clocks.memory_mhz has {mhz!r}: memory clocks are whole MHz > 0"
 
 
 def denied_gpus(cfg: DictConfig, gpu: Gpu) -> list[int]:
