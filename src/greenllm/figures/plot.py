@@ -21,6 +21,7 @@ from greenllm.analysis.statistics import ci_columns
 from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
 from greenllm.figures.knob_axis import on_power_limit
+from greenllm.figures.measurement_notes import ring_capped, spend_note
 from greenllm.figures.style import (
     Rendered,
     add_notes,
@@ -70,6 +71,7 @@ def line_figure(
     _draw(ax, rows, enc)
     _draw_intervals(ax, rows, enc)
     _mark_no_max_throughput(ax, sel)
+    notes = notes + ring_capped(ax, rows) + spend_note(rows)
     observed = (rows["clock_mode"] == "observe").any()
     xlabel = "mean achieved SM clock (MHz)" if observed else "GPU SM clock (MHz)"
     if on_power_limit(rows):  # figures.knob_axis: the power limit in the clock column

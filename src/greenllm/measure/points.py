@@ -19,6 +19,7 @@ from greenllm.engine.base import Engine, Sampler
 from greenllm.gpu import clock_stats, throttle_names, window_energy
 from greenllm.load import Workload, arrival_offsets_s, summarize
 from greenllm.measure.energy_phases import phase_energy
+from greenllm.measure.multi_gpu import per_gpu_fields
 from greenllm.search import Slo
 
 
@@ -118,6 +119,7 @@ def attach_energy(result: PointResult, telemetry: pd.DataFrame) -> None:
         "power_max_w": we.power_max_w,
         # seconds and joules of idle / prefill / decode instants (measure.energy_phases)
         "phases": phase_energy(telemetry, result.frame, t0, t1),
+        **per_gpu_fields(we.per_gpu_energy_j),  # every GPU of the instance, and their spread
     }
     result.flags.extend(f for f in we.flags if f not in result.flags)
     result.sm_clock_mhz = clock_stats(telemetry, t0, t1)
