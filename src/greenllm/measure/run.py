@@ -133,7 +133,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     plain, chash = to_plain(raw), config_hash(raw)
     cfg = to_settings(raw)
     # Every problem at once, before a file is written, a GPU opened or an engine started.
-    require_preflight(cfg)
+    require_preflight(raw)
     policy = adaptive.policy_from_cfg(cfg.load)  # bad targets/cap: one line, no GPU time
     workloads = [workload_from(w) for w in cfg.workload.ids]
     ctx_len = max_model_len(cfg, workloads)

@@ -38,7 +38,7 @@ def predicted_prior(model: str, tp: int, max_batch: int, input_tokens: int,
 
     if model not in SHAPES:
         return None
-    from greenllm.sim.clock_sweep import SEARCH_PAPER, shape_of
+    from greenllm.calibrate.clock_sweep import SEARCH_PAPER, shape_of
     from greenllm.sim.hardware import GpuPerfSpec
     from greenllm.sim.perf_model import PerfModel
     from greenllm.sim.virtual_load import SloSpec, VirtualInstance, max_rate_under_slo

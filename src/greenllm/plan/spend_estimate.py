@@ -86,7 +86,7 @@ def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
                       noise_cv: float = DEFAULT_NOISE_CV) -> ExpectedInstance:
     from greenllm.load.shapes import SHAPES
     from greenllm.load.workloads import parse_workload
-    from greenllm.sim.clock_sweep import baseline_slo, shape_of
+    from greenllm.calibrate.clock_sweep import baseline_slo, shape_of
     from greenllm.sim.hardware import GpuPerfSpec
     from greenllm.sim.perf_model import PerfModel
     from greenllm.sim.virtual_load import ProbeSizing, VirtualInstance, max_rate_under_slo

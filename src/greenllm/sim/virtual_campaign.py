@@ -31,7 +31,7 @@ from greenllm.measure.spend import SpendLedger
 from greenllm.plan.grid import Instance, Plan
 from greenllm.search.max_throughput import ProbeResult, find_max_throughput
 from greenllm.search.warm_start import Prior, prior_from_neighbours, warm_search
-from greenllm.sim.clock_sweep import shape_of
+from greenllm.calibrate.clock_sweep import shape_of
 from greenllm.sim.hardware import GpuPerfSpec
 from greenllm.sim.perf_model import PerfModel
 from greenllm.sim.virtual_load import (
