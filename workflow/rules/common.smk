@@ -54,7 +54,8 @@ wildcard_constraints:
     instance=_alternatives(i.id for i in PLAN.instances),
     study=_alternatives(PLAN.study_names),
     stem=_alternatives(PLAN.figures),
-    clock=r"f\d+|native",
+    # f<MHz>, p<W>, m<MHz> and their _-joined crossings (greenllm.sweep_axes), or native
+    clock=r"native|(?=[fpm])(f\d+)?(_?p\d+(\.\d+)?)?(_?m\d+)?",
     workload=r"[^/]+",
 
 

@@ -77,6 +77,11 @@ class GpuCfg:
 class ClocksCfg:
     mode: str = "pin"  # pin | observe
     mhz: list[int] = field(default_factory=lambda: [800, 1000, 1200, 1400, 1600, 1800, 1980])
+    # The other knobs (greenllm.sweep_axes): power limits (W) and memory clocks (MHz) to
+    # sweep, each against the driver default of the others unless cross=true.
+    power_limit_w: list[float] = field(default_factory=list)
+    memory_mhz: list[int] = field(default_factory=list)
+    cross: bool = False
     settle_timeout_s: float = 5.0
     # When pinning is not permitted (no root): fail (false) or measure in observe mode
     # with a warning recorded in every result (true).
@@ -163,6 +168,14 @@ class InstanceCfg:
 
 
 @dataclass
+class AttributionCfg:
+    # Idle power per setting (measure.idle_power): seconds of an idle window, once per
+    # instance and setting; 0 skips it (the energy split then has no idle floor).
+    idle_window_s: float = 3.0
+    host_energy: bool = True  # read RAPL (host CPU/DRAM) where it is readable
+
+
+@dataclass
 class MeasureCfg:
     model: ModelCfg = field(default_factory=ModelCfg)
     engine: EngineCfg = field(default_factory=EngineCfg)
@@ -173,6 +186,7 @@ class MeasureCfg:
     slo: SloCfg = field(default_factory=SloCfg)
     search: SearchCfg = field(default_factory=SearchCfg)
     instance: InstanceCfg = field(default_factory=InstanceCfg)
+    attribution: AttributionCfg = field(default_factory=AttributionCfg)
     out_dir: str = MISSING
     retry_failed: bool = True  # a rerun measures failed cells again (ok cells are skipped)
     progress: bool = True
