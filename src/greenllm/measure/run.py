@@ -36,7 +36,7 @@ from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointSettings, run_point
-from greenllm.measure.preflight import instance_selectors
+from greenllm.measure.preflight import instance_selectors, sim_node_size
 from greenllm.measure.preflight import require as require_preflight
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.validate import max_model_len
@@ -164,7 +164,7 @@ def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
     if cfg.engine.kind == "sim":
         # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
         return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",
-                         sim_count=int(cfg.gpu.sim_count),
+                         sim_count=sim_node_size(cfg),
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted),
                          settle_s=float(cfg.gpu.sim_settle_s))
     if len(selectors) != tp:
