@@ -162,3 +162,18 @@ def test_simulated_engine_measures_the_gpu_named(tmp_path, monkeypatch, capsys):
         assert gpu.sample(7).energy_mj > 1.1 * gpu.sample(0).energy_mj
     finally:
         gpu.close()
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["load.repeats=0", "engine.port=99999", "clocks.mhz=[5000]", "model.shape.vocab_size=2"],
+])
+def test_same_problems_from_the_hydra_config_and_the_typed_settings(tmp_path, overrides):
+    """The app layer may pass the Hydra config or the typed dataclasses below it."""
+    from omegaconf import OmegaConf
+
+    cfg = compose([f"out_dir={tmp_path / 'raw'}", *SIM, f"model.path={tmp_path / 'm'}",
+                   *overrides])
+    typed = OmegaConf.to_object(cfg)
+    assert type(typed).__name__ == "MeasureCfg"
+    assert problems(typed, host=False) == problems(cfg, host=False)
+    assert len(problems(cfg, host=False)) == len(overrides)
