@@ -13,6 +13,7 @@ import yaml
 
 from greenllm import plan as gplan
 from greenllm.cli.main import main
+from greenllm.errors import ConfigError
 from greenllm.measure.compose import compose
 from greenllm.measure.preflight import plan_problems, problems
 
@@ -115,7 +116,7 @@ def test_schema_carries_the_gpu_clock_range(tmp_path):
         if ok:
             gplan.plan_from_config(cfg, root=ROOT)
         else:
-            with pytest.raises(gplan.ConfigError, match=f"{mhz} is greater than the maximum"):
+            with pytest.raises(ConfigError, match=f"{mhz} is greater than the maximum"):
                 gplan.plan_from_config(cfg, root=ROOT)
 
 
