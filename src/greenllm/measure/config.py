@@ -67,7 +67,9 @@ class GpuCfg:
     min_sm_clock_mhz: int = 345
     power_limit_w: float = 700.0
     sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
-    sim_count: int = 8  # simulated GPUs: how many the simulated node has (instance.gpus picks)
+    # Simulated GPUs: how many the simulated node has (instance.gpus picks among them and
+    # is refused beyond them); None: just enough for the GPUs the instance names.
+    sim_count: int | None = None
     # simulated GPUs: a node's state file shared by instances side by side (each on its
     # instance.gpus of it); None: a state file of the instance's own
     sim_node_state: str | None = None
