@@ -137,8 +137,8 @@ def test_same_outputs_as_the_live_sim_engine(runs, tmp_path):
     # ... and on magnitudes, cell by cell (the live engine adds real HTTP and event-loop
     # time to TTFT, which virtual time does not have: a wider band there)
     keys = ["workload_id", "clock_label", "load_point"]
-    both = tables["virtual"].groupby(keys).median(numeric_only=True).join(
-        tables["sim"].groupby(keys).median(numeric_only=True), rsuffix="_sim")
+    both = pd.merge(*(tables[k].groupby(keys).median(numeric_only=True) for k in ("virtual", "sim")),
+                    left_index=True, right_index=True, suffixes=("", "_sim"))
     assert ((both.tbt_p50_s / both.tbt_p50_s_sim).between(1 / 1.3, 1.3)).all()
     assert ((both.ttft_p50_s / both.ttft_p50_s_sim).between(1 / 2.5, 2.5)).all()
     # ... and on the latency of a request sent alone (the SLO baseline), within 30 %
