@@ -233,3 +233,15 @@ def test_bad_workflow_config_is_one_line(config, expect):
     with pytest.raises(ConfigError) as err:
         gplan.plan_from_config({"preset": "paper", **config}, root=ROOT)
     assert expect in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_trace_of_mixed_lengths_replays_exactly(tmp_path):
+    """The arrival source is pluggable: (time, input, output) per request, as a trace."""
+    engine = _engine(tmp_path, Jitter())
+    trace = [(0.0, 100, 5), (0.5, 2000, 40), (30.0, 2000, 3), (60.0, 100, 3)]
+    frame = engine.send_requests(trace, seed=1, timeout_s=600)
+    assert frame["output_tokens_requested"].tolist() == [5, 40, 3, 3]
+    assert frame["token_times_s"].map(len).tolist() == [5, 40, 3, 3]
+    assert np.allclose(frame["send_s"] - frame["send_s"].iloc[0], [0.0, 0.5, 30.0, 60.0])
+    ttft = (frame["first_token_s"] - frame["send_s"]).to_numpy()
+    assert ttft[2] > ttft[3]  # alone, a 2000-token prompt prefills longer than a 100-token one
