@@ -47,16 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         figures = sorted((work / "reports/figures").glob("fig*.pdf"))
         claims = work / "reports/claims.md"
         text = claims.read_text() if claims.is_file() else ""
-        not_evaluated = [line for line in text.splitlines()
-                         if "not measurable" in line or "missing cells" in line]
+        rows = [line for line in text.splitlines() if line.startswith("| ")][1:]  # the table
+        not_evaluated = [line for line in rows if "not measurable" in line]
         done = [line for line in log.splitlines() if "steps (100%) done" in line]
         load = os.getloadavg()[0]
         print(f"paper grid, engine=virtual: {wall:.0f} s wall, {cpu:.0f} s CPU of all its "
               f"processes on {os.cpu_count()} cores (load average at the end {load:.1f}: "
               f"on a busy machine the CPU time is the comparable number); exit "
               f"{run.returncode}; {done[-1].strip() if done else 'DAG not finished'}")
-        print(f"figures: {len(figures)}; claims table: {'yes' if text else 'missing'}; "
-              f"claims not evaluated: {len(not_evaluated)}")
+        print(f"figures: {len(figures)}; claims table: {len(rows)} claims, "
+              f"{len(not_evaluated)} not evaluated")
         for line in not_evaluated:
             print(f"  {line}")
         if run.returncode:

@@ -44,6 +44,8 @@ GREENLLM = PLAN.config.get("greenllm_cmd") or (
 )
 # vLLM only where it is needed: its wheels pull a CUDA build of torch.
 MEASURE_ENV = "../envs/greenllm-vllm.yaml" if PLAN.config["engine"] == "vllm" else "../envs/greenllm.yaml"
+# The Python that has greenllm: the conda env's under --sdm conda, else Snakemake's own.
+PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
 
 
 def _alternatives(values):
@@ -130,27 +132,6 @@ def download_args():
     if model.get("revision"):
         args += ["--revision", model["revision"]]
     return shlex.join(args)
-
-
-def copy_cell(summary, dest, log):
-    """The cell's declared output: a byte copy of the raw summary the measure run wrote.
-    The log says the cell's status, so failed cells are easy to find (grep failed)."""
-    from greenllm.atomic import write_bytes, write_text
-
-    src = Path(summary)
-    if not src.is_file():
-        raise WorkflowError(
-            f"{src} missing: the measure run did not record this cell; "
-            "rerun it with --forcerun measure (ok cells are skipped)"
-        )
-    data = src.read_bytes()
-    try:
-        record = json.loads(data)
-        status, error = record.get("status", "?"), record.get("error")
-    except (ValueError, AttributeError):
-        status, error = "unreadable", "summary.json is not a JSON object"
-    write_bytes(dest, data)
-    write_text(log, f"{src} -> {dest}: status {status}" + (f": {error}" if error else "") + "\n")
 
 
 _CAPTIONS = gplan.load_yaml(Path(workflow.basedir) / "workflow/report/captions.yaml", "captions")

@@ -174,25 +174,37 @@ class VirtualEngine:
     # -- the Engine interface ------------------------------------------------------------
     def send(self, workload: Workload, offsets_s: Sequence[float], *, seed: int,
              timeout_s: float, request_id_prefix: str = "") -> pd.DataFrame:
-        offsets = np.asarray(offsets_s, dtype=float)
-        if not len(offsets):
+        return self.send_requests(
+            [(float(t), workload.input_tokens, workload.output_tokens) for t in offsets_s],
+            seed=seed, timeout_s=timeout_s, workload_id=workload.id,
+            request_id_prefix=request_id_prefix)
+
+    def send_requests(self, requests: Sequence[tuple[float, int, int]], *, seed: int,
+                      timeout_s: float, workload_id: str = "trace",
+                      request_id_prefix: str = "") -> pd.DataFrame:
+        """The arrival source in its general form: (send offset s, input tokens, output
+        tokens) per request, e.g. a replayed trace; ``send`` is the equal-length case."""
+        if not len(requests):
             raise ConfigError("a load needs at least one request")
+        offsets = np.asarray([r[0] for r in requests], dtype=float)
+        lengths = [(int(r[1]), int(r[2])) for r in requests]
         offsets = offsets - offsets[0]
         time_scale, power_scale, latency_scale = self.jitter.draw(seed)
         locked = self._locked_mhz()
         res = simulate_load(
-            self.perf, input_tokens=workload.input_tokens, output_tokens=workload.output_tokens,
+            self.perf, input_tokens=lengths[0][0], output_tokens=lengths[0][1],
             rate_rps=1.0, n_requests=len(offsets), max_num_seqs=self.max_num_seqs,
             max_num_batched_tokens=self.max_num_batched_tokens, locked_clock_mhz=locked,
             gpu_spec=self.model.power, arrivals_s=offsets, time_scale=time_scale,
-            power_scale=power_scale, latency_scale=latency_scale, record_token_times=True)
+            power_scale=power_scale, latency_scale=latency_scale, record_token_times=True,
+            lengths=lengths)
         t0 = self.now + GAP_S
         self._idle(t0, power_scale)
         self._trace.run(t0, res, locked or float(self.model.power.max_sm_clock_mhz))
         end = t0 + max(res.trace_t_s[-1], max(res.last_token_s, default=0.0))
         self._idle(end, power_scale)
         self.now = end
-        return self._frame(workload, offsets, res, t0, timeout_s, request_id_prefix)
+        return self._frame(workload_id, lengths, offsets, res, t0, timeout_s, request_id_prefix)
 
     def send_sequential(self, workload: Workload, n: int, *, seed: int,
                         timeout_s: float) -> pd.DataFrame:
@@ -220,8 +232,8 @@ class VirtualEngine:
         return None
 
     # -- outputs -------------------------------------------------------------------------
-    def _frame(self, workload: Workload, offsets: np.ndarray, res: OfflineResult, t0: float,
-               timeout_s: float, prefix: str) -> pd.DataFrame:
+    def _frame(self, workload_id: str, lengths: Sequence[tuple[int, int]], offsets: np.ndarray,
+               res: OfflineResult, t0: float, timeout_s: float, prefix: str) -> pd.DataFrame:
         n = len(offsets)
         send = offsets + t0
         first = np.asarray(res.first_token_s, dtype=float) + t0
@@ -239,9 +251,9 @@ class VirtualEngine:
         cols: dict[str, Any] = {
             "request_id": [f"{prefix}{i:06d}" for i in range(n)],
             "index": np.arange(n, dtype=int),
-            "workload_id": [workload.id] * n,
-            "input_tokens_requested": np.full(n, workload.input_tokens, dtype=int),
-            "output_tokens_requested": np.full(n, workload.output_tokens, dtype=int),
+            "workload_id": [workload_id] * n,
+            "input_tokens_requested": np.array([a for a, _ in lengths], dtype=int),
+            "output_tokens_requested": np.array([b for _, b in lengths], dtype=int),
             "scheduled_offset_s": offsets,
             "scheduled_s": send,
             "send_s": send,
@@ -252,7 +264,7 @@ class VirtualEngine:
             "end_s": np.where(ok, last, send + timeout_s),
             "token_times_s": [tt.tolist() for tt in times],
             "n_chunks": n_tok,
-            "tokens_in": pd.array([workload.input_tokens] * n, dtype="Int64"),
+            "tokens_in": pd.array([a for a, _ in lengths], dtype="Int64"),
             "tokens_out": pd.array(n_tok.tolist(), dtype="Int64"),
             "token_count_source": ["token_ids"] * n,
             "http_status": np.where(ok, 200, 0).astype(int),

@@ -92,6 +92,7 @@ def simulate_load(
     record_token_times: bool = False,
     power_limit_w: float | None = None,
     memory_clock_mhz: int | None = None,
+    lengths: Sequence[tuple[int, int]] | None = None,
 ) -> OfflineResult:
     """Poisson arrivals of equal requests; returns latencies and energy over the run.
 
@@ -148,7 +149,10 @@ def simulate_load(
     trace_c, trace_b = res.trace_clock_mhz, res.trace_busy
     token_times: list[list[float]] | None = (
         [[] for _ in range(n_requests)] if record_token_times else None)
-    reqs = [SimRequest(str(i), input_tokens, output_tokens, tag=i) for i in range(n_requests)]
+    if lengths is not None and len(lengths) != n_requests:
+        raise ConfigError(f"lengths has {len(lengths)} pairs for {n_requests} arrivals")
+    pairs = lengths if lengths is not None else [(input_tokens, output_tokens)] * n_requests
+    reqs = [SimRequest(str(i), int(a), int(b), tag=i) for i, (a, b) in enumerate(pairs)]
     busy_req = float(locked_clock_mhz or spec.max_sm_clock_mhz)
     idle_req = float(locked_clock_mhz or spec.idle_sm_clock_mhz)
     now = 0.0
