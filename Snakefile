@@ -28,3 +28,12 @@ rule all:
         all_figures(),
         PLAN.claims_file(),
     default_target: True
+
+
+# End every run with where its outputs went (src/greenllm/workflow_summary.py).
+onsuccess:
+    print_run_summary(ok=True)
+
+
+onerror:
+    print_run_summary(ok=False)

@@ -17,6 +17,7 @@ Pure functions (apart from the small YAML loaders at the top) shared by the Snak
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import re
@@ -151,7 +152,18 @@ def effective_config(
     schema = load_yaml(root / SCHEMA_RELPATH, "schema")
     cfg = validate_config(merged, schema)
     check_config(cfg)
+    check_gpu_profile(cfg, root)
     return cfg
+
+
+def check_gpu_profile(cfg: Mapping[str, Any], root: str | os.PathLike[str]) -> None:
+    """``gpu`` names a profile of config/measure/gpu/ (e.g. h100-sxm, h200)."""
+    name = cfg.get("gpu", "h100-sxm")
+    folder = Path(root) / MEASURE_CONFIG_RELPATH / "gpu"
+    if not (folder / f"{name}.yaml").is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"config key 'gpu': no profile {name!r} in {MEASURE_CONFIG_RELPATH}/gpu "
+                          f"(known: {', '.join(known)})")
 
 
 # --- schema validation with one-line errors ----------------------------------------
@@ -292,7 +304,15 @@ def check_config(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("config key 'model.repo_id': source hub needs a repo id")
     if source == "local" and not model.get("path"):
         raise ConfigError("config key 'model.path': source local needs the model folder")
+    if cfg.get("engine") == "virtual":
+        from greenllm.sim.gpu_models import simulated_gpu
+
+        try:
+            simulated_gpu(str(cfg.get("gpu", "h100-sxm")))
+        except ConfigError as err:
+            raise ConfigError(f"config key 'gpu': {err}") from None
     studies = cfg["studies"]
+    # With engine=virtual this is the number of simulated GPUs (TP above it: an error).
     gpus = cfg.get("gpus_available", 8)
     for name, spec in studies.items():
         for key in ("workloads", "workload"):
@@ -584,11 +604,18 @@ def _group_overrides(group: str, settings: Mapping[str, Any], skip: Iterable[str
     return out
 
 
-def measure_overrides(plan: Plan, iid: str) -> list[str]:
+def measure_overrides(plan: Plan, iid: str, cells: Iterable[Cell] | None = None) -> list[str]:
     """The Hydra overrides of ``greenllm measure`` for instance ``iid``, one per item
-    (quote each for a shell). The measure command runs all of the instance's cells."""
+    (quote each for a shell). The measure command runs all of the instance's cells, or
+    with ``cells`` the grid of their clocks and workloads (load points stay the
+    instance's: a cell measured for one study serves the others too)."""
     cfg = plan.config
     inst = plan.instance(iid)
+    mine = [c for c in cells or () if c.instance_id == iid]
+    if mine:
+        inst = dataclasses.replace(
+            inst, clocks=tuple(k for k in inst.clocks if any(c.clock == k for c in mine)),
+            workloads=tuple(w for w in inst.workloads if any(c.workload == w for c in mine)))
     model = cfg["model"]
     out = [
         f"out_dir={hydra_value(plan.raw_dir(iid))}",
@@ -604,7 +631,8 @@ def measure_overrides(plan: Plan, iid: str) -> list[str]:
         f"clocks={cfg['clocks']['mode']}",
     ]
     if cfg["clocks"]["mode"] == "pin":
-        out.append(f"clocks.mhz={hydra_value(list(cfg['clocks']['mhz']))}")
+        mhz = [m for m in cfg["clocks"]["mhz"] if clock_label(m) in inst.clocks]
+        out.append(f"clocks.mhz={hydra_value(mhz)}")
     out.append(f"workload.ids={hydra_value(list(inst.workloads))}")
     out += _group_overrides("load", cfg["load"], skip=("points",))
     out.append(f"load.points={hydra_value(list(inst.loads))}")

@@ -14,15 +14,29 @@ import pytest
 from smk_run import ROOT, finish, start
 
 SIM = str(ROOT / "profiles/sim")
+# The live sim engine on the smoke preset: the README's one-liner for the real machinery
+# (the profile's default is the paper grid on the virtual engine).
+SMOKE = ("--config", "engine=sim", "preset=smoke")
 
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dag")
     (workdir / "config").symlink_to(ROOT / "config", target_is_directory=True)
-    run = finish(start(workdir, "--workflow-profile", SIM), timeout_s=900)
+    run = finish(start(workdir, "--workflow-profile", SIM, *SMOKE), timeout_s=900)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    (workdir / "snakemake.out").write_text(run.stdout + run.stderr)
     return workdir
+
+
+def test_output_is_short_and_ends_with_where_things_went(dag):
+    out = (dag / "snakemake.out").read_text().splitlines()
+    assert len(out) < 300, f"{len(out)} lines"  # progress only: no shell commands, no rule blocks
+    assert not any('"clock_labels"' in line for line in out)  # no JSON shell commands
+    text = "\n".join(out)
+    assert "figures (15 of 15, PDF + PNG): reports/figures/" in text
+    assert "claims table: reports/claims.md" in text
+    assert "--report reports/report.html" in text
 
 
 def test_all_figures_and_claims(dag):
@@ -67,7 +81,7 @@ def test_data_behind_figures_shows_the_physics(dag):
 
 
 def test_html_report_has_every_figure(dag):
-    run = finish(start(dag, "--workflow-profile", SIM, "--report", "report.html"), timeout_s=300)
+    run = finish(start(dag, "--workflow-profile", SIM, *SMOKE, "--report", "report.html"), timeout_s=300)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     html = (dag / "report.html").read_text(errors="replace")
     assert all(f"fig{n:02d}_" in html for n in range(1, 16))

@@ -6,8 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from omegaconf import DictConfig
+from typing import Any
 
 from greenllm import __version__
 from greenllm.engine.ports import ensure_port_free, free_port
@@ -34,7 +33,7 @@ class EngineSpec:
     sim_state_path: Path | None = None
 
 
-def engine_spec(cfg: DictConfig, *, model_dir: Path, out_dir: Path, max_model_len: int,
+def engine_spec(cfg: Any, *, model_dir: Path, out_dir: Path, max_model_len: int,
                 gpu_uuids: Sequence[str], gpu_indices: Sequence[int],
                 sim_state_path: Path | None) -> EngineSpec:
     host = cfg.engine.host
@@ -52,7 +51,7 @@ def engine_spec(cfg: DictConfig, *, model_dir: Path, out_dir: Path, max_model_le
     )
 
 
-def engine_argv(spec: EngineSpec, cfg: DictConfig) -> list[str]:
+def engine_argv(spec: EngineSpec, cfg: Any) -> list[str]:
     if spec.kind == "vllm":
         return vllm_serve_argv(VllmArgs(
             model_dir=str(spec.model_dir), served_model_name=spec.model_name,
@@ -80,7 +79,7 @@ def engine_argv(spec: EngineSpec, cfg: DictConfig) -> list[str]:
     raise EngineError(f"unknown engine kind {spec.kind!r}")
 
 
-def engine_env(spec: EngineSpec, cfg: DictConfig) -> dict[str, str]:
+def engine_env(spec: EngineSpec, cfg: Any) -> dict[str, str]:
     env = dict(os.environ)
     env.update({str(k): str(v) for k, v in cfg.engine.env.items()})
     if spec.kind == "vllm":
@@ -94,7 +93,7 @@ def engine_version(kind: str) -> str:
     return f"vllm {vllm_version() or 'unknown'}"
 
 
-def start_engine(spec: EngineSpec, cfg: DictConfig) -> ServerProcess:
+def start_engine(spec: EngineSpec, cfg: Any) -> ServerProcess:
     """Start the server and wait until /health answers (fails fast if it dies)."""
     if spec.kind == "vllm" and vllm_version() is None:
         raise EngineError(

@@ -56,6 +56,17 @@ MODES = ("pin", "observe")
 # Markers this process holds right now; any other marker with our pid is a leftover of a
 # restore that failed earlier in this process, and may be restored like a stale one.
 _ACTIVE_MARKERS: set[Path] = set()
+# What this process pinned and could not restore: the CLI's exit message says whether
+# clocks were restored (cli/errors.py) instead of assuming it.
+_PINNED_ANY = False
+_UNRESTORED: list[str] = []
+
+
+def restore_status() -> str:
+    """One phrase for an exit message: were the clocks this process pinned restored?"""
+    if _UNRESTORED:
+        return (f"clocks NOT restored ({'; '.join(_UNRESTORED)}): run 'greenllm clocks reset'")
+    return "clocks restored" if _PINNED_ANY else "no clock was pinned"
 
 
 def _warn(message: str) -> None:
@@ -147,6 +158,8 @@ def pin_clocks(
         except OSError as exc:
             raise GpuError(f"cannot write the clock marker in {markers_at}: {exc.strerror or exc}") from None
         _ACTIVE_MARKERS.add(marker_path)
+        global _PINNED_ANY
+        _PINNED_ANY = True
         for i in indices:
             locked.append(i)  # before the call: a half-applied lock is reset too
             try:
@@ -175,6 +188,7 @@ def _restore(gpu: Gpu, locked: list[int], marker_path: Path | None, warn: Callab
         return
     _ACTIVE_MARKERS.discard(marker_path)  # kept or not, no longer in use by this pin
     if failures:
+        _UNRESTORED.extend(failures)
         warn(f"could not restore clocks ({'; '.join(failures)}); marker kept at {marker_path}, "
              "run 'greenllm clocks reset'")
     else:

@@ -8,16 +8,19 @@ The baseline is stored per (instance, workload) and reused by every clock's cell
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from greenllm import atomic
+from greenllm.engine.base import Engine
 from greenllm.load import Workload, summarize
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.points import PointSettings
-from greenllm.search import Slo, baseline_from, run_baseline_sync
+from greenllm.search import Slo, baseline_from
+
+# The first request a client sends alone pays one-off costs (lazy imports, a new
+# connection) worth milliseconds: it is sent and left out (greenllm.search.run_baseline).
+BASELINE_WARMUP_REQUESTS = 1
 
 
 def _paths(out: Path, w: Workload) -> tuple[Path, Path]:
@@ -33,7 +36,7 @@ def _with_slo(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | None:
+def load_baseline(cfg: MeasureCfg, w: Workload, out: Path) -> dict[str, Any] | None:
     """A stored baseline, if it was measured with the same SLO settings."""
     path, _ = _paths(out, w)
     try:
@@ -46,13 +49,14 @@ def load_baseline(cfg: DictConfig, w: Workload, out: Path) -> dict[str, Any] | N
     return _with_slo(record)
 
 
-def measure_baseline(cfg: DictConfig, settings: PointSettings, w: Workload, out: Path,
-                     check_engine: Callable[[], None], *, clock_mhz: int | None) -> dict[str, Any]:
-    check_engine()
+def measure_baseline(cfg: MeasureCfg, settings: PointSettings, engine: Engine, w: Workload,
+                     out: Path, *, clock_mhz: int | None) -> dict[str, Any]:
+    engine.check_alive()
     # One request at a time, each waiting for the previous one: nothing to batch with.
-    frame = run_baseline_sync(settings.base_url, settings.model, w, int(cfg.slo.baseline_requests),
-                              seed=settings.seed + 50_000, timeout_s=settings.timeout_s)
-    check_engine()
+    frame = engine.send_sequential(w, BASELINE_WARMUP_REQUESTS + int(cfg.slo.baseline_requests),
+                                   seed=settings.seed + 50_000, timeout_s=settings.timeout_s)
+    frame = frame.iloc[BASELINE_WARMUP_REQUESTS:].reset_index(drop=True)
+    engine.check_alive()
     frame.insert(0, "point", "baseline")
     slo = baseline_from(frame, scale=float(cfg.slo.scale), percentile=float(cfg.slo.percentile))
     metrics = summarize(frame, slo=None)

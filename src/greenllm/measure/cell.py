@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig
 
-from greenllm.gpu import TelemetrySampler
+from greenllm.engine.base import Engine, Sampler
 from greenllm.load import Workload
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.points import PointResult, PointSettings, n_requests, run_point
 from greenllm.search import ProbeResult, Slo, find_max_throughput, slo_verdict
+from greenllm.search_outcome import describe_search
 
 
 def point_record(p: PointResult, *, name: str | None = None, fraction: float | None = None) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def point_record(p: PointResult, *, name: str | None = None, fraction: float | N
     }
 
 
-def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
+def start_rate(cfg: MeasureCfg, baseline: dict[str, Any]) -> float:
     """A first probe rate: half of what a full batch at the alone latency would serve.
 
     Batching slows each request down, so this is usually above capacity and the search
@@ -42,9 +42,9 @@ def start_rate(cfg: DictConfig, baseline: dict[str, Any]) -> float:
     return max(float(cfg.search.min_rps), 0.5 * int(cfg.instance.max_batch) / e2e)
 
 
-def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Workload,
-                          slo: Slo, baseline: dict[str, Any], check_engine: Callable[[], None],
-                          label: str) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
+                          workload: Workload, slo: Slo, baseline: dict[str, Any],
+                          label: str, repeat: int = 0) -> tuple[dict[str, Any], list[pd.DataFrame]]:
     """Max throughput under SLO: the ``max_throughput`` block and every probe's requests."""
     frames: list[pd.DataFrame] = []
     s = cfg.search
@@ -53,8 +53,9 @@ def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Wo
         n = n_requests(rate, int(s.requests_per_probe), float(s.probe_min_duration_s),
                        float(s.probe_max_duration_s))
         tag = f"probe{len(frames)}"
-        p = run_point(settings, workload, rate, n, tag=tag, slo=slo, sampler=None,
-                      check_engine=check_engine, seed_offset=len(frames) + 1)
+        # a repeated search samples new arrivals (repeat 0 keeps its historical seeds)
+        p = run_point(settings, engine, workload, rate, n, tag=tag, slo=slo, sampler=None,
+                      seed_offset=100_000 * repeat + len(frames) + 1)
         frames.append(p.frame)
         verdict = slo_verdict(p.metrics, slo)
         why = "" if verdict.ok else f" ({'; '.join(verdict.reasons)})"
@@ -74,10 +75,12 @@ def search_max_throughput(cfg: DictConfig, settings: PointSettings, workload: Wo
     search["interval"] = [result.lower_rps, result.upper_rps]
     if search["output_tok_s"] is None and result.rps:
         search["output_tok_s"] = result.rps * workload.output_tokens
+    if (what := describe_search(search)) is not None:
+        _note(f"{label}: WARNING: {what}")
     return search, frames
 
 
-def load_point_rates(cfg: DictConfig, max_rps: float | None) -> list[tuple[str, float | None, float | None]]:
+def load_point_rates(cfg: MeasureCfg, max_rps: float | None) -> list[tuple[str, float | None, float | None]]:
     """(name, fraction of max or None, rate or None when it cannot be derived)."""
     points: list[tuple[str, float | None, float | None]] = []
     for name in cfg.load.points:
@@ -87,15 +90,16 @@ def load_point_rates(cfg: DictConfig, max_rps: float | None) -> list[tuple[str, 
     return points
 
 
-def run_load_points(cfg: DictConfig, settings: PointSettings, workload: Workload, slo: Slo,
-                    max_rps: float | None, sampler: TelemetrySampler,
-                    check_engine: Callable[[], None], label: str,
-                    repeat: int) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+def run_load_points(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
+                    workload: Workload, slo: Slo, max_rps: float | None, sampler: Sampler,
+                    label: str, repeat: int) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
     """Each named load point once (one repeat), with its energy from the sampler."""
     records: list[dict[str, Any]] = []
     frames: list[pd.DataFrame] = []
     for i, (name, fraction, rate) in enumerate(load_point_rates(cfg, max_rps)):
         if rate is None:
+            _note(f"{label}: load {name} NOT measured: no max throughput to take "
+                  f"{fraction:g} of")
             records.append({"name": name, "repeat": repeat, "fraction_of_max": fraction,
                             "rate_rps": None, "flags": ["no_max_throughput"]})
             continue
@@ -104,8 +108,8 @@ def run_load_points(cfg: DictConfig, settings: PointSettings, workload: Workload
         rep = f" repeat {repeat + 1}" if int(cfg.load.repeats) > 1 else ""
         _note(f"{label}: load {name}{rep} at {rate:.3g} req/s ({n} requests)")
         # A different seed per repeat: repeats sample the arrival process, not replay it.
-        p = run_point(settings, workload, rate, n, tag=name, slo=slo, sampler=sampler,
-                      check_engine=check_engine, seed_offset=1000 * (repeat + 1) + i)
+        p = run_point(settings, engine, workload, rate, n, tag=name, slo=slo, sampler=sampler,
+                      seed_offset=1000 * (repeat + 1) + i)
         p.frame.insert(1, "repeat", repeat)
         frames.append(p.frame)
         records.append({**point_record(p, name=name, fraction=fraction), "repeat": repeat})

@@ -36,8 +36,17 @@ class ModelCfg:
 
 
 @dataclass
+class VirtualEngineCfg:
+    # Run-to-run jitter of the virtual engine (greenllm.sim.jitter): lognormal sigma of a
+    # per-load factor on iteration time, drawn power and request latency (fit to the H100).
+    jitter_time: float = 0.0
+    jitter_power: float = 0.0
+    jitter_latency: float = 0.24
+
+
+@dataclass
 class EngineCfg:
-    kind: str = "vllm"  # vllm | sim
+    kind: str = "vllm"  # vllm | sim | virtual (greenllm.engine.kinds)
     host: str = "127.0.0.1"
     port: int | None = None  # None: a free port
     startup_timeout_s: float = 1200.0
@@ -48,6 +57,7 @@ class EngineCfg:
     enable_prefix_caching: bool = False
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    virtual: VirtualEngineCfg = field(default_factory=VirtualEngineCfg)
 
 
 @dataclass
@@ -57,6 +67,7 @@ class GpuCfg:
     min_sm_clock_mhz: int = 345
     power_limit_w: float = 700.0
     sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
+    sim_count: int = 8  # simulated GPUs: how many the simulated node has (instance.gpus picks)
 
 
 @dataclass
@@ -99,6 +110,9 @@ class LoadCfg:
     warmup_requests: int = 8
     request_timeout_s: float = 600.0
     seed: int = 0
+    # text (default: the server tokenizes, as for users' clients and vllm bench serve) or
+    # token_ids (skips the server's tokenization: TTFT ~9 % lower on the H200, docs/load.md)
+    prompt_format: str = "text"
 
 
 @dataclass
@@ -124,6 +138,9 @@ class SearchCfg:
     # decided by majority (docs/uncertainty.md).
     confirm_repeats: int = 2
     boundary_margin: float = 0.10
+    # Search again in every repeat (max_throughput.repeats: an interval on the max
+    # throughput figures); load points keep the first search's rates either way.
+    every_repeat: bool = False
 
 
 @dataclass

@@ -9,28 +9,20 @@ energy window is the steady part of the arrivals: it starts after the first
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from greenllm.gpu import TelemetrySampler, clock_stats, throttle_names, window_energy
-from greenllm.load import (
-    Workload,
-    arrival_offsets_s,
-    records_to_frame,
-    run_requests_sync,
-    summarize,
-)
+from greenllm.engine.base import Engine, Sampler
+from greenllm.gpu import clock_stats, throttle_names, window_energy
+from greenllm.load import Workload, arrival_offsets_s, summarize
 from greenllm.search import Slo
 
 
-@dataclass
+@dataclass(frozen=True)
 class PointSettings:
-    base_url: str
-    model: str
     arrival: str
     cv: float
     timeout_s: float
@@ -57,17 +49,16 @@ def n_requests(rate_rps: float, count: int, min_duration_s: float, max_duration_
     return max(2, min(n, math.ceil(rate_rps * max_duration_s)))
 
 
-def run_point(settings: PointSettings, workload: Workload, rate_rps: float, n: int, *,
-              tag: str, slo: Slo | None, sampler: TelemetrySampler | None,
-              check_engine: Callable[[], None], seed_offset: int = 0) -> PointResult:
+def run_point(settings: PointSettings, engine: Engine, workload: Workload, rate_rps: float,
+              n: int, *, tag: str, slo: Slo | None, sampler: Sampler | None,
+              seed_offset: int = 0) -> PointResult:
     """Send ``n`` requests at ``rate_rps`` and summarise them (and their energy)."""
     offsets = arrival_offsets_s(settings.arrival, rate_rps, n, settings.seed + seed_offset,
                                 cv=settings.cv)
-    check_engine()
-    records = run_requests_sync(settings.base_url, settings.model, workload, offsets,
-                                seed=settings.seed + seed_offset, timeout_s=settings.timeout_s)
-    check_engine()
-    frame = records_to_frame(records)
+    engine.check_alive()
+    frame = engine.send(workload, offsets, seed=settings.seed + seed_offset,
+                        timeout_s=settings.timeout_s)
+    engine.check_alive()
     frame.insert(0, "point", tag)
     # offered_rps is left to the metrics: the rate of the actual (random) schedule, not the
     # nominal one, so a short Poisson sample is not judged "not sustained" by chance.

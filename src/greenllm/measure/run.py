@@ -26,17 +26,26 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from greenllm import atomic
-from greenllm.engine.launch import engine_spec, engine_version, start_engine
+from greenllm.engine.base import Engine
+from greenllm.engine.kinds import engine_kind
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, TelemetrySampler, open_gpus, pin_clocks
+from greenllm.gpu import Gpu, pin_clocks
+from greenllm.gpu.energy_read import describe as describe_energy_reads
+from greenllm.gpu.profiles import profile_warning
 from greenllm.load import Workload, workload_from
+from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
+from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
+from greenllm.measure.preflight import require as require_preflight
 from greenllm.measure.provenance import now_iso, provenance
-from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.measure.settings import to_settings
+from greenllm.measure.validate import max_model_len
+from greenllm.ownership import claim_results_folder
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -52,21 +61,23 @@ class Cell:
         return out / "cells" / self.clock_label / self.workload.id
 
 
-def instance_id(cfg: DictConfig) -> str:
+def instance_id(cfg: MeasureCfg) -> str:
     return f"{cfg.model.name}_tp{cfg.instance.tp}_b{cfg.instance.max_batch}"
 
 
-def plan_cells(cfg: DictConfig, workloads: Sequence[Workload], mode: str) -> list[Cell]:
+def plan_cells(cfg: MeasureCfg, workloads: Sequence[Workload], mode: str) -> list[Cell]:
     if mode == "observe":
         return [Cell("native", None, w) for w in workloads]
     return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The cell's summary; None if absent or unreadable (corrupt: measured again)."""
     try:
-        return json.loads((cell.dir(out) / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        summary = json.loads((cell.dir(out) / "summary.json").read_text())
+    except (FileNotFoundError, ValueError):
         return None
+    return summary if isinstance(summary, dict) else None
 
 
 def cell_status(cell: Cell, out: Path) -> str | None:
@@ -75,10 +86,12 @@ def cell_status(cell: Cell, out: Path) -> str | None:
 
 
 def repeats_done(cell: Cell, out: Path) -> int:
-    """Completed repeats of a cell (a partial cell resumes at the next one)."""
+    """Completed repeats of a cell (a partial or failed cell resumes at the next one)."""
     summary = read_summary(cell, out)
-    if not summary or summary.get("status") not in ("ok", "partial"):
+    if not summary or summary.get("status") not in ("ok", "partial", "failed"):
         return 0
+    if summary.get("status") == "failed":  # its finished repeats stay valid
+        return int(summary.get("repeats_done") or 0)
     return int(summary.get("repeats_done", summary.get("repeats", 1)))
 
 
@@ -98,24 +111,29 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
+def run(raw: DictConfig, overrides: Sequence[str]) -> int:
+    """The app layer: the Hydra config is recorded as given, then typed once."""
     from greenllm.measure.trace_run import run_trace, trace_enabled  # imports this module
 
-    if trace_enabled(cfg):  # workload=trace: replay a trace (docs/load.md)
-        return run_trace(cfg, overrides)
-    validate_static(cfg)
+    if trace_enabled(raw):  # workload=trace: replay a trace (docs/load.md)
+        return run_trace(raw, overrides)
+    plain, chash = to_plain(raw), config_hash(raw)
+    cfg = to_settings(raw)
+    # Every problem at once, before a file is written, a GPU opened or an engine started.
+    require_preflight(cfg)
     workloads = [workload_from(w) for w in cfg.workload.ids]
-    if not workloads:
-        raise ConfigError("workload.ids is empty")
     ctx_len = max_model_len(cfg, workloads)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
     iid = instance_id(cfg)
-    model_dir = prepare_model_dir(cfg)
+    kind = engine_kind(cfg.engine.kind)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
-            gpu = stack.enter_context(open_instance_gpus(cfg, out))
+            # One run per output folder and per GPU (locks.py; the kernel frees them on exit).
+            stack.enter_context(hold_results_folder(out))
+            model_dir = prepare_model_dir(cfg)
+            gpu = stack.enter_context(kind.open_gpus(cfg, out))
+            stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
@@ -125,47 +143,36 @@ def run(cfg: DictConfig, overrides: Sequence[str]) -> int:
                  f"{len(todo)} to go")
             if not todo:
                 write_manifest(out, iid, cells, complete=True)
+                warn_not_ok(cells, out)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
-            spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx_len,
-                               gpu_uuids=[i.uuid for i in infos], gpu_indices=list(gpu.indices),
-                               sim_state_path=getattr(gpu, "state_path", None))
-            prov = provenance(config=to_plain(cfg), config_hash=config_hash(cfg),
+            prov = provenance(config=plain, config_hash=chash,
                               overrides=overrides, gpu_infos=infos,
-                              engine_version=engine_version(cfg.engine.kind))
+                              engine_version=kind.version())
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
                 prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
+            if warning := profile_warning(str(cfg.gpu.name), [i.name for i in infos]):
+                note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
+                prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
-            note(f"{iid}: starting {cfg.engine.kind} engine (log: {spec.log_path})")
             t_start = time.monotonic()
-            server = start_engine(spec, cfg)
-            stack.callback(server.stop, float(cfg.engine.stop_grace_s))
-            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {server.base_url}")
+            engine = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len)
+            stack.callback(engine.stop, float(cfg.engine.stop_grace_s))
+            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {engine.base_url}")
             settings = PointSettings(
-                base_url=server.base_url, model=cfg.model.name, arrival=cfg.load.arrival,
-                cv=float(cfg.load.cv), timeout_s=float(cfg.load.request_timeout_s),
+                arrival=cfg.load.arrival, cv=float(cfg.load.cv),
+                timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
-            ok = measure_cells(cfg, gpu, server, settings, todo, out, iid, mode, prov)
+            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov)
             write_manifest(out, iid, cells, complete=ok)
+            warn_not_ok(cells, out)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def open_instance_gpus(cfg: DictConfig, out: Path) -> Gpu:
-    tp = int(cfg.instance.tp)
-    if cfg.engine.kind == "sim":
-        return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
-                         clock_permitted=bool(cfg.clocks.sim_clock_permitted),
-                         settle_s=float(cfg.gpu.sim_settle_s))
-    selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
-    if len(selectors) != tp:
-        raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
-    return open_gpus("nvml", selectors)
-
-
-def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
+def clock_mode(cfg: MeasureCfg, gpu: Gpu) -> str:
     if cfg.clocks.mode == "observe":
         return "observe"
     denied = [i for i in gpu.indices if not gpu.clock_control_permitted(i)]
@@ -181,7 +188,7 @@ def clock_mode(cfg: DictConfig, gpu: Gpu) -> str:
     )
 
 
-def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
+def check_clocks_supported(cfg: MeasureCfg, gpu: Gpu, mode: str) -> None:
     if mode != "pin":
         return
     for i in gpu.indices:
@@ -194,12 +201,12 @@ def check_clocks_supported(cfg: DictConfig, gpu: Gpu, mode: str) -> None:
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
     status = cell_status(cell, out)
-    if status == "failed":
+    if status in RETRIED_STATUSES:
         return retry_failed
     return status is None or repeats_done(cell, out) < repeats
 
 
-def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
+def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
                   prov: dict[str, Any]) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
@@ -215,7 +222,9 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    # Finished repeats are never redone; a search that found nothing is searched again.
+    start = {c: (0 if cell_status(c, out) == "no_max_throughput" else repeats_done(c, out))
+             for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
     try:
@@ -226,17 +235,17 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
             # SLO baselines: requests alone at the max clock (paper §III), one pin for all.
             with pin_clocks(gpu, baseline_mhz, mode=mode, marker_dir=marker_dir,
                             settle_timeout_s=settle):
-                warm_up(cfg, settings, missing[0], server.check_alive)
+                warm_up(cfg, settings, engine, missing[0])
                 for w in missing:
                     note(f"{iid}: SLO baseline for {w.id} (requests alone)")
-                    baselines[w.id] = measure_baseline(cfg, settings, w, out, server.check_alive,
+                    baselines[w.id] = measure_baseline(cfg, settings, engine, w, out,
                                                        clock_mhz=baseline_mhz)
         for r in range(repeats):
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
                                 settle_timeout_s=settle) as plan:
-                    warm_up(cfg, settings, group[0].workload, server.check_alive)
+                    warm_up(cfg, settings, engine, group[0].workload)
                     for cell in group:
                         eta = ""
                         if done:
@@ -245,7 +254,7 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
                         rep = f" repeat {r + 1}/{repeats}" if repeats > 1 else ""
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
-                        measure_pass(cfg, gpu, server, settings, cell, r, out, instance, plan,
+                        measure_pass(cfg, gpu, engine, settings, cell, r, out, instance, plan,
                                      baselines[cell.workload.id], prov)
                         done += 1
     except EngineError as err:
@@ -254,14 +263,14 @@ def measure_cells(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSetting
     return True
 
 
-def warm_up(cfg: DictConfig, settings: PointSettings, w: Workload, check: Any) -> None:
+def warm_up(cfg: MeasureCfg, settings: PointSettings, engine: Engine, w: Workload) -> None:
     n = int(cfg.load.warmup_requests)
     if n > 0:
-        run_point(settings, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
-                  sampler=None, check_engine=check, seed_offset=999_999)
+        run_point(settings, engine, w, rate_rps=max(1.0, n / 2.0), n=n, tag="warmup", slo=None,
+                  sampler=None, seed_offset=999_999)
 
 
-def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
+def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any], plan: Any,
                 baseline: dict[str, Any], prov: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -285,7 +294,7 @@ def new_summary(cfg: DictConfig, gpu: Gpu, cell: Cell, instance: dict[str, Any],
     return summary
 
 
-def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                  baseline: dict[str, Any], prov: dict[str, Any]) -> None:
     """One repeat of a cell; the first also searches the max throughput under SLO.
@@ -295,36 +304,39 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     ``partial`` until the last), so an interrupted run resumes at the next repeat.
     """
     cdir = cell.dir(out)
+    drop_unfinished_repeat(cdir, repeat)
     previous = read_summary(cell, out) if repeat > 0 else None
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    sampler = engine.sampler(gpu)
     ok = interrupted = False
     try:
         with sampler:
+            if getattr(sampler, "energy_plan", None) is not None:
+                note(f"{label}: {describe_energy_reads(sampler.energy_plan)}")
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
                 summary["max_throughput"], frames = search_max_throughput(
-                    cfg, settings, cell.workload, baseline["slo_obj"], baseline,
-                    server.check_alive, label)
+                    cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label)
+            if cfg.search.every_repeat and list(cfg.load.points):
+                record_repeated_search(cfg, settings, engine, cell, baseline, label, repeat,
+                                       summary, frames)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
-            points, point_frames = run_load_points(cfg, settings, cell.workload,
+            points, point_frames = run_load_points(cfg, settings, engine, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
-                                                   server.check_alive, label, repeat)
+                                                   label, repeat)
         frames += point_frames
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
         summary["load_points"] += points
         summary["repeats_done"] = repeat + 1
         summary["error"] = None
         ok = True
-    except EngineError as err:
-        summary["error"] = str(err)
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        # Ctrl-C, SIGTERM or a job time limit: not the cell's fault. Earlier repeats
-        # stay valid and a rerun resumes here; this pass's partial data is not kept.
+    except (EngineError, KeyboardInterrupt, SystemExit):
+        # The engine died, Ctrl-C, SIGTERM or a job time limit: not the cell's fault.
+        # Earlier repeats stay valid and a rerun resumes here; this pass's partial data
+        # (telemetry, requests) is not kept, so nothing of an aborted repeat is left.
         interrupted = True
         raise
     except GreenllmError as err:
@@ -336,6 +348,7 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
     finally:
         if ok:
             summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+            summary["status"] = pass_status(summary, summary["status"])  # no max: not ok
         else:
             summary["status"] = "failed"
         # Interrupted: earlier repeats stay as written (status partial) and a cell with
@@ -344,6 +357,8 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             telemetry = sampler.frame()
             summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
             summary["provenance"]["cell_finished_at"] = now_iso()
+            if getattr(sampler, "energy_plan", None) is not None:  # measured read cost, chosen period
+                summary.setdefault("energy_reads", {})[f"r{repeat}"] = sampler.energy_plan.to_dict()
             if frames:
                 atomic.write_parquet(cdir / f"requests.r{repeat}.parquet",
                                      pd.concat(frames, ignore_index=True))
@@ -352,14 +367,46 @@ def measure_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings
             atomic.write_json(cdir / "summary.json", summary)
 
 
-def energy_period_s(gpu: Gpu) -> float:
-    """How often to read the energy counter: every tick, unless that cannot keep up.
+def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
+    """The run's last line names every cell that is not ok (docs/measure.md)."""
+    warning = unmeasured_warning([(f"{c.clock_label}/{c.workload.id}", read_summary(c, out))
+                                  for c in cells])
+    if warning:
+        note(warning)
 
-    One read costs ~4 ms of CPU on H100 (docs/gpu.md); from 4 real GPUs on, reading all
-    counters every 20 ms tick would overrun the tick, so read them every 100 ms (the
-    counter's own update period).
-    """
-    return 0.1 if not gpu.simulated and len(gpu.indices) >= 4 else 0.0
+
+def drop_unfinished_repeat(cdir: Path, repeat: int) -> None:
+    """Remove files of ``repeat`` left by an earlier run that was aborted mid-repeat, and
+    set a corrupt summary aside (kept, renamed) before it is measured again."""
+    for kind in ("requests", "telemetry"):
+        (cdir / f"{kind}.r{repeat}.parquet").unlink(missing_ok=True)
+    summary = cdir / "summary.json"
+    if summary.is_file():
+        try:
+            ok = isinstance(json.loads(summary.read_text()), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            aside = cdir / f"summary.corrupt-{time.strftime('%Y%m%dT%H%M%S')}.json"
+            summary.rename(aside)
+            note(f"{cdir}: unreadable summary.json kept as {aside.name}; measuring again")
+def record_repeated_search(cfg: MeasureCfg, settings: PointSettings, engine: Engine, cell: Cell,
+                           baseline: dict[str, Any], label: str, repeat: int,
+                           summary: dict[str, Any], frames: list[pd.DataFrame]) -> None:
+    """search.every_repeat: this repeat's search in ``max_throughput.repeats`` (repeat 0's
+    is the cell's main search); the load points keep the first search's rates."""
+    mt = summary.get("max_throughput")
+    if mt is None:
+        return
+    if repeat == 0:
+        search = {k: mt[k] for k in ("rps", "lower_rps", "upper_rps", "converged", "probes")}
+    else:
+        found, probe_frames = search_max_throughput(
+            cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label, repeat)
+        frames.extend(probe_frames)
+        search = {k: found[k] for k in ("rps", "lower_rps", "upper_rps", "converged", "probes")}
+    mt["repeats"] = [r for r in mt.get("repeats", []) if r.get("repeat") != repeat]
+    mt["repeats"].append({"repeat": repeat, **search})
 
 
 def achieved_clock(telemetry: pd.DataFrame) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from greenllm import atomic
+from greenllm.engine.kinds import engine_kind
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, TelemetrySampler, change_pinned_clock, pin_clocks
@@ -44,11 +45,9 @@ from greenllm.measure.run import (
     achieved_clock,
     check_clocks_supported,
     clock_mode,
-    energy_period_s,
     instance_id,
     new_summary,
     note,
-    open_instance_gpus,
     read_summary,
     repeats_done,
     warm_up,
@@ -144,6 +143,9 @@ def make_policy(cfg: DictConfig, label: str, first_mhz: int | None, trace: Trace
 def run_trace(cfg: DictConfig, overrides: Sequence[str]) -> int:
     """``greenllm measure workload=trace``: every treatment's cell; 0 when all are done."""
     validate_static(cfg)
+    if cfg.engine.kind == "virtual":  # the replay drives a live server's clock while it runs
+        raise ConfigError("workload=trace replays on engine=vllm or engine=sim; "
+                          "engine=virtual does not replay traces yet")
     check_policy(cfg)
     ctx = context_tokens(cfg)
     trace = load_trace(trace_spec(cfg, ctx))  # bad input: one line, before any engine
@@ -159,7 +161,7 @@ def run_trace(cfg: DictConfig, overrides: Sequence[str]) -> int:
     model_dir = prepare_model_dir(cfg)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        with open_instance_gpus(cfg, out) as gpu:
+        with engine_kind(cfg.engine.kind).open_gpus(cfg, out) as gpu:
             return _run_instance(cfg, overrides, gpu, out, iid, model_dir, ctx, trace,
                                  schedule, workload)
     finally:
@@ -281,7 +283,8 @@ def replay_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     summary["trace"] = trace.summary()
     summary["policy"] = {"kind": policy.name, **({"clock_mhz": cell.mhz} if cell.mhz else {})}
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+    # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
+    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s="auto")
     frame: pd.DataFrame | None = None
     ok = interrupted = False
     try:

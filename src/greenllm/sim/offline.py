@@ -5,7 +5,7 @@ server, but time is a variable instead of the wall clock: a minute of load runs 
 well under a second and is exactly reproducible. ``python -m greenllm.sim.offline``
 prints the simulator's numbers beside the ones measured with vLLM on the lent H100
 (/work/shared/device/README.md) so calibration drift is visible; the full comparison
-with the committed reference dataset is ``python -m greenllm.sim.calibration_check``
+with the committed reference dataset is ``python -m greenllm.calibrate.calibration_check``
 (docs/calibration.md).
 """
 
@@ -49,6 +49,12 @@ class OfflineResult:
     # When each iteration's tokens reached the clients (after the frontend), cumulative.
     delivery_t_s: list[float] = field(default_factory=list)
     delivery_tokens: list[int] = field(default_factory=list)
+    # SM clock of each trace segment (same length as trace_t_s): the segment ending at
+    # trace_t_s[k] ran at trace_clock_mhz[k] (idle gaps at the idle or locked clock).
+    trace_clock_mhz: list[float] = field(default_factory=list)
+    trace_busy: list[bool] = field(default_factory=list)  # iteration (True) or idle gap
+    # Per request, when each of its tokens reached the client (record_token_times=True).
+    token_times_s: list[list[float]] = field(default_factory=list)
 
     @property
     def ttft_p50_s(self) -> float:
@@ -80,12 +86,22 @@ def simulate_load(
     gpu_spec: SimGpuSpec | None = None,
     seed: int = 0,
     arrivals_s: Sequence[float] | None = None,
+    time_scale: float = 1.0,
+    power_scale: float = 1.0,
+    latency_scale: float = 1.0,
+    record_token_times: bool = False,
 ) -> OfflineResult:
     """Poisson arrivals of equal requests; returns latencies and energy over the run.
 
     ``arrivals_s`` (non-decreasing send times) replaces the Poisson draw, e.g. to replay
     the exact schedule of a measured load point; ``rate_rps`` and ``n_requests`` are
     then ignored.
+
+    ``time_scale``, ``power_scale`` and ``latency_scale`` multiply every iteration's
+    duration, every drawn power and the request latency that occupies nothing (the part
+    of ``request_overhead_s`` beyond the frontend's): the run-to-run jitter of
+    ``greenllm.sim.jitter`` (1 = the calibrated model). ``record_token_times`` keeps every token's delivery time per request
+    (``OfflineResult.token_times_s``), as the streaming client records them.
 
     A request reaches the scheduler ``request_overhead_s`` after it was sent. The first
     ``frontend_request_s`` of that is serial work of the API server (the *frontend*:
@@ -119,12 +135,15 @@ def simulate_load(
     perf = perf.with_max_num_seqs(max_num_seqs)  # CUDA-graph sizes follow the batch cap
     cal = perf.cal
     fe_request = min(cal.frontend_request_s, cal.request_overhead_s)
-    latency = cal.request_overhead_s - fe_request
+    latency = (cal.request_overhead_s - fe_request) * latency_scale
     sched = Scheduler(max_num_seqs, max_num_batched_tokens)
     res = OfflineResult(arrivals_s=arrivals)
     first_token: dict[int, float] = {}
     last_token: dict[int, float] = {}
     trace_t, trace_e, trace_n = res.trace_t_s, res.trace_energy_j, res.trace_tokens
+    trace_c, trace_b = res.trace_clock_mhz, res.trace_busy
+    token_times: list[list[float]] | None = (
+        [[] for _ in range(n_requests)] if record_token_times else None)
     reqs = [SimRequest(str(i), input_tokens, output_tokens, tag=i) for i in range(n_requests)]
     busy_req = float(locked_clock_mhz or spec.max_sm_clock_mhz)
     idle_req = float(locked_clock_mhz or spec.idle_sm_clock_mhz)
@@ -147,9 +166,10 @@ def simulate_load(
             queued += 1
 
     def account(duration: float, power_w: float, *, engages: bool = False) -> None:
+        limiter.draw(power_w, duration, engages=engages)
+        power_w *= power_scale
         res.energy_j += power_w * duration * n_gpus
         res.max_power_w = max(res.max_power_w, power_w)
-        limiter.draw(power_w, duration, engages=engages)
 
     while admitted < n_requests or sched.has_work():
         queue_arrivals(now)
@@ -166,13 +186,16 @@ def simulate_load(
             trace_t.append(now)
             trace_e.append(res.energy_j)
             trace_n.append(res.output_tokens)
+            trace_c.append(idle_req)
+            trace_b.append(False)
             continue
         batch = sched.step()
         cost = perf.batch_cost(batch, busy_req)
+        cost_s = cost.duration_s * time_scale
         clock, power, capped = limiter.operating_point(
             busy_req, cost.compute_util, cost.memory_util)
         boost_s = 0.0 if capped else limiter.headroom_s(power)
-        if boost_s < cost.duration_s:
+        if boost_s < cost_s:
             # The cap is engaged, or engages after boost_s: the rest of the work runs at
             # the clock that holds the limit under this load (priced twice, as the live
             # engine does: the clock depends on the load, the load on the clock).
@@ -182,19 +205,21 @@ def simulate_load(
                 trace_t.append(now + boost_s)
                 trace_e.append(res.energy_j)
                 trace_n.append(res.output_tokens)
-            done = boost_s / cost.duration_s
+                trace_c.append(clock)
+                trace_b.append(True)
+            done = boost_s / cost_s
             clock, _, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
             capped_cost = perf.batch_cost(batch, clock)
             clock, power, _ = spec.operating_point(
                 busy_req, capped_cost.compute_util, capped_cost.memory_util)
-            rest_s = (1.0 - done) * capped_cost.duration_s
+            rest_s = (1.0 - done) * capped_cost.duration_s * time_scale
             account(rest_s, power)
             res.clock_time_mhz_s += clock * rest_s
             duration = boost_s + rest_s
         else:
-            account(cost.duration_s, power)
-            res.clock_time_mhz_s += clock * cost.duration_s
-            duration = cost.duration_s
+            account(cost_s, power)
+            res.clock_time_mhz_s += clock * cost_s
+            duration = cost_s
         res.busy_s += duration
         now += duration
         delivered = now
@@ -203,6 +228,8 @@ def simulate_load(
             fe_free = delivered = max(fe_free, now)
         for req in batch.emitted:
             i = req.tag
+            if token_times is not None:
+                token_times[i].append(delivered)
             if i in last_token:
                 res.itl_s.append(delivered - last_token[i])
             else:
@@ -215,9 +242,13 @@ def simulate_load(
         trace_t.append(now)
         trace_e.append(res.energy_j)
         trace_n.append(res.output_tokens)
+        trace_c.append(clock)
+        trace_b.append(True)
     res.duration_s = max(now, max(last_token.values(), default=now)) - arrivals[0]
     res.first_token_s = [first_token[i] for i in range(n_requests)]
     res.last_token_s = [last_token[i] for i in range(n_requests)]
+    if token_times is not None:
+        res.token_times_s = token_times
     return res
 
 
