@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,11 @@ from omegaconf import DictConfig
 
 from greenllm import atomic
 from greenllm.engine.kinds import engine_kind
-from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.errors import ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, TelemetrySampler, change_pinned_clock, pin_clocks
+from greenllm.gpu import Gpu, change_pinned_clock, pin_clocks
 from greenllm.load import Workload, records_to_frame, run_requests_sync, summarize
 from greenllm.load.trace import Trace, TraceColumns, TraceSpec, clip_lengths, load_trace
+from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import point_record
 from greenllm.measure.compose import config_hash, to_plain
@@ -53,7 +54,9 @@ from greenllm.measure.run import (
     warm_up,
     write_manifest,
 )
+from greenllm.measure.settings import to_settings
 from greenllm.measure.validate import validate_static
+from greenllm.ownership import claim_results_folder
 from greenllm.recommend.policies import (
     POLICY_KINDS,
     FixedClock,
@@ -71,7 +74,7 @@ def trace_enabled(cfg: DictConfig) -> bool:
     return bool(trace is not None and trace.get("path"))
 
 
-def context_tokens(cfg: DictConfig) -> int:
+def context_tokens(cfg: Any) -> int:
     """The context a request may use: the engine's ``max_model_len`` or the model's."""
     ctx = int(cfg.engine.max_model_len or cfg.model.shape.max_position_embeddings)
     if ctx > int(cfg.model.shape.max_position_embeddings):
@@ -80,7 +83,7 @@ def context_tokens(cfg: DictConfig) -> int:
     return ctx
 
 
-def trace_spec(cfg: DictConfig, max_context: int) -> TraceSpec:
+def trace_spec(cfg: Any, max_context: int) -> TraceSpec:
     t = cfg.workload.trace
     c = t.columns
     return TraceSpec(
@@ -97,7 +100,7 @@ def trace_workload(trace: Trace) -> Workload:
                     int(np.median(trace.output_tokens)))
 
 
-def treatments(cfg: DictConfig, mode: str) -> list[tuple[str, int | None]]:
+def treatments(cfg: Any, mode: str) -> list[tuple[str, int | None]]:
     """(cell label, first clock) of each treatment the policy asks for."""
     kind = str(cfg.workload.trace.policy.kind)
     if mode == "observe":
@@ -107,7 +110,7 @@ def treatments(cfg: DictConfig, mode: str) -> list[tuple[str, int | None]]:
     return [(kind, None)]
 
 
-def check_policy(cfg: DictConfig) -> None:
+def check_policy(cfg: Any) -> None:
     p = cfg.workload.trace.policy
     if p.kind not in POLICY_KINDS:
         raise ConfigError(f"workload.trace.policy.kind={p.kind!r}: use one of {', '.join(POLICY_KINDS)}")
@@ -120,7 +123,7 @@ def check_policy(cfg: DictConfig) -> None:
         raise ConfigError(f"workload.trace.policy.period_s must be > 0, got {p.period_s}")
 
 
-def make_policy(cfg: DictConfig, label: str, first_mhz: int | None, trace: Trace,
+def make_policy(cfg: Any, label: str, first_mhz: int | None, trace: Trace,
                 slo: Slo, schedule: tuple[list[float], list[int]] | None) -> Any:
     p = cfg.workload.trace.policy
     if label == "schedule":
@@ -140,8 +143,10 @@ def make_policy(cfg: DictConfig, label: str, first_mhz: int | None, trace: Trace
     return FixedClock(first_mhz or 0)
 
 
-def run_trace(cfg: DictConfig, overrides: Sequence[str]) -> int:
+def run_trace(raw: DictConfig, overrides: Sequence[str]) -> int:
     """``greenllm measure workload=trace``: every treatment's cell; 0 when all are done."""
+    plain, chash = to_plain(raw), config_hash(raw)
+    cfg: Any = to_settings(raw)  # typed below the app layer, as every measurement
     validate_static(cfg)
     if cfg.engine.kind == "virtual":  # the replay drives a live server's clock while it runs
         raise ConfigError("workload=trace replays on engine=vllm or engine=sim; "
@@ -155,22 +160,25 @@ def run_trace(cfg: DictConfig, overrides: Sequence[str]) -> int:
     if trace.n_clipped:
         note(f"trace {trace.name}: {trace.n_clipped}/{trace.n} requests clipped to the "
              f"{ctx}-token context")
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
     iid = instance_id(cfg)
-    model_dir = prepare_model_dir(cfg)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        with engine_kind(cfg.engine.kind).open_gpus(cfg, out) as gpu:
+        with ExitStack() as stack:
+            stack.enter_context(hold_results_folder(out))
+            model_dir = prepare_model_dir(cfg)
+            gpu = stack.enter_context(engine_kind(cfg.engine.kind).open_gpus(cfg, out))
+            stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
             return _run_instance(cfg, overrides, gpu, out, iid, model_dir, ctx, trace,
-                                 schedule, workload)
+                                 schedule, workload, plain, chash)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_instance(cfg: DictConfig, overrides: Sequence[str], gpu: Gpu, out: Path, iid: str,
+def _run_instance(cfg: Any, overrides: Sequence[str], gpu: Gpu, out: Path, iid: str,
                   model_dir: Any, ctx: int, trace: Trace,
-                  schedule: tuple[list[float], list[int]] | None, workload: Workload) -> int:
+                  schedule: tuple[list[float], list[int]] | None, workload: Workload,
+                  plain: dict[str, Any], chash: str) -> int:
     mode = clock_mode(cfg, gpu)
     check_clocks_supported(cfg, gpu, mode)
     if schedule is not None:
@@ -185,22 +193,18 @@ def _run_instance(cfg: DictConfig, overrides: Sequence[str], gpu: Gpu, out: Path
         write_manifest(out, iid, cells, complete=True)
         return 0
     infos = [gpu.info(i) for i in gpu.indices]
-    spec = engine_spec(cfg, model_dir=model_dir, out_dir=out, max_model_len=ctx,
-                       gpu_uuids=[i.uuid for i in infos], gpu_indices=list(gpu.indices),
-                       sim_state_path=getattr(gpu, "state_path", None))
-    prov = provenance(config=to_plain(cfg), config_hash=config_hash(cfg),
-                      overrides=overrides, gpu_infos=infos,
-                      engine_version=engine_version(cfg.engine.kind))
+    kind = engine_kind(cfg.engine.kind)
+    prov = provenance(config=plain, config_hash=chash, overrides=overrides, gpu_infos=infos,
+                      engine_version=kind.version())
     prov["clock_mode"] = mode
     atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
     note(f"{iid}: starting {cfg.engine.kind} engine for trace {trace.name} "
          f"({trace.n} requests over {trace.replay_duration_s:.0f} s)")
-    server = start_engine(spec, cfg)
+    server = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx)
     try:
-        settings = PointSettings(
-            base_url=server.base_url, model=cfg.model.name, arrival="constant", cv=1.0,
-            timeout_s=float(cfg.load.request_timeout_s), ramp_fraction=0.0,
-            seed=int(cfg.load.seed))
+        settings = PointSettings(arrival="constant", cv=1.0,
+                                 timeout_s=float(cfg.load.request_timeout_s), ramp_fraction=0.0,
+                                 seed=int(cfg.load.seed))
         ok = measure_treatments(cfg, gpu, server, settings, todo, out, iid, mode, prov,
                                 trace, schedule)
     finally:
@@ -223,7 +227,7 @@ def slo_workload(trace: Trace, quantile: float) -> Workload:
     return Workload(f"{trace.name}-p{q}", max(int(inp[0]), 1), max(int(out[0]), 1))
 
 
-def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
+def trace_slo(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
               trace: Trace, out: Path, mode: str) -> dict[str, Any]:
     t = cfg.workload.trace
     workload = slo_workload(trace, float(t.slo_quantile))
@@ -239,14 +243,14 @@ def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
     top = int(cfg.gpu.max_sm_clock_mhz) if mode == "pin" else None
     with pin_clocks(gpu, top, mode=mode, marker_dir=cfg.clocks.marker_dir,
                     settle_timeout_s=float(cfg.clocks.settle_timeout_s)):
-        warm_up(cfg, settings, workload, server.check_alive)
+        warm_up(cfg, settings, server, workload)
         note(f"SLO baseline for trace {trace.name} ({workload.input_tokens}->"
              f"{workload.output_tokens} tokens, its p{100 * float(t.slo_quantile):g} lengths, "
              "sent alone)")
-        return measure_baseline(cfg, settings, workload, out, server.check_alive, clock_mhz=top)
+        return measure_baseline(cfg, settings, server, workload, out, clock_mhz=top)
 
 
-def measure_treatments(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
+def measure_treatments(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
                        todo: list[Cell], out: Path, iid: str, mode: str,
                        prov: dict[str, Any], trace: Trace,
                        schedule: tuple[list[float], list[int]] | None) -> bool:
@@ -264,7 +268,7 @@ def measure_treatments(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSe
                 first = policy.initial_mhz() if mode == "pin" else None
                 with pin_clocks(gpu, first, mode=mode, marker_dir=cfg.clocks.marker_dir,
                                 settle_timeout_s=float(cfg.clocks.settle_timeout_s)) as plan:
-                    warm_up(cfg, settings, cell.workload, server.check_alive)
+                    warm_up(cfg, settings, server, cell.workload)
                     note(f"{iid}: trace {trace.name} under {cell.clock_label} "
                          f"(repeat {r + 1}/{cfg.load.repeats})")
                     replay_pass(cfg, gpu, server, settings, cell, r, out, instance, plan,
@@ -275,7 +279,7 @@ def measure_treatments(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSe
     return True
 
 
-def replay_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+def replay_pass(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
                 repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                 baseline: dict[str, Any], prov: dict[str, Any], trace: Trace, policy: Any,
                 mode: str) -> None:
@@ -284,12 +288,12 @@ def replay_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
     summary["trace"] = trace.summary()
     summary["policy"] = {"kind": policy.name, **({"clock_mhz": cell.mhz} if cell.mhz else {})}
     # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
-    sampler = TelemetrySampler(gpu, period_s=0.02, energy_period_s="auto")
+    sampler = server.sampler(gpu)
     frame: pd.DataFrame | None = None
     ok = interrupted = False
     try:
         with sampler:
-            frame, clock_log = replay(cfg, gpu, settings, trace, policy, plan, mode,
+            frame, clock_log = replay(cfg, gpu, server, settings, trace, policy, plan, mode,
                                       server.check_alive)
             frame.insert(0, "point", "trace")
             frame.insert(1, "repeat", repeat)
@@ -341,7 +345,7 @@ def replay_window(frame: pd.DataFrame) -> tuple[float, float]:
     return float(sends.min()), float(ends.max())
 
 
-def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, policy: Any,
+def replay(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, trace: Trace, policy: Any,
            plan: Any, mode: str, check_engine: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Send the trace (client in a worker thread) while this thread applies the policy.
 
@@ -361,7 +365,8 @@ def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, pol
     def client() -> None:
         try:
             box["records"] = run_requests_sync(
-                settings.base_url, settings.model, trace_workload(trace), trace.offsets_s,
+                server.base_url, getattr(server, "model", cfg.model.name), trace_workload(trace),
+                trace.offsets_s, prompt_format=getattr(server, "prompt_format", "text"),
                 seed=settings.seed, timeout_s=settings.timeout_s,
                 input_tokens=trace.input_tokens.tolist(),
                 output_tokens=trace.output_tokens.tolist(), on_record=on_record)
