@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from greenllm.analysis.flatten import rows_to_frame
+from greenllm.calibrate.clock_sweep import SEARCH_PAPER, baseline_slo, shape_of
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.workloads import PAPER_WORKLOADS, Workload
-from greenllm.sim.clock_sweep import SEARCH_PAPER, baseline_slo, shape_of
 from greenllm.sim.hardware import GpuPerfSpec
 from greenllm.sim.offline import OfflineResult
 from greenllm.sim.perf_model import PerfModel
