@@ -85,6 +85,12 @@ _CELL_COLUMNS = {
     "max_throughput_upper_rps": "float",
     "search_repeat": "int",
     "repeats_planned": "float",
+    # why the cell's repeats stopped: targets_met | cap (CI target not reached) | fixed
+    "repeat_stop": "str",
+    # the instance's spend (measure/spend.py), the same on every row of the instance
+    "instance_gpu_s_held": "float",
+    "instance_gpu_s_in_windows": "float",
+    "instance_engine_starts": "float",
     "slo_percentile": "float",
     "slo_scale": "float",
     "slo_ttft_s": "float",
@@ -261,6 +267,10 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "max_throughput_lower_rps": mt.get("lower_rps"),
         "max_throughput_upper_rps": mt.get("upper_rps"),
         "repeats_planned": s.get("repeats"),
+        "repeat_stop": (s.get("repeat_policy") or {}).get("stopped"),
+        "instance_gpu_s_held": (s.get("instance_spend") or {}).get("gpu_s_held"),
+        "instance_gpu_s_in_windows": (s.get("instance_spend") or {}).get("gpu_s_in_windows"),
+        "instance_engine_starts": (s.get("instance_spend") or {}).get("engine_starts"),
         "slo_percentile": slo.get("percentile"),
         "slo_scale": slo.get("scale"),
         "slo_ttft_s": slo.get("ttft_s"),

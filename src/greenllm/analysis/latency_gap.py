@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from greenllm.analysis.compare import DEFAULT_TOLERANCE, compare_values
-from greenllm.engine.server_metrics import parse_counters
+from greenllm.prometheus_text import parse_counters
 
 # vLLM 0.26's request-latency histograms (vllm/v1/metrics/loggers.py), seconds.
 SERVER_HISTOGRAMS = (

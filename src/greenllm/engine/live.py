@@ -68,6 +68,11 @@ class LiveKind:
     def open_gpus(self, cfg: Any, out: Path) -> Gpu:
         tp = int(cfg.instance.tp)
         selectors = instance_selectors(cfg)
+        if self.name == "sim" and cfg.gpu.sim_node_state and cfg.instance.gpus is not None:
+            # this instance's GPUs of a shared simulated node (measure/parallel.py)
+            if len(selectors) != tp:
+                raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
+            return open_gpus("sim", selectors, sim_state_path=cfg.gpu.sim_node_state)
         if self.name == "sim":
             # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
             return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",

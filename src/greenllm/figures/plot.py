@@ -20,6 +20,7 @@ from greenllm.analysis.select import Selection
 from greenllm.analysis.statistics import ci_columns
 from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
+from greenllm.figures.measurement_notes import ring_capped, spend_note
 from greenllm.figures.style import (
     Rendered,
     add_notes,
@@ -69,6 +70,7 @@ def line_figure(
     _draw(ax, rows, enc)
     _draw_intervals(ax, rows, enc)
     _mark_no_max_throughput(ax, sel)
+    notes = notes + ring_capped(ax, rows) + spend_note(rows)
     observed = (rows["clock_mode"] == "observe").any()
     xlabel = "mean achieved SM clock (MHz)" if observed else "GPU SM clock (MHz)"
     label_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)

@@ -21,6 +21,7 @@ what depends on the machine: real GPUs, vLLM, ports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -114,10 +115,27 @@ RANGES: tuple[tuple[str, float | None, bool, float | None, bool], ...] = (
 )
 
 
+def _select(cfg: Any, dotted: str) -> Any:
+    """``cfg.a.b`` for ``"a.b"``, on a DictConfig or the typed settings alike (None if absent)."""
+    node = cfg
+    for part in dotted.split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    """A config node as a plain dict: a DictConfig or a typed dataclass alike."""
+    if dataclasses.is_dataclass(node):
+        return dataclasses.asdict(node)
+    return OmegaConf.to_container(node, resolve=True)
+
+
 def _range_problems(cfg: DictConfig) -> list[str]:
     found = []
     for key, lo, lo_in, hi, hi_in in RANGES:
-        value = OmegaConf.select(cfg, key)
+        value = _select(cfg, key)
         if value is None:
             continue  # optional keys (None: chosen automatically)
         ok = (lo is None or (value >= lo if lo_in else value > lo)) and \
@@ -132,7 +150,7 @@ def _range_problems(cfg: DictConfig) -> list[str]:
              ("search.probe_min_duration_s", "search.probe_max_duration_s"),
              ("gpu.min_sm_clock_mhz", "gpu.max_sm_clock_mhz"))
     for low_key, high_key in pairs:
-        low, high = OmegaConf.select(cfg, low_key), OmegaConf.select(cfg, high_key)
+        low, high = _select(cfg, low_key), _select(cfg, high_key)
         if low is not None and high is not None and low > high:
             found.append(f"{low_key}={low} is above {high_key}={high}")
     if not str(cfg.out_dir).strip():
@@ -190,8 +208,7 @@ def _model_problems(cfg: DictConfig, workloads: list[Any], built_later: bool) ->
         from greenllm.load.model_folder import _validate_shape
 
         try:
-            _validate_shape(OmegaConf.to_container(cfg.model.shape, resolve=True),
-                            cfg.model.name)
+            _validate_shape(_plain(cfg.model.shape), cfg.model.name)
         except GreenllmError as err:
             found.append(f"model.shape: {err}")
         limit = int(cfg.model.shape.max_position_embeddings)

@@ -37,6 +37,7 @@ from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import point_record
 from greenllm.measure.compose import config_hash, to_plain
+from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointResult, PointSettings, attach_energy
 from greenllm.measure.provenance import now_iso, provenance
@@ -74,7 +75,7 @@ def trace_enabled(cfg: DictConfig) -> bool:
     return bool(trace is not None and trace.get("path"))
 
 
-def context_tokens(cfg: Any) -> int:
+def context_tokens(cfg: DictConfig) -> int:
     """The context a request may use: the engine's ``max_model_len`` or the model's."""
     ctx = int(cfg.engine.max_model_len or cfg.model.shape.max_position_embeddings)
     if ctx > int(cfg.model.shape.max_position_embeddings):
@@ -83,7 +84,7 @@ def context_tokens(cfg: Any) -> int:
     return ctx
 
 
-def trace_spec(cfg: Any, max_context: int) -> TraceSpec:
+def trace_spec(cfg: DictConfig, max_context: int) -> TraceSpec:
     t = cfg.workload.trace
     c = t.columns
     return TraceSpec(
@@ -100,7 +101,7 @@ def trace_workload(trace: Trace) -> Workload:
                     int(np.median(trace.output_tokens)))
 
 
-def treatments(cfg: Any, mode: str) -> list[tuple[str, int | None]]:
+def treatments(cfg: DictConfig, mode: str) -> list[tuple[str, int | None]]:
     """(cell label, first clock) of each treatment the policy asks for."""
     kind = str(cfg.workload.trace.policy.kind)
     if mode == "observe":
@@ -110,7 +111,7 @@ def treatments(cfg: Any, mode: str) -> list[tuple[str, int | None]]:
     return [(kind, None)]
 
 
-def check_policy(cfg: Any) -> None:
+def check_policy(cfg: DictConfig) -> None:
     p = cfg.workload.trace.policy
     if p.kind not in POLICY_KINDS:
         raise ConfigError(f"workload.trace.policy.kind={p.kind!r}: use one of {', '.join(POLICY_KINDS)}")
@@ -123,7 +124,7 @@ def check_policy(cfg: Any) -> None:
         raise ConfigError(f"workload.trace.policy.period_s must be > 0, got {p.period_s}")
 
 
-def make_policy(cfg: Any, label: str, first_mhz: int | None, trace: Trace,
+def make_policy(cfg: DictConfig, label: str, first_mhz: int | None, trace: Trace,
                 slo: Slo, schedule: tuple[list[float], list[int]] | None) -> Any:
     p = cfg.workload.trace.policy
     if label == "schedule":
@@ -145,8 +146,7 @@ def make_policy(cfg: Any, label: str, first_mhz: int | None, trace: Trace,
 
 def run_trace(raw: DictConfig, overrides: Sequence[str]) -> int:
     """``greenllm measure workload=trace``: every treatment's cell; 0 when all are done."""
-    plain, chash = to_plain(raw), config_hash(raw)
-    cfg: Any = to_settings(raw)  # typed below the app layer, as every measurement
+    cfg = to_settings(raw)  # typed once, below the app layer (measure.settings)
     validate_static(cfg)
     if cfg.engine.kind == "virtual":  # the replay drives a live server's clock while it runs
         raise ConfigError("workload=trace replays on engine=vllm or engine=sim; "
@@ -165,20 +165,21 @@ def run_trace(raw: DictConfig, overrides: Sequence[str]) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ExitStack() as stack:
+            # One run per output folder and per GPU, as for every measure run (locks.py).
             stack.enter_context(hold_results_folder(out))
             model_dir = prepare_model_dir(cfg)
             gpu = stack.enter_context(engine_kind(cfg.engine.kind).open_gpus(cfg, out))
             stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
-            return _run_instance(cfg, overrides, gpu, out, iid, model_dir, ctx, trace,
-                                 schedule, workload, plain, chash)
+            return _run_instance(raw, cfg, overrides, gpu, out, iid, model_dir, ctx, trace,
+                                 schedule, workload)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_instance(cfg: Any, overrides: Sequence[str], gpu: Gpu, out: Path, iid: str,
+def _run_instance(raw: DictConfig, cfg: MeasureCfg, overrides: Sequence[str], gpu: Gpu,
+                  out: Path, iid: str,
                   model_dir: Any, ctx: int, trace: Trace,
-                  schedule: tuple[list[float], list[int]] | None, workload: Workload,
-                  plain: dict[str, Any], chash: str) -> int:
+                  schedule: tuple[list[float], list[int]] | None, workload: Workload) -> int:
     mode = clock_mode(cfg, gpu)
     check_clocks_supported(cfg, gpu, mode)
     if schedule is not None:
@@ -194,17 +195,18 @@ def _run_instance(cfg: Any, overrides: Sequence[str], gpu: Gpu, out: Path, iid: 
         return 0
     infos = [gpu.info(i) for i in gpu.indices]
     kind = engine_kind(cfg.engine.kind)
-    prov = provenance(config=plain, config_hash=chash, overrides=overrides, gpu_infos=infos,
-                      engine_version=kind.version())
+    prov = provenance(config=to_plain(raw), config_hash=config_hash(raw),
+                      overrides=overrides, gpu_infos=infos, engine_version=kind.version())
     prov["clock_mode"] = mode
     atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
     note(f"{iid}: starting {cfg.engine.kind} engine for trace {trace.name} "
          f"({trace.n} requests over {trace.replay_duration_s:.0f} s)")
+    # A live engine (vllm or sim): the replay drives its GPU clock while requests stream.
     server = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx)
     try:
         settings = PointSettings(arrival="constant", cv=1.0,
-                                 timeout_s=float(cfg.load.request_timeout_s), ramp_fraction=0.0,
-                                 seed=int(cfg.load.seed))
+                                 timeout_s=float(cfg.load.request_timeout_s),
+                                 ramp_fraction=0.0, seed=int(cfg.load.seed))
         ok = measure_treatments(cfg, gpu, server, settings, todo, out, iid, mode, prov,
                                 trace, schedule)
     finally:
@@ -227,7 +229,7 @@ def slo_workload(trace: Trace, quantile: float) -> Workload:
     return Workload(f"{trace.name}-p{q}", max(int(inp[0]), 1), max(int(out[0]), 1))
 
 
-def trace_slo(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
+def trace_slo(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
               trace: Trace, out: Path, mode: str) -> dict[str, Any]:
     t = cfg.workload.trace
     workload = slo_workload(trace, float(t.slo_quantile))
@@ -250,7 +252,7 @@ def trace_slo(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
         return measure_baseline(cfg, settings, server, workload, out, clock_mhz=top)
 
 
-def measure_treatments(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
+def measure_treatments(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
                        todo: list[Cell], out: Path, iid: str, mode: str,
                        prov: dict[str, Any], trace: Trace,
                        schedule: tuple[list[float], list[int]] | None) -> bool:
@@ -279,7 +281,7 @@ def measure_treatments(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings,
     return True
 
 
-def replay_pass(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
+def replay_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings, cell: Cell,
                 repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                 baseline: dict[str, Any], prov: dict[str, Any], trace: Trace, policy: Any,
                 mode: str) -> None:
@@ -293,8 +295,7 @@ def replay_pass(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, cell: 
     ok = interrupted = False
     try:
         with sampler:
-            frame, clock_log = replay(cfg, gpu, server, settings, trace, policy, plan, mode,
-                                      server.check_alive)
+            frame, clock_log = replay(cfg, gpu, settings, trace, policy, plan, mode, server)
             frame.insert(0, "point", "trace")
             frame.insert(1, "repeat", repeat)
             result = PointResult(tag="trace", rate_rps=float(trace.summary()["mean_rate_rps"] or 0),
@@ -345,8 +346,8 @@ def replay_window(frame: pd.DataFrame) -> tuple[float, float]:
     return float(sends.min()), float(ends.max())
 
 
-def replay(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, trace: Trace, policy: Any,
-           plan: Any, mode: str, check_engine: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, policy: Any,
+           plan: Any, mode: str, server: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Send the trace (client in a worker thread) while this thread applies the policy.
 
     Returns the requests (record columns, then the trace fields and the clock each
@@ -365,14 +366,15 @@ def replay(cfg: Any, gpu: Gpu, server: Any, settings: PointSettings, trace: Trac
     def client() -> None:
         try:
             box["records"] = run_requests_sync(
-                server.base_url, getattr(server, "model", cfg.model.name), trace_workload(trace),
-                trace.offsets_s, prompt_format=getattr(server, "prompt_format", "text"),
+                server.base_url, server.model, trace_workload(trace), trace.offsets_s,
                 seed=settings.seed, timeout_s=settings.timeout_s,
                 input_tokens=trace.input_tokens.tolist(),
-                output_tokens=trace.output_tokens.tolist(), on_record=on_record)
+                output_tokens=trace.output_tokens.tolist(), on_record=on_record,
+                prompt_format=server.prompt_format)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
 
+    check_engine = server.check_alive
     check_engine()
     t0 = time.monotonic()
     current = plan.applied_mhz
