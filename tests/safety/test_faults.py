@@ -34,6 +34,7 @@ from greenllm.errors import GreenllmError
 from greenllm.gpu.sim import SimGpu
 from greenllm.load import workload_from
 from greenllm.locks import RESULTS_LOCK, gpu_lock_path
+from greenllm.measure.adaptive import policy_from_cfg
 from greenllm.measure.compose import compose
 
 HOLDER = """
@@ -50,7 +51,19 @@ def measure_args(base: Path, *extra: str) -> list[str]:
 
 
 def cell_files(out: Path, clock: str) -> dict[str, bytes]:
-    return tree(out / "cells" / clock)
+    """A cell's files; in summary.json everything but ``instance_spend``, which every run
+    restamps with its instance's spend (measure/spend.py): the measurement is unchanged."""
+    files = tree(out / "cells" / clock)
+    for name, data in files.items():
+        if name.endswith("summary.json"):
+            try:
+                record = json.loads(data)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                record.pop("instance_spend", None)
+                files[name] = json.dumps(record, sort_keys=True).encode()
+    return files
 
 
 def summary(out: Path, clock: str) -> dict:
@@ -62,7 +75,7 @@ def todo(base: Path, *extra: str) -> list[str]:
     cfg = compose(measure_args(base, *extra)[1:])
     cells = run_mod.plan_cells(cfg, [workload_from(w) for w in cfg.workload.ids], "pin")
     return [c.clock_label for c in cells
-            if run_mod.needs_measuring(c, base / "raw", True, int(cfg.load.repeats))]
+            if run_mod.needs_measuring(c, base / "raw", True, policy_from_cfg(cfg.load))]
 
 
 def errors(err: str) -> list[str]:
@@ -355,3 +368,17 @@ def test_two_real_runs_on_one_output_folder(tmp_path):
             if p.poll() is None:
                 p.kill()
     assert clocks_restored(tmp_path / "raw", tmp_path / "state")
+
+
+def test_spend_stamp_skips_corrupt_summaries(tmp_path):
+    """Each run restamps every cell's summary with its spend; a corrupt summary (found on
+    resume, not yet measured again) is left as it is, not a traceback at the end."""
+    from greenllm.measure.spend import SpendLedger, stamp_summaries
+
+    good, binary, listed = (tmp_path / n for n in ("good.json", "binary.json", "list.json"))
+    good.write_text('{"status": "ok"}')
+    binary.write_bytes(b"\xff\xfe\x00")
+    listed.write_text("[1, 2]")
+    stamp_summaries([good, binary, listed, tmp_path / "absent.json"], SpendLedger(gpus=1))
+    assert "instance_spend" in json.loads(good.read_text())
+    assert binary.read_bytes() == b"\xff\xfe\x00" and listed.read_text() == "[1, 2]"

@@ -139,7 +139,9 @@ def stamp_summaries(paths: Iterable[Path], total: SpendLedger) -> None:
     for path in paths:
         try:
             summary = json.loads(Path(path).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (OSError, ValueError):  # absent, or corrupt: measured again by a rerun
+            continue
+        if not isinstance(summary, dict):
             continue
         summary["instance_spend"] = block
         atomic.write_json(path, summary)
