@@ -17,6 +17,7 @@ include: "workflow/rules/measure.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/reference.smk"
+include: "workflow/rules/plans.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -27,3 +28,12 @@ rule all:
         all_figures(),
         PLAN.claims_file(),
     default_target: True
+
+
+# End every run with where its outputs went (src/greenllm/workflow_summary.py).
+onsuccess:
+    print_run_summary(ok=True)
+
+
+onerror:
+    print_run_summary(ok=False)

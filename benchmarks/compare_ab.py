@@ -36,14 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runnable from a source tree without installing
 
-from greenllm.analysis.compare import (  # noqa: E402
-    DEFAULT_TOLERANCE,
+from greenllm.analysis.compare import DEFAULT_TOLERANCE  # noqa: E402
+from greenllm.atomic import write_json  # noqa: E402
+from greenllm.compare.runner import (  # noqa: E402
     ORDERS,
     command_runner,
     print_json_line,
     run_ab,
 )
-from greenllm.atomic import write_json  # noqa: E402
 from greenllm.errors import GreenllmError  # noqa: E402
 
 COMPARED_BY_DEFAULT = ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "itl_p50_ms", "itl_p99_ms",
@@ -62,7 +62,7 @@ def _side_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def main_greenllm(argv: list[str]) -> int:
-    from greenllm.analysis.compare_adapters import greenllm_client_metrics
+    from greenllm.compare.adapters import greenllm_client_metrics
 
     p = _side_parser("compare_ab.py greenllm")
     p.add_argument("--itl", choices=("chunk", "spread"), default="chunk",
@@ -82,7 +82,7 @@ def main_greenllm(argv: list[str]) -> int:
                                           a.n, a.seed, itl=a.itl, timeout_s=a.timeout,
                                           arrivals=a.arrivals)
     if a.sampler_period_ms > 0:
-        from greenllm.analysis.compare_adapters import with_telemetry
+        from greenllm.compare.adapters import with_telemetry
         from greenllm.gpu.factory import open_gpus
 
         gpus = a.gpus.split(",") if a.gpus else None
@@ -94,7 +94,7 @@ def main_greenllm(argv: list[str]) -> int:
 
 
 def main_vllm(argv: list[str]) -> int:
-    from greenllm.analysis.compare_adapters import vllm_bench_metrics
+    from greenllm.compare.adapters import vllm_bench_metrics
 
     p = _side_parser("compare_ab.py vllm-bench")
     p.add_argument("--tokenizer", help="tokenizer folder (default: the server's model)")

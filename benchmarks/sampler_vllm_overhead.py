@@ -70,10 +70,8 @@ GOAL = 0.005
 def start_sampler(gpu, period_s: float):
     """The sampler as ``greenllm measure`` runs it (energy counter as often as there)."""
     from greenllm.gpu.telemetry import TelemetrySampler
-    from greenllm.measure.run import energy_period_s
 
-    return TelemetrySampler(gpu, period_s=period_s,
-                            energy_period_s=energy_period_s(gpu)).start()
+    return TelemetrySampler(gpu, period_s=period_s, energy_period_s="auto").start()
 
 
 class Toggler(threading.Thread):

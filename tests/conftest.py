@@ -10,6 +10,7 @@ import pytest
 
 from greenllm.load.model_folder import llama_config
 from greenllm.load.shapes import SHAPES
+from opt_in_markers import pytest_collection_modifyitems  # noqa: F401 (the hook)
 from simtest_helpers import SimServer, write_model
 
 

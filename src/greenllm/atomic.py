@@ -33,6 +33,11 @@ def atomic_path(dest: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, dest)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if exc.filename is None:  # e.g. ENOSPC from write(): say which file it was
+            exc.filename = str(dest)
+        raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

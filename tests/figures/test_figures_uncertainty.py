@@ -75,3 +75,20 @@ def test_single_runs_draw_no_bars_and_say_so(grid_table, studies):
     result = render(get_figure("fig08"), grid_table, studies["tp"])
     assert not _bars(result) and result.data["ci_lo"].isna().all()
     assert any(n.startswith("One run per point (n=1)") for n in result.notes)
+
+
+def test_points_whose_repeats_hit_the_cap_are_ringed(repeated_table, studies):
+    from matplotlib.collections import PathCollection
+
+    plain = render(get_figure("fig06"), repeated_table, studies["tp"])
+    assert not any("ringed" in n for n in plain.notes)
+    table = repeated_table.copy()
+    capped = (table["tp"] == 4) & (table["clock_mhz"] == 1200)
+    table["repeat_stop"] = "targets_met"
+    table.loc[capped, "repeat_stop"] = "cap"
+    result = render(get_figure("fig06"), table, studies["tp"])
+    assert "1 point(s) ringed: repeats hit the cap before the CI target." in result.notes
+    rings = [c for c in result.figure.axes[0].collections if isinstance(c, PathCollection)
+             and len(c.get_offsets()) == 1 and (c.get_facecolor().size == 0
+                                                or c.get_facecolor()[0][3] == 0)]
+    assert rings and rings[-1].get_offsets()[0][0] == 1200

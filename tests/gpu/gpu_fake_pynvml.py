@@ -7,6 +7,7 @@ arguments and converts units. Constants and error codes are NVML's values.
 
 from __future__ import annotations
 
+import time
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class FakeDevice:
     })
     util_gpu: int = 87
     lock_error: int | None = None
+    energy_read_s: float = 0.0  # how long nvmlDeviceGetTotalEnergyConsumption takes (H200: 6-11 ms)
 
 
 @dataclass
@@ -116,7 +118,12 @@ def make_fake_pynvml(devices: list[FakeDevice], *, init_error: int | None = None
     fn("nvmlDeviceGetSupportedMemoryClocks")(lambda h: sorted(dev(h).graphics_clocks, reverse=True))
     fn("nvmlDeviceGetSupportedGraphicsClocks")(lambda h, mem: list(dev(h).graphics_clocks[mem]))
     fn("nvmlDeviceGetMaxClockInfo")(lambda h, t: 1980 if t == 1 else 2619)
-    fn("nvmlDeviceGetTotalEnergyConsumption")(lambda h: dev(h).energy_mj)
+    @fn("nvmlDeviceGetTotalEnergyConsumption")
+    def _energy(h: int) -> int:
+        if dev(h).energy_read_s:
+            time.sleep(dev(h).energy_read_s)  # the driver's slow read (releases the GIL too)
+        return dev(h).energy_mj
+
     fn("nvmlDeviceGetPowerUsage")(lambda h: dev(h).power_mw)
     fn("nvmlDeviceGetTemperature")(lambda h, sensor: dev(h).temp_c if sensor == 0 else 99)
     fn("nvmlDeviceGetUtilizationRates")(lambda h: types.SimpleNamespace(gpu=dev(h).util_gpu, memory=10))

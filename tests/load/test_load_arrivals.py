@@ -54,3 +54,18 @@ def test_bad_arguments_are_one_line_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match) as err:
         arrival_offsets_s(seed=0, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def test_vllm_bench_offsets_are_vllms_own_draws():
+    """vLLM 0.26 seeds numpy's legacy generator with the run's seed, draws one gamma gap
+    per request (its first before the first request) and rescales them to end at n/rate:
+    the same seed must give the very same schedule here."""
+    import numpy as np
+
+    from greenllm.load.arrivals import vllm_bench_offsets_s
+
+    rate, n, seed = 7.9, 120, 3
+    np.random.seed(seed)
+    delays = np.cumsum([np.random.gamma(shape=1.0, scale=1.0 / rate) for _ in range(n)])
+    delays *= (n / rate) / delays[-1]
+    assert np.allclose(vllm_bench_offsets_s(rate, n, seed), delays, rtol=1e-12)

@@ -45,10 +45,12 @@ def test_programmed_ttft_and_tbt_are_measured(sse):
         assert r.last_token_s <= r.end_s
 
 
-def test_request_asks_for_exact_lengths_with_token_id_prompts(sse):
+@pytest.mark.parametrize("prompt_format", ["text", "token_ids"])
+def test_request_asks_for_exact_lengths(sse, prompt_format):
+    kwargs = {} if prompt_format == "text" else {"prompt_format": prompt_format}
     records = run_requests_sync(sse.url, "my-model", SMALL, [0.0, 0.0, 0.0], seed=5,
-                                timeout_s=10)
-    assert [r.tokens_in for r in records] == [37, 37, 37]  # server counted the prompt ids
+                                timeout_s=10, **kwargs)
+    assert [r.tokens_in for r in records] == [37, 37, 37]  # the server counted 37 tokens
     bodies = sse.server.bodies
     assert len(bodies) == 3
     for body in bodies:
@@ -57,8 +59,30 @@ def test_request_asks_for_exact_lengths_with_token_id_prompts(sse):
         assert body["ignore_eos"] is True and body["stream"] is True
         assert body["stream_options"] == {"include_usage": True}
         assert body["temperature"] == 0
-        assert len(body["prompt"]) == 37 and min(body["prompt"]) >= 3
-    assert len({tuple(b["prompt"]) for b in bodies}) == 3  # distinct per request
+        if prompt_format == "text":  # the default: words of the word-level tokenizer
+            words = body["prompt"].split()
+            assert len(words) == 37 and all(w[0] == "t" and 3 <= int(w[1:]) < 1000 for w in words)
+            # vLLM refuses text over 6 characters per token of the context left
+            assert len(body["prompt"]) <= 5 * 37
+        else:
+            assert len(body["prompt"]) == 37 and min(body["prompt"]) >= 3
+    assert len({str(b["prompt"]) for b in bodies}) == 3  # distinct per request
+
+
+def test_text_and_token_id_prompts_carry_the_same_tokens():
+    from greenllm.load.model_folder import build_tokenizer
+    from greenllm.load.prompts import prompt_text, prompt_token_id_batch
+
+    ids = prompt_token_id_batch(4, 50, 32000, seed=3)
+    tok = build_tokenizer(32000)
+    for row in ids:
+        assert tok.encode(prompt_text(row), add_special_tokens=True).ids == row.tolist()
+
+
+def test_unknown_prompt_format_is_one_line_error(sse):
+    with pytest.raises(ConfigError, match="prompt_format must be one of text, token_ids"):
+        run_requests_sync(sse.url, "m", SMALL, [0.0], seed=1, timeout_s=10,
+                          prompt_format="ids")
 
 
 def test_multi_token_chunks_count_every_token(sse):

@@ -150,3 +150,67 @@ def test_no_clock_permission_fails_or_falls_back_to_observe(tmp_path):
     s = load_summary(path)
     assert path.parent.parent.name == "native" and s["clock"]["mode"] == "observe"
     assert any("not permitted" in w for w in s["provenance"]["warnings"])
+
+
+def test_a_search_that_finds_nothing_is_not_ok_anywhere(tmp_path):
+    """Issue 13: every probe missed the SLO until max_probes; the cell said ok, exit 0,
+    and nothing said that nothing was measured. Now the status, the log, the run's last
+    line, the tables and the figure all say so."""
+    from greenllm.analysis.aggregate import read_cells
+    from greenllm.analysis.statistics import ensure_statistics
+    from greenllm.analysis.studies import study_for
+    from greenllm.figures.plot import NO_MAX_LABEL
+    from greenllm.figures.registry import get_figure, render
+
+    # Probes start far above the simulated capacity and halve only once: both miss.
+    hopeless = ["search.start_rps=2000", "search.requests_per_probe=200"]
+    run = measure(tmp_path, "clocks.mhz=[990]", *hopeless)
+    assert run.returncode == 0, run.stderr[-2000:]  # decided: a warning, not an exit code
+    s = load_summary(tmp_path / "raw/cells/f990/S-S/summary.json")
+    assert s["status"] == "no_max_throughput"
+    assert s["max_throughput"]["rps"] is None and s["max_throughput"]["stop_reason"] == "max_probes"
+    assert s["max_throughput"]["flags"] == ["no_max_throughput", "unbracketed"]
+    assert s["load_points"][0]["flags"] == ["no_max_throughput"]
+    assert "f990 S-S: WARNING: no max throughput: none of 2 probes" in run.stderr
+    assert "before bracketing the limit" in run.stderr
+    assert "load low NOT measured" in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("greenllm: WARNING: 1 of 1 cells are not ok: f990/S-S no max"), last
+
+    # A rerun keeps it (retry_failed=false) and measures another clock that works.
+    again = measure(tmp_path, "clocks.mhz=[990,1980]", "retry_failed=false")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1/2 cells already measured" in again.stderr
+    assert "WARNING: 1 of 2 cells are not ok: f990/S-S" in again.stderr.strip().splitlines()[-1]
+
+    table = read_cells([tmp_path / "raw"]).table
+    by_clock = table.set_index("clock_label")
+    assert by_clock.loc["f990", "status"] == "no_max_throughput"
+    assert "none of 2 probes" in by_clock.loc["f990", "error"]
+    assert by_clock.loc["f1980", "status"] == "ok"
+    stats = ensure_statistics(table).set_index("clock_label")
+    assert stats.loc["f990", "status"] == "no_max_throughput"
+
+    study = study_for("workload", {"tp": 1, "max_batch": 64, "workloads": ["S-S"],
+                                   "load": "low", "clocks": [990, 1980]})
+    result = render(get_figure("fig01"), table, study)
+    assert not result.placeholder and list(result.data["clock_mhz"]) == [1980]
+    assert NO_MAX_LABEL in result.texts()  # the red x in the legend
+    marks = [c for c in result.figure.axes[0].collections if c.get_label() == NO_MAX_LABEL]
+    assert len(marks) == 1 and marks[0].get_offsets()[0][0] == 990
+    assert any("990 MHz (no max throughput: none of 2 probes" in n for n in result.notes)
+
+
+def test_gpu_h200_runs_on_the_simulated_h200(tmp_path):
+    run = measure(tmp_path, "gpu=h200", "clocks.mhz=[1980]", "load.points=[]",
+                  "load.rates_rps=[3]")
+    assert run.returncode == 0, run.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert s["status"] == "ok"
+    assert s["provenance"]["gpus"][0]["name"] == "Simulated NVIDIA H200 (greenllm sim)"
+    assert SimGpu.open(tmp_path / "raw/simgpu.state").spec.profile == "h200"
+    # the energy counter's measured read cost and the period chosen from it
+    reads = s["energy_reads"]["r0"]
+    assert 0 <= reads["read_s"] < 0.002 and reads["energy_period_s"] == 0.0
+    assert "energy counter read:" in run.stderr

@@ -49,6 +49,8 @@ def test_out_dir_is_required():
         (["load.points=[]"], "load.points and load.rates_rps are both empty"),
         (["load.points=[]", "load.rates_rps=[5,0]"], "rates must be numbers > 0"),
         (["load.points=[]", "load.rates_rps=[5,12.5]"], None),
+        (["load.prompt_format=ids"], "load.prompt_format='ids': must be one of text, token_ids"),
+        (["load.prompt_format=token_ids"], None),
     ],
 )
 def test_static_validation(tmp_path, overrides, expect):

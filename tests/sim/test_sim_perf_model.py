@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from simtest_helpers import LLAMA2_7B, LLAMA2_70B, TINY_1B, write_model
 
 from greenllm.errors import ConfigError
 from greenllm.sim import Calibration, GpuPerfSpec, ModelShape, PerfModel
+from simtest_helpers import LLAMA2_7B, LLAMA2_70B, TINY_1B, write_model
 
 
 @pytest.fixture
@@ -143,3 +143,24 @@ def test_calibration_constants_change_the_model(shapes):
     # the H100 spec: dense bf16 peak is half the sparse datasheet figure, clock-linear
     spec = GpuPerfSpec.h100_sxm()
     assert spec.flops_at(990) == pytest.approx(spec.peak_bf16_flops / 2)
+
+
+def test_h200_streams_memory_faster_and_computes_the_same(shapes):
+    """The H200 is the H100's compute with 4.8 instead of 3.35 TB/s of HBM: decode
+    (weights and KV streamed from HBM) speeds up by at most that ratio, prefill
+    (compute-bound) and the clock range do not change."""
+    h100, h200 = GpuPerfSpec.h100_sxm(), GpuPerfSpec.h200()
+    assert h200.hbm_bandwidth_bps / h100.hbm_bandwidth_bps == pytest.approx(4.8 / 3.35)
+    assert (h200.peak_bf16_flops, h200.boost_clock_mhz) == (h100.peak_bf16_flops,
+                                                            h100.boost_clock_mhz)
+    assert GpuPerfSpec.for_profile("h200") == h200
+    with pytest.raises(ConfigError, match="no simulated performance spec for gpu profile 'b200'"):
+        GpuPerfSpec.for_profile("b200")
+    a, b = PerfModel(shapes["7b"], h100), PerfModel(shapes["7b"], h200)
+    dec_a, dec_b = a.decode_cost(8, 600), b.decode_cost(8, 600)
+    assert dec_b.memory_s == pytest.approx(dec_a.memory_s * 3.35 / 4.8, rel=1e-9)
+    speedup = dec_a.duration_s / dec_b.duration_s
+    assert 1.1 < speedup < 4.8 / 3.35  # the flat host overheads do not shrink
+    pre_a, pre_b = a.prefill_cost(2048), b.prefill_cost(2048)
+    assert pre_b.compute_s == pytest.approx(pre_a.compute_s, rel=1e-9)
+    assert pre_b.duration_s == pytest.approx(pre_a.duration_s, rel=0.05)

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from greenllm.errors import ConfigError
-from greenllm.sim.calibration_check import (
+from greenllm.calibrate.calibration_check import (
     BEGIN_MARKER,
     END_MARKER,
     METRICS,
     run_check,
 )
+from greenllm.calibrate.reference import load_reference
+from greenllm.errors import ConfigError
 from greenllm.sim.hardware import Calibration
-from greenllm.sim.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reports" / "reference" / "h100-2026-11-25"
@@ -82,7 +82,7 @@ def test_a_miscalibrated_simulator_is_caught():
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "greenllm.sim.calibration_check", *args],
+    return subprocess.run([sys.executable, "-m", "greenllm.calibrate.calibration_check", *args],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -135,7 +135,7 @@ def test_bad_reference_is_a_one_line_error(tmp_path):
 
 
 def test_gpu_overrides_reach_the_simulated_card():
-    from greenllm.sim.calibration_check import gpu_spec_with_overrides
+    from greenllm.calibrate.calibration_check import gpu_spec_with_overrides
 
     spec = gpu_spec_with_overrides({"power_limit_tau_s": "0", "max_sm_clock_mhz": "1800"})
     assert spec.power_limit_tau_s == 0.0 and spec.max_sm_clock_mhz == 1800
@@ -146,8 +146,8 @@ def test_gpu_overrides_reach_the_simulated_card():
 
 def test_clock_sweep_shows_the_documented_clock_response():
     # docs/calibration.md's 70B TP8 sweep, two workloads and the end clocks only
+    from greenllm.calibrate.clock_sweep import paper_claims, sweep, to_table
     from greenllm.load.workloads import parse_workload
-    from greenllm.sim.clock_sweep import paper_claims, sweep, to_table
 
     wls = [parse_workload("S-S"), parse_workload("L-L")]
     points = sweep("llama2-70b", 8, 64, wls, (800, 1980))
@@ -176,3 +176,39 @@ def test_bracket_error_is_zero_inside_and_the_distance_outside(report):
         else:
             assert e == pytest.approx(s.sim_rps / s.ref_upper_rps - 1) and e > 0
         assert abs(e) <= abs(s.error("max_rps"))  # never worse than against the lower end
+
+
+def _h200_set(tmp_path: Path) -> Path:
+    """A one-cell set as the H200 would leave it: the 7B S-S cell, its card renamed."""
+    src = REFERENCE / "h100_llama2-7b_tp1_b64"
+    dst = tmp_path / "h200-set" / "h200_llama2-7b_tp1_b64"
+    (dst / "cells" / "native" / "S-S").mkdir(parents=True)
+    for rel in ("instance.json", "cells/native/S-S/summary.json"):
+        text = (src / rel).read_text().replace("NVIDIA H100 80GB HBM3", "NVIDIA H200")
+        (dst / rel).write_text(text)
+    return dst.parent
+
+
+def test_an_h200_set_is_replayed_on_the_simulated_h200(tmp_path):
+    ref = _h200_set(tmp_path)
+    h200 = run_check(ref, search=False)
+    assert h200.gpu_profile == "h200" and h200.gpu_names == ("NVIDIA H200",)
+    h100 = run_check(ref, search=False, gpu_profile="h100-sxm")
+    assert len(h200.points) == len(h100.points) == 2  # low and medium
+    for p200, p100 in zip(h200.points, h100.points, strict=True):
+        # 7B decode streams its weights from HBM: 4.8 vs 3.35 TB/s shortens each gap
+        assert p200.sim["tbt_p50_s"] < p100.sim["tbt_p50_s"] / 1.1
+    r = _cli("--reference", str(ref), "--no-search")
+    assert r.returncode == 0, r.stderr
+    assert "(NVIDIA H200); simulated as GPU profile `h200`" in r.stdout
+    r = _cli("--reference", str(ref), "--no-search", "--gpu-profile", "h300")
+    assert r.returncode == 2 and "no simulated GPU for gpu profile 'h300'" in r.stderr
+
+
+def test_a_set_of_unknown_cards_needs_a_profile(tmp_path):
+    ref = _h200_set(tmp_path)
+    for path in ref.rglob("*.json"):
+        path.write_text(path.read_text().replace("NVIDIA H200", "NVIDIA B300"))
+    with pytest.raises(ConfigError, match=r"cannot tell one GPU profile .*NVIDIA B300.*--gpu-profile"):
+        run_check(ref, search=False)
+    assert run_check(ref, search=False, gpu_profile="h200").gpu_profile == "h200"

@@ -8,6 +8,10 @@ import time
 
 import aiohttp
 import pytest
+
+from greenllm.gpu.reasons import REASON_BITS
+from greenllm.gpu.sim import SimGpu
+from greenllm.sim import ModelShape, PerfModel
 from simtest_helpers import (
     LLAMA2_7B,
     SimServer,
@@ -17,10 +21,6 @@ from simtest_helpers import (
     stream_completion,
     write_model,
 )
-
-from greenllm.gpu.reasons import REASON_BITS
-from greenllm.gpu.sim import SimGpu
-from greenllm.sim import ModelShape, PerfModel
 
 
 @pytest.fixture(scope="module")

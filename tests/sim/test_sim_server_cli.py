@@ -10,6 +10,9 @@ import time
 
 import aiohttp
 import pytest
+
+from greenllm.gpu.sim import SimGpu
+from greenllm.sim import server, server_argv
 from simtest_helpers import (
     LLAMA2_7B,
     TINY_1B,
@@ -19,9 +22,6 @@ from simtest_helpers import (
     stream_completion,
     write_model,
 )
-
-from greenllm.gpu.sim import SimGpu
-from greenllm.sim import server, server_argv
 
 
 def test_fixed_latency_mode_delivers_programmed_ttft_and_tbt(tmp_path):

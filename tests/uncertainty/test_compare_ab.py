@@ -13,14 +13,13 @@ import pandas as pd
 import pytest
 
 from greenllm.analysis.compare import (
-    command_runner,
     compare_values,
     greenllm_metrics_from_frame,
     itl_per_chunk_s,
     parse_vllm_bench_result,
-    run_ab,
     vllm_bench_argv,
 )
+from greenllm.compare.runner import command_runner, run_ab
 from greenllm.errors import ConfigError, GreenllmError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,7 +169,7 @@ def test_itl_per_chunk_follows_vllm_and_tbt_spreads_chunks():
 def test_greenllm_adapter_against_a_real_server():
     from sse_test_server import Behavior, ServerThread, SseServer
 
-    from greenllm.analysis.compare_adapters import greenllm_client_metrics
+    from greenllm.compare.adapters import greenllm_client_metrics
 
     wl = {"id": "tiny", "input_tokens": 8, "output_tokens": 9}
     # Two tokens per chunk every 10 ms: vLLM's ITL sees 10 ms gaps, greenllm's TBT 5 ms.
@@ -253,7 +252,7 @@ def test_a_deadline_ends_after_whole_rounds_and_every_run_is_seen():
 def test_telemetry_around_a_run_reports_its_energy_and_cost(tmp_path):
     import time
 
-    from greenllm.analysis.compare_adapters import with_telemetry
+    from greenllm.compare.adapters import with_telemetry
     from greenllm.gpu.factory import open_gpus
 
     gpu = open_gpus("sim", [0], tmp_path / "sim.state", sim_count=1)

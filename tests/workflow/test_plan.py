@@ -194,7 +194,7 @@ def test_command_line_strings_are_coerced_by_the_schema():
                  clocks={"mhz": ["800", "1980"]}, studies={"tp": {"tps": ["1"]}})
     assert [i.id for i in p.instances] == ["llama-1b_tp1_b64", "llama-1b_tp1_b16"]
     assert {c.clock for c in p.cells} == {"f800", "f1980"}
-    assert p.config["search"]["max_probes"] == 4
+    assert p.config["search"]["max_probes"] == 10
 
 
 def test_defaults_are_filled(smoke):
@@ -244,3 +244,15 @@ def test_estimate_scales_with_cells_tp_and_budget(smoke):
     total = gplan.estimate(smoke, ROOT)
     assert [e.instance_id for e in total] == [i.id for i in smoke.instances]
     assert gplan.runtime_minutes(total[0]) >= total[0].total_s / 60
+
+
+def test_gpu_profile_h200_is_accepted_and_an_unknown_one_is_one_line():
+    compose = pytest.importorskip("greenllm.measure.compose")
+    p = plan_for(preset="smoke", gpu="h200")
+    overrides = gplan.measure_overrides(p, p.instances[0].id)
+    assert "gpu=h200" in overrides
+    cfg = compose.to_plain(compose.compose(overrides))
+    assert cfg["gpu"]["name"] == "h200" and cfg["gpu"]["max_sm_clock_mhz"] == 1980
+    with pytest.raises(ConfigError, match=r"config key 'gpu': no profile 'h300' .*known: "
+                                          r"h100-sxm, h200"):
+        plan_for(preset="smoke", gpu="h300")

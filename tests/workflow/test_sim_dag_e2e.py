@@ -25,7 +25,18 @@ def dag(tmp_path_factory):
     (workdir / "config").symlink_to(ROOT / "config", target_is_directory=True)
     run = finish(start(workdir, "--workflow-profile", SIM, *SMOKE), timeout_s=900)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    (workdir / "snakemake.out").write_text(run.stdout + run.stderr)
     return workdir
+
+
+def test_output_is_short_and_ends_with_where_things_went(dag):
+    out = (dag / "snakemake.out").read_text().splitlines()
+    assert len(out) < 300, f"{len(out)} lines"  # progress only: no shell commands, no rule blocks
+    assert not any('"clock_labels"' in line for line in out)  # no JSON shell commands
+    text = "\n".join(out)
+    assert "figures (15 of 15, PDF + PNG): reports/figures/" in text
+    assert "claims table: reports/claims.md" in text
+    assert "--report reports/report.html" in text
 
 
 def test_all_figures_and_claims(dag):

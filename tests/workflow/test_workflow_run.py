@@ -25,13 +25,7 @@ def calls(path: Path, command: str) -> list[list[str]]:
     return [c["args"] for c in map(json.loads, lines) if c["command"] == command]
 
 
-@pytest.fixture(autouse=True)
-def _only_when_asked(request):
-    # ~60 s on 2 cores (four Snakemake runs of ~35 jobs): opt in with -m slow.
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow DAG run: use -m slow")
-
-
+# ~60 s on 2 cores (four Snakemake runs of ~35 jobs): plain pytest skips it (tests/opt_in_markers.py).
 @pytest.mark.slow
 def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
     log = tmp_path / "calls.jsonl"
@@ -79,7 +73,21 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
                      "--forcerun", "measure", env=env))
     assert r.returncode == 0
     stats = job_stats(r.stdout + r.stderr)
-    assert stats["measure"] == 3 and stats["cell"] == 10
+    # cells measured ok are not copied again: only the 3 failed f1000/M-M cells are
+    assert stats["measure"] == 3 and stats["cell"] == 3
+
+    # 3b. A new clock: only its cells and what reads them; a smaller target: nothing.
+    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd,
+                     "clocks={mhz: [1000, 1500, 1980]}", env=env))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert job_stats(r.stdout + r.stderr) == {
+        # 5 new cells (f1500 x 3 workloads on tp1_b64, M-M on tp2_b64 and tp1_b16), and
+        # the 3 failed ones (not ok: copied again whenever their instance is measured)
+        "measure": 3, "cell": 8, "study_table": 3, "cells_table": 1, "figure": 15,
+        "claims": 1, "all": 1}
+    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd, "--",
+                     "reports/figures/fig07_tbt_vs_clock_tp.pdf", env=env))
+    assert "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
 
     # 4. The HTML report, with the figures and their captions.
     report = workdir / "report.html"

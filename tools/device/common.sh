@@ -1,4 +1,4 @@
-# Sourced by the h100-part*.sh scripts: environment and helpers for a read-only GPU run.
+# Sourced by the tools/device/*.sh scripts: environment and helpers for a read-only GPU run.
 set -uo pipefail
 OUT=${1:?usage: $0 OUT_DIR}
 mkdir -p "$OUT"
@@ -12,6 +12,17 @@ step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
 # The card as greenllm sees it (NVML through the gpu layer, read-only under the guard above).
 greenllm() { "$PY" -m greenllm.cli.main "$@"; }
 greenllm doctor | tee "$OUT/doctor.txt" || true
+# The card's greenllm GPU profile (h100-sxm, h200: config/measure/gpu/), from its NVML
+# name as doctor matches it; CARD=<profile> overrides. Measure runs pass gpu=$CARD and
+# name their folders ${CARD_ID}_… (h100_…, h200_…), so no script is tied to one card.
+CARD=${CARD:-$(sed -n 's/^  greenllm profile: \([A-Za-z0-9_.+-]*\) (measure with.*/\1/p' \
+  "$OUT/doctor.txt" | head -1)}
+CARD_ID=${CARD%%-*}
+echo "GPU profile: ${CARD:-none} (measure folders ${CARD_ID:-?}_…)"
+need_card() {  # scripts that run greenllm measure call this first
+  [ -n "$CARD" ] && return 0
+  echo "no greenllm GPU profile matches this card (see doctor.txt): set CARD=<profile>"; exit 2
+}
 "$PY" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)" || true
 
 # A plain `vllm serve` of a weightless model folder, as greenllm's engine starts it

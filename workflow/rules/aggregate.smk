@@ -12,6 +12,8 @@ rule study_table:
         f"{LOGS}/aggregate/{{study}}.log",
     params:
         greenllm=GREENLLM,
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} aggregate --cells {input.cells:q} --out {output:q} > {log:q} 2>&1"
 
@@ -25,5 +27,7 @@ rule cells_table:
         f"{LOGS}/aggregate/cells.log",
     params:
         greenllm=GREENLLM,
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} aggregate --cells {input.cells:q} --out {output:q} > {log:q} 2>&1"

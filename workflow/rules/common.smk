@@ -10,6 +10,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from greenllm import plan as gplan
+from greenllm import workflow_cells as gcells
 from greenllm.errors import GreenllmError
 
 # Not snakemake.utils.validate: on a bad value it prints the whole JSON schema node over
@@ -22,13 +23,29 @@ try:
 except GreenllmError as err:
     raise WorkflowError(str(err)) from None
 
+# The same validation pass as `greenllm measure --check`, for every instance, once (jobs
+# re-read this file): `snakemake -n` lists every problem, one line each.
+if workflow.is_main_process:
+    from greenllm.measure.preflight import plan_problems
+
+    _PROBLEMS = plan_problems(PLAN, workflow.basedir)
+    if _PROBLEMS:
+        raise WorkflowError("\n".join(_PROBLEMS))
+
 RESULTS = PLAN.results_dir
 REPORTS = PLAN.reports_dir
 LOGS = PLAN.logs_dir
+# Under --sdm conda, rules run in workflow/envs/*.yaml (greenllm installed from this
+# checkout): call its python, not the one running Snakemake.
+_CONDA = any(m.name == "CONDA" for m in workflow.deployment_settings.deployment_method)
 GREENLLM = PLAN.config.get("greenllm_cmd") or (
-    f"{shlex.quote(sys.executable)} -m greenllm.cli.main"
+    "python -m greenllm.cli.main" if _CONDA
+    else f"{shlex.quote(sys.executable)} -m greenllm.cli.main"
 )
-PYTHON = shlex.quote(sys.executable)  # the Python running Snakemake (has greenllm)
+# The python that has greenllm: the rule's conda env's, or the one running Snakemake.
+PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
+# vLLM only where it is needed: its wheels pull a CUDA build of torch.
+MEASURE_ENV = "../envs/greenllm-vllm.yaml" if PLAN.config["engine"] == "vllm" else "../envs/greenllm.yaml"
 
 
 def _alternatives(values):
@@ -63,8 +80,37 @@ def figure_study_json(wildcards):
     return json.dumps(PLAN.study_dict(PLAN.figure_study(wildcards.stem).name), sort_keys=True)
 
 
-def measure_args(wildcards):
-    return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance))
+_NEEDED = []  # the cells this run's targets read, computed once (greenllm.workflow_cells)
+
+
+def needed_cells():
+    # Targets are known only once the DAG is built (not while this file is parsed).
+    if not _NEEDED:
+        settings = workflow.dag_settings
+        _NEEDED.append(gcells.needed_cells_for_run(
+            PLAN, settings.targets, spawned=bool(settings.target_jobs)))
+    return _NEEDED[0]
+
+
+def measure_args(wildcards, input=None):
+    # Only the cells this run needs: `snakemake <one figure>` measures that figure's cells.
+    return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, needed_cells()))
+
+
+def measure_trigger(wildcards):
+    # The measure job's rerun trigger: the instance's settings and its needed + measured
+    # cells. measure_args is derived from `input` so that Snakemake does not count it.
+    union = gcells.trigger_cells(PLAN, wildcards.instance, needed_cells())
+    cells = [gplan.Cell(wildcards.instance, *c.split("/")) for c in union]
+    return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, cells) + union)
+
+
+def cell_marker(wildcards):
+    # A cell measured ok is never measured again: a newer marker (the instance measured
+    # more cells) must not redo its copy and everything downstream.
+    marker = PLAN.run_marker(wildcards.instance)
+    cell = gplan.Cell(wildcards.instance, wildcards.clock, wildcards.workload)
+    return ancient(marker) if gcells.measured_ok(PLAN, cell) else marker
 
 
 def measure_runtime_min(wildcards):
@@ -99,3 +145,9 @@ def report_setup(study):
         f"Preset {cfg['preset']}: model {cfg['model']['name']}, engine {cfg['engine']}, "
         f"clocks {cfg['clocks']['mode']}; instances {', '.join(PLAN.study(study).instance_ids)}."
     )
+
+
+def print_run_summary(ok):
+    from greenllm.workflow_summary import summary_lines
+
+    print("\n".join(summary_lines(PLAN, sys.argv, ok=ok)), flush=True)

@@ -20,5 +20,7 @@ rule download:
     params:
         greenllm=GREENLLM,
         args=download_args(),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} download {params.args} --marker {output:q} > {log:q} 2>&1"

@@ -20,6 +20,8 @@ rule figure:
         study=figure_study_json,
         caption=lambda wc: FIGURE_CAPTIONS.get(wc.stem, wc.stem),
         setup=lambda wc: report_setup(PLAN.figure_study(wc.stem).name),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} figure {wildcards.stem} --table {input.table:q}"
         " --study {params.study:q} --out {output.pdf:q} > {log:q} 2>&1"
@@ -35,6 +37,8 @@ rule claims:
     params:
         greenllm=GREENLLM,
         studies=json.dumps(PLAN.studies_dict(), sort_keys=True),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} claims --table {input.table:q} --studies {params.studies:q}"
         " --out {output:q} > {log:q} 2>&1"

@@ -25,6 +25,12 @@
 #
 # Rerun failed cells: snakemake --forcerun measure (or the marker of one instance).
 #
+# Only what is needed (greenllm.workflow_cells): a measure job measures the cells of its
+# instance that this run's targets read (one figure: its study's cells, still one engine
+# start); it reruns when that set grows beyond what is measured (a new clock, a bigger
+# target), and a cell measured ok reads the marker as ancient, so a rerun redoes only
+# the new cells and what depends on them.
+#
 # resources: gpus = TP is what the local scheduler counts against `--resources gpus=N`
 # (a request above N is capped to N, so gpus=1 admits one GPU job at a time whatever its
 # TP) and what the Slurm job-step plugin passes to `srun --gpus`; gpu = TP is what the
@@ -41,12 +47,15 @@ rule measure:
         f"{LOGS}/measure/{{instance}}.log",
     params:
         greenllm=GREENLLM,
+        cells=measure_trigger,
         overrides=measure_args,
         manifest=lambda wc: f"{PLAN.raw_dir(wc.instance)}/manifest.json",
     resources:
         gpus=lambda wc: PLAN.instance(wc.instance).gpus,
         gpu=lambda wc: PLAN.instance(wc.instance).gpus,
         runtime=measure_runtime_min,
+    conda:
+        MEASURE_ENV
     shell:
         "{params.greenllm} measure {params.overrides} > {log:q} 2>&1"
         " && cp {params.manifest:q} {output:q}"
@@ -61,7 +70,7 @@ localrules:
 
 rule cell:
     input:
-        f"{RESULTS}/runs/{{instance}}.done",
+        cell_marker,
     output:
         f"{RESULTS}/cells/{{instance}}/{{clock}}/{{workload}}.json",
     log:
@@ -69,5 +78,7 @@ rule cell:
     params:
         python=PYTHON,
         summary=lambda wc: PLAN.raw_summary(gplan.Cell(wc.instance, wc.clock, wc.workload)),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.python} -m greenllm.cell_copy {params.summary:q} {output:q} {log:q}"

@@ -95,6 +95,8 @@ rule reference_table:
         f"{LOGS}/reference/{{refset}}/cells.log",
     params:
         greenllm=GREENLLM,
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} aggregate --cells {input.cells:q} --out {output:q} > {log:q} 2>&1"
 
@@ -110,6 +112,8 @@ rule reference_study_table:
         f"{LOGS}/reference/{{refset}}/{{refstudy}}.log",
     params:
         greenllm=GREENLLM,
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} aggregate --cells {input.cells:q} --out {output:q} > {log:q} 2>&1"
 
@@ -126,6 +130,8 @@ rule reference_figure:
     params:
         greenllm=GREENLLM,
         study=lambda wc: json.dumps(reference_spec(wc)["study"], sort_keys=True),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} figure {wildcards.refstem} --table {input.table:q}"
         " --study {params.study:q} --out {output.pdf:q} > {log:q} 2>&1"

@@ -34,7 +34,8 @@ CELL_JSON_SCHEMA: dict[str, Any] = {
         "schema": {"const": CELL_SCHEMA_ID},
         # "partial": measure rewrites the summary after each repeat; an interrupted run
         # leaves the repeats done so far (flatten marks their rows incomplete_repeats).
-        "status": {"enum": ["ok", "failed", "partial"]},
+        # "no_max_throughput": the search found no rate meeting the SLO (measure/outcome.py).
+        "status": {"enum": ["ok", "failed", "partial", "no_max_throughput"]},
         "repeats": {"type": ["integer", "null"], "minimum": 1},
         "error": _STR,
         "simulated": {"type": ["boolean", "null"]},

@@ -1,8 +1,8 @@
 """Interleaved A/B comparison of two measurement procedures, by median and spread.
 
 On the H100 the same load on the same server gave TTFT p50 47 ms in one run and 97 ms in
-the next, so a single A-then-B pair compares mostly noise. ``run_ab`` runs A B A B … for
-k rounds (interleaved, so slow drift of the machine falls on both alike) and reports per
+the next, so a single A-then-B pair compares mostly noise. ``greenllm.compare.run_ab`` runs A B A B …
+for k rounds (interleaved, so slow drift of the machine falls on both alike) and reports per
 metric the median of A and of B, the ratio B/A with a 95 % bootstrap interval over the
 rounds, the spread (min–max and IQR) within each side, and whether the gap between the
 medians exceeds that spread: each median lies outside the other side's min–max range.
@@ -11,8 +11,9 @@ which covers the true median 94 % of the time: see ``uncertainty``.)
 
 Used by ``benchmarks/compare_ab.py`` to compare greenllm's client with ``vllm bench
 serve`` on one server (goal: medians of >= 5 interleaved rounds within 5 %). Parsing of
-``vllm bench serve`` results and greenllm metrics under vLLM's definitions live here too;
-``compare_adapters`` runs them.
+``vllm bench serve`` results and greenllm metrics under vLLM's definitions live here too.
+This module only compares numbers and reads files; what *runs* the two sides (``run_ab``,
+``command_runner``, the client and ``vllm bench serve`` adapters) is ``greenllm.compare``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import json
 import math
 import re
 import shlex
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +34,7 @@ from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, bootstrap_effect
 from greenllm.errors import ConfigError, GreenllmError
 
 Metrics = dict[str, float]
-Runner = Callable[[], Mapping[str, Any]]
 DEFAULT_TOLERANCE = 0.05  # "the same" = medians within 5 %
-ORDERS = ("ABAB", "ABBA")
 
 
 @dataclass
@@ -104,82 +100,6 @@ def _range(r: tuple[float, float]) -> str:
     return f"{r[0]:.4g}–{r[1]:.4g}"
 
 
-def _numeric(result: Mapping[str, Any], side: str, round_index: int) -> Metrics:
-    if not isinstance(result, Mapping):
-        raise GreenllmError(f"{side} round {round_index + 1} returned "
-                            f"{type(result).__name__}, not a dict of metrics")
-    out: Metrics = {}
-    for key, value in result.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue  # labels, lists: not metrics
-        if math.isfinite(float(value)):
-            out[str(key)] = float(value)
-    return out
-
-
-def run_ab(
-    run_a: Runner,
-    run_b: Runner,
-    rounds: int,
-    *,
-    order: str = "ABAB",
-    tolerance: float = DEFAULT_TOLERANCE,
-    label_a: str = "A",
-    label_b: str = "B",
-    progress: Callable[[str], None] | None = None,
-    on_run: Callable[[str, int, Metrics], None] | None = None,
-    deadline_s: float | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> ComparisonReport:
-    """Run A and B alternately for ``rounds`` rounds and compare them per metric.
-
-    ``order`` "ABAB" runs A then B every round; "ABBA" swaps the order every other round
-    (a linear drift then favours neither). Metrics are the numeric keys every run of both
-    sides returned. ``on_run(side, round_index, metrics)`` sees every run as it ends (to
-    save it: a later failure then loses nothing). With ``deadline_s``, no round starts
-    once that many seconds have passed; the report covers the rounds completed (at least
-    one), so a time-boxed machine still gets a result.
-    """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ConfigError(f"rounds must be a positive integer, got {rounds!r}")
-    if order not in ORDERS:
-        raise ConfigError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-    if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
-        raise ConfigError(f"tolerance must be in (0, 1), got {tolerance!r}")
-    if deadline_s is not None and not (isinstance(deadline_s, (int, float))
-                                       and deadline_s > 0):
-        raise ConfigError(f"deadline must be > 0 s, got {deadline_s!r}")
-    runs: dict[str, list[Metrics]] = {"A": [], "B": []}
-    sequence: list[str] = []
-    started = clock()
-    done = 0
-    for k in range(rounds):
-        if k and deadline_s is not None and clock() - started >= deadline_s:
-            if progress:
-                progress(f"deadline of {deadline_s:g} s reached after {k} of {rounds} rounds")
-            break
-        pair = ("B", "A") if order == "ABBA" and k % 2 else ("A", "B")
-        for side in pair:
-            if progress:
-                progress(f"round {k + 1}/{rounds}: {label_a if side == 'A' else label_b}")
-            fn = run_a if side == "A" else run_b
-            metrics = _numeric(fn(), side, k)
-            runs[side].append(metrics)
-            sequence.append(side)
-            if on_run:
-                on_run(side, k, metrics)
-        done = k + 1
-    report = ComparisonReport(label_a, label_b, done, order, float(tolerance),
-                              sequence=sequence)
-    common = set.intersection(*(set(r) for r in runs["A"] + runs["B"]))
-    if not common:
-        raise GreenllmError(f"{label_a} and {label_b} returned no metric in common")
-    for name in sorted(common):
-        report.metrics[name] = compare_values(
-            name, [r[name] for r in runs["A"]], [r[name] for r in runs["B"]], tolerance)
-    return report
-
-
 def paired_ratios(run_logs: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, list[float]]:
     """B/A of every round, per metric, over several comparisons' saved runs
     (``<report>.runs.json``: ``{"side", "round", "metrics"}`` entries).
@@ -230,50 +150,6 @@ def _iqr(x: np.ndarray) -> float:
 
 
 # --- shell commands as runners ----------------------------------------------------------
-
-
-def parse_last_json_line(stdout: str, what: str) -> dict[str, Any]:
-    """The JSON object on the last non-empty line of ``stdout``."""
-    lines = [ln for ln in stdout.splitlines() if ln.strip()]
-    if not lines:
-        raise GreenllmError(f"{what} printed nothing (expected a JSON dict on its last line)")
-    try:
-        obj = json.loads(lines[-1])
-    except json.JSONDecodeError as exc:
-        raise GreenllmError(f"{what}: last stdout line is not JSON ({exc}): "
-                            f"{lines[-1][:120]!r}") from exc
-    if not isinstance(obj, dict):
-        raise GreenllmError(f"{what}: last stdout line is JSON {type(obj).__name__}, not a dict")
-    return obj
-
-
-def command_runner(command: str, *, timeout_s: float = 3600.0,
-                   echo: Callable[[str], None] | None = None) -> Runner:
-    """A runner that executes ``command`` in a shell and reads its last stdout line.
-
-    ``{round}`` in the command is replaced by the run's index (0, 1, …), e.g. to vary a
-    seed per round. A failing command is a one-line error naming it.
-    """
-    if not command.strip():
-        raise ConfigError("empty command")
-    counter = [0]
-
-    def run() -> dict[str, Any]:
-        cmd = command.replace("{round}", str(counter[0]))
-        counter[0] += 1
-        try:
-            done = subprocess.run(cmd, shell=True, capture_output=True, text=True,
-                                  timeout=timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise GreenllmError(f"command timed out after {timeout_s:g} s: {cmd}") from exc
-        if echo and done.stderr:
-            echo(done.stderr.rstrip())
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or [""])[-1][:200]
-            raise GreenllmError(f"command exited {done.returncode}: {cmd} ({tail})")
-        return parse_last_json_line(done.stdout, f"command {cmd!r}")
-
-    return run
 
 
 # --- vllm bench serve -------------------------------------------------------------------
@@ -399,9 +275,3 @@ def greenllm_metrics_from_frame(frame: pd.DataFrame, *, itl: str = "chunk") -> M
         if value is not None and math.isfinite(float(value)):
             out[key] = float(value)
     return out
-
-
-def print_json_line(metrics: Mapping[str, Any]) -> None:
-    """The runner protocol: one JSON dict on the last stdout line."""
-    sys.stdout.write(json.dumps(dict(metrics), sort_keys=True) + "\n")
-    sys.stdout.flush()

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenllm.search_outcome import NO_MAX_THROUGHPUT, describe_search, search_flags
+
 PERCENTILE_STATS = ("p50", "p90", "p99", "mean")
 LATENCY_METRICS = ("ttft", "tbt", "tpot", "e2e")
 
@@ -83,6 +85,12 @@ _CELL_COLUMNS = {
     "max_throughput_upper_rps": "float",
     "search_repeat": "int",
     "repeats_planned": "float",
+    # why the cell's repeats stopped: targets_met | cap (CI target not reached) | fixed
+    "repeat_stop": "str",
+    # the instance's spend (measure/spend.py), the same on every row of the instance
+    "instance_gpu_s_held": "float",
+    "instance_gpu_s_in_windows": "float",
+    "instance_engine_starts": "float",
     "slo_percentile": "float",
     "slo_scale": "float",
     "slo_ttft_s": "float",
@@ -117,8 +125,10 @@ def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, 
     if not points:
         # No load points: one row per repeated search (its max throughput), else one row.
         repeats = sorted(searches) or [0]
-        return [{**cell, **_search_fields(searches, k, summary), "load_point": None,
+        rows = [{**cell, **_search_fields(searches, k, summary), "load_point": None,
                  "repeat": k} for k in repeats]
+        _mark_search_outcome(rows, summary)
+        return rows
     rows = []
     for lp in points:
         repeat = int(lp.get("repeat") or 0)
@@ -128,11 +138,33 @@ def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, 
             row["flags"] = ";".join([f for f in row["flags"].split(";") if f]
                                     + [INCOMPLETE_REPEATS_FLAG])
         rows.append(row)
+    _mark_search_outcome(rows, summary)
     for row in rows:
         # Observe mode without a cell-wide achieved clock: use the load point's own.
         if row["clock_mhz"] is None and row["sm_clock_mean_mhz"] is not None:
             row["clock_mhz"] = float(np.round(row["sm_clock_mean_mhz"]))
     return rows
+
+
+def _mark_search_outcome(rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """A search that found nothing is no measurement: the points it could not derive (and
+    a cell without points) get status ``no_max_throughput`` with the reason as error,
+    also in summaries written before that status existed; points at absolute rates stay
+    ok. A search stopped by its budget flags every row ``search_unbracketed`` or
+    ``search_not_converged``."""
+    block = summary.get("max_throughput")
+    flags = search_flags(block)
+    extra = [f"search_{f}" for f in flags if f != NO_MAX_THROUGHPUT]
+    why = describe_search(block) or "no max throughput"
+    for row in rows:
+        own = [f for f in str(row.get("flags") or "").split(";") if f]
+        skipped = NO_MAX_THROUGHPUT in own or (row["load_point"] is None
+                                               and NO_MAX_THROUGHPUT in flags)
+        if skipped and row["status"] != "failed":
+            row["status"], row["error"] = NO_MAX_THROUGHPUT, row.get("error") or why
+        elif row["status"] == NO_MAX_THROUGHPUT:
+            row["status"] = "ok"  # a point at an absolute rate, measured without the max
+        row["flags"] = ";".join(dict.fromkeys(own + extra))
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -235,6 +267,10 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "max_throughput_lower_rps": mt.get("lower_rps"),
         "max_throughput_upper_rps": mt.get("upper_rps"),
         "repeats_planned": s.get("repeats"),
+        "repeat_stop": (s.get("repeat_policy") or {}).get("stopped"),
+        "instance_gpu_s_held": (s.get("instance_spend") or {}).get("gpu_s_held"),
+        "instance_gpu_s_in_windows": (s.get("instance_spend") or {}).get("gpu_s_in_windows"),
+        "instance_engine_starts": (s.get("instance_spend") or {}).get("engine_starts"),
         "slo_percentile": slo.get("percentile"),
         "slo_scale": slo.get("scale"),
         "slo_ttft_s": slo.get("ttft_s"),

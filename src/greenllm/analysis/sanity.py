@@ -20,7 +20,8 @@ def row_issues(row: pd.Series) -> list[str]:
     """Human-readable reasons to doubt one table row (empty when it looks fine)."""
     issues: list[str] = []
     if row["status"] != "ok":
-        issues.append(f"failed: {_text(row['error']) or 'no error recorded'}")
+        kind = "" if row["status"] == "no_max_throughput" else "failed: "
+        issues.append(f"{kind}{_text(row['error']) or 'no error recorded'}")
         return issues
     if _text(row["flags"]):
         issues.append(f"flags: {row['flags'].replace(';', ', ')}")
@@ -67,18 +68,21 @@ def sanity_report(table: pd.DataFrame, duplicates: Sequence[Any], n_files: int,
         "# Sanity report",
         "",
         f"- cell files read: {n_files}; cells: {len(cells)}; table rows: {len(table)}",
-        f"- cells ok: {len(cells) - len(failed)}; failed: {len(failed)}",
+        f"- cells ok: {len(cells) - len(failed)}; "
+        f"failed: {int((failed['status'] == 'failed').sum())}; "
+        f"no max throughput (no probed rate met the SLO): "
+        f"{int((failed['status'] == 'no_max_throughput').sum())}",
         f"- simulated cells: {int(cells['simulated'].sum())} (figures from them say SIMULATED)",
         f"- observe-mode cells (clock read, not pinned): {n_observed}",
         (f"- duplicate cell files: {len(duplicates)} "
          f"({sum(1 for d in duplicates if not d.identical)} with differing content)"),
         "",
-        "## Failed cells",
+        "## Cells not ok (failed, or no max throughput)",
         "",
     ]
     lines += _md_table(
-        ["instance", "clock", "workload", "error"],
-        [[r.instance_id, r.clock_label, r.workload_id, _text(r.error) or "-"]
+        ["instance", "clock", "workload", "status", "error"],
+        [[r.instance_id, r.clock_label, r.workload_id, r.status, _text(r.error) or "-"]
          for r in failed.itertuples()],
     )
     flagged = [

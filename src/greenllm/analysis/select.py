@@ -147,7 +147,9 @@ def _missing(sel: Selection, metric: str) -> list[str]:
             out.append(f"{label} (no cell)")
         elif not ok:
             errors = [e for _, e, _ in found if isinstance(e, str) and e]
-            out.append(f"{label} (failed: {errors[0] if errors else 'no error recorded'})")
+            # e.g. "no max throughput: none of 4 probes … met the SLO" says its own kind
+            kind = "" if found[0][0] == "no_max_throughput" and errors else "failed: "
+            out.append(f"{label} ({kind}{errors[0] if errors else 'no error recorded'})")
         elif not any(ok):
             out.append(f"{label} (no {metric})")
     return out

@@ -150,7 +150,8 @@ def _metric_cube(rows: pd.DataFrame, codes: np.ndarray, n_groups: int) -> np.nda
     metrics = [m for m in STAT_METRICS if m in rows.columns]
     position = rows.groupby(codes).cumcount().to_numpy()
     width = int(position.max()) + 1 if len(position) else 1
-    data = rows[metrics].to_numpy(dtype=float, na_value=np.nan)
+    # copy: under copy-on-write the array can be a read-only view of the table
+    data = rows[metrics].to_numpy(dtype=float, na_value=np.nan, copy=True)
     # A search's max throughput is repeated on every row it covers: count it once.
     repeated_search = rows.assign(_g=codes).duplicated(["_g", "search_repeat"]).to_numpy()
     for m in CELL_METRICS:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from greenllm.analysis.aggregate import DEFAULT_CV_FLAG, aggregate
 from greenllm.analysis.flatten import CELL_KEY
+from greenllm.ownership import claim_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,15 +33,21 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"greenllm aggregate: {msg}", file=sys.stderr)
 
+    out = Path(args.out)
+    # Never over files greenllm did not write (greenllm.ownership).
+    tables = [out, out.with_suffix(".csv"), out.with_name(f"{out.stem}.summary.parquet"),
+              out.with_name(f"{out.stem}.summary.csv"), out.with_name(f"{out.stem}.sanity.md")]
+    claim_report_files(tables)
     agg = aggregate(args.cells, args.out, progress=progress, cv_flag=args.cv_flag)
     cells = agg.table.drop_duplicates(list(CELL_KEY))
     failed = int((cells["status"] != "ok").sum())
     simulated = int(cells["simulated"].sum())
     progress(
-        f"{len(cells)} cells ({failed} failed, {simulated} simulated), {len(agg.table)} rows "
+        f"{len(cells)} cells ({failed} not ok, {simulated} simulated), {len(agg.table)} rows "
         f"-> {args.out} (+ .csv, <stem>.summary.parquet/.csv: medians and CIs over repeats, "
         "<stem>.sanity.md)"
     )
     if failed:
-        progress(f"{failed} failed cells kept as rows with status=failed: see {Path(args.out).stem}.sanity.md")
+        progress(f"{failed} cells not ok kept as rows with their status (failed or "
+                 f"no_max_throughput): see {Path(args.out).stem}.sanity.md")
     return 0

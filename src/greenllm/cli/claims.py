@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from greenllm.analysis.aggregate import load_table
 from greenllm.analysis.claims import check_out, compute_claims, write_claims
 from greenllm.analysis.studies import parse_studies, read_json_arg
+from greenllm.ownership import check_report_files, claim_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_out(args.out)
+    out = Path(check_out(args.out))
+    reports = [out, out.with_suffix(".csv")]
+    check_report_files(reports)  # never over a file greenllm didn't write
     studies = parse_studies(read_json_arg(args.studies, "--studies"))
     claims = compute_claims(load_table(args.table), studies)
+    claim_report_files(reports)
     md, csv = write_claims(claims, args.out)
     counts = claims["verdict"].value_counts()
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TextIO
 
 from greenllm import __version__
+from greenllm.config_paths import measure_config_path
 from greenllm.errors import GpuError
 from greenllm.gpu.base import Gpu
 from greenllm.gpu.factory import open_gpus
 from greenllm.gpu.markers import default_marker_dir, read_markers
+from greenllm.gpu.profiles import profile_for_gpu_name
 from greenllm.gpu.reasons import decode_reasons
 from greenllm.gpu.selection import parse_selectors
 
@@ -36,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--sim", action="store_true", help="check a simulated GPU (temporary state file)")
     p.add_argument("--sim-count", type=int, default=1, metavar="N", help="simulated GPUs with --sim (default 1)")
+    p.add_argument("--sim-profile", default="h100-sxm", metavar="NAME",
+                   help="GPU profile the simulated GPUs stand for with --sim: h100-sxm (default) or h200")
     p.add_argument("--gpus", default=None, metavar="LIST",
                    help="GPUs to check: indices (CUDA_VISIBLE_DEVICES-relative) or UUIDs, comma separated")
     p.add_argument("--marker-dir", default=None, help=f"clock marker directory (default {default_marker_dir()})")
@@ -54,9 +58,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     with tempfile.TemporaryDirectory(prefix="greenllm-doctor-") as tmp:
         try:
             if args.sim:
-                from greenllm.gpu.sim import SimGpu
+                from greenllm.gpu.sim import SimGpu, SimGpuSpec
 
-                SimGpu.create(Path(tmp) / "sim-gpu.state", args.sim_count).close()
+                SimGpu.create(Path(tmp) / "sim-gpu.state", args.sim_count,
+                              SimGpuSpec.for_profile(args.sim_profile)).close()
                 gpu = open_gpus("sim", selectors, Path(tmp) / "sim-gpu.state")
             else:
                 gpu = open_gpus("nvml", selectors)
@@ -85,6 +90,19 @@ def describe_clocks(clocks: tuple[int, ...]) -> str:
     return f"{len(clocks)} supported, {clocks[0]}-{clocks[-1]} MHz (uneven steps)"
 
 
+def describe_profile(name: str) -> str:
+    """Which ``gpu=`` profile a measurement on this GPU should use."""
+    profile = profile_for_gpu_name(name)
+    if profile is None:
+        return ("greenllm profile: none matches this GPU (config/measure/gpu/ has "
+                f"{', '.join(known_profiles())}): add one for its clocks and power limit")
+    return f"greenllm profile: {profile} (measure with gpu={profile}, config/measure/gpu/{profile}.yaml)"
+
+
+def known_profiles() -> list[str]:
+    return sorted(p.stem for p in (measure_config_path() / "gpu").glob("*.yaml"))
+
+
 def _report_gpus(gpu: Gpu, out: TextIO) -> tuple[bool, bool]:
     ok = True
     pin_ok = True
@@ -94,6 +112,7 @@ def _report_gpus(gpu: Gpu, out: TextIO) -> tuple[bool, bool]:
         try:
             info = gpu.info(i)
             print(f"GPU {i}: {info.name}  {info.uuid}", file=out)
+            print(f"  {describe_profile(info.name)}", file=out)
             print(f"  driver {info.driver}, power limit {info.power_limit_w:.0f} W, "
                   f"memory clock {info.memory_clock_mhz} MHz", file=out)
             default = f"; default (max boost) {info.default_sm_clock_mhz} MHz" if info.default_sm_clock_mhz else ""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from greenllm.analysis.aggregate import load_table
 from greenllm.analysis.studies import read_json_arg, study_for
 from greenllm.errors import ConfigError
 from greenllm.figures.registry import FIGURES, get_figure, render_to
 from greenllm.figures.values import PERCENTILES
+from greenllm.ownership import check_report_files, claim_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
     spec = get_figure(args.figure)
     if not args.out.endswith(".pdf"):
         raise ConfigError(f"--out must name a .pdf file, got {args.out}")
+    reports = [Path(args.out), Path(args.out).with_suffix(".png")]
+    check_report_files(reports)  # never over a file greenllm didn't write
     study = study_for(spec.study, read_json_arg(args.study, "--study"))
     table = load_table(args.table)
+    claim_report_files(reports)
     rendered = render_to(spec, table, study, args.out, percentile=args.percentile)
     prefix = f"greenllm figure: {spec.fig_id}"
     if rendered.placeholder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("overrides", nargs="*", help="Hydra overrides key=value")
     p.add_argument("--cfg", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--check", action="store_true",
+                   help="run the validation pass only (config, model folder, output folder, "
+                   "GPUs, engine): every problem on its own line, exit 0 if none")
     p.set_defaults(func=_run, accepts_extra=True)
 
 
@@ -28,5 +32,12 @@ def _run(args: argparse.Namespace) -> int:
     cfg = compose(overrides)
     if args.cfg:
         print(OmegaConf.to_yaml(cfg))
+        return 0
+    if args.check:
+        from greenllm.measure.preflight import require
+
+        require(cfg, locks=True)
+        print(f"greenllm: check passed: {cfg.model.name} tp{cfg.instance.tp} "
+              f"b{cfg.instance.max_batch} on {cfg.engine.kind} -> {cfg.out_dir}", file=sys.stderr)
         return 0
     return run(cfg, overrides)

@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="greenllm checkout (default: found from the working directory)")
     p.add_argument("--cells", action="store_true", help="also list every cell")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--expected", action="store_true",
+                   help="also the expected GPU-hours under the repeat and search policies "
+                        "(each cell's capacity predicted by the simulator; ~1 s per cell)")
+    p.add_argument("--noise-cv", type=float, default=None,
+                   help="run-to-run noise (CV) assumed for adaptive repeats (default 0.10)")
     p.set_defaults(func=run)
 
 
@@ -132,6 +137,25 @@ def _print_text(plan: Any, summary: dict[str, Any], show_cells: bool) -> None:
         print(f"estimate (upper bound): {summary['estimate_gpu_h']:.1f} GPU-hours, "
               f"{summary['estimate_serial_h']:.1f} h with instances run one after another{note}")
         print(f"  formula: {ESTIMATE_FORMULA}")
+    exp = summary.get("expected")
+    if exp:
+        print(f"expected under the policies: {exp['gpu_h']:.1f} GPU-hours "
+              f"({exp['gpu_h_in_windows']:.1f} inside measurement windows), "
+              f"{exp['engine_starts']} engine starts, repeats {exp['repeats']} "
+              f"(adaptive at noise CV {exp['noise_cv']:.0%}), "
+              f"{'warm' if exp['warm_search'] else 'cold'} search; simulator-predicted "
+              "capacities (greenllm.plan.spend_estimate)")
+
+
+def _expected(plan: Any, root: Path, noise_cv: float | None) -> dict[str, Any]:
+    from greenllm.plan.spend_estimate import DEFAULT_NOISE_CV, expected_spend
+
+    cv = DEFAULT_NOISE_CV if noise_cv is None else noise_cv
+    if not cv > 0:
+        raise ConfigError(f"--noise-cv must be > 0, got {cv}")
+    exp = expected_spend(plan, root, noise_cv=cv)
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in exp.items()
+            if k != "instances"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     plan = build_plan(cfg)
     estimates = estimate(plan, root)
     summary = _summary(plan, estimates)
+    if args.expected:
+        summary["expected"] = _expected(plan, root, args.noise_cv)
     if args.json:
         if args.cells:
             summary["cell_list"] = [

@@ -81,7 +81,10 @@ def engine_argv(spec: EngineSpec, cfg: Any) -> list[str]:
 
 def engine_env(spec: EngineSpec, cfg: Any) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({str(k): str(v) for k, v in cfg.engine.env.items()})
+    from greenllm.measure.multi_gpu import engine_worker_env
+
+    # NVLink multicast off for vLLM and the TP workers it starts (measure/multi_gpu.py)
+    env.update(engine_worker_env(cfg.engine.env))
     if spec.kind == "vllm":
         env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.gpu_uuids)
     return env

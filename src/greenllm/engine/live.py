@@ -17,19 +17,10 @@ import pandas as pd
 from greenllm.engine.launch import engine_spec, engine_version, start_engine
 from greenllm.engine.server_process import ServerProcess
 from greenllm.errors import ConfigError
-from greenllm.gpu import Gpu, TelemetrySampler, open_gpus
+from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus
 from greenllm.load import Workload, records_to_frame, run_requests_sync
 from greenllm.load.client import run_sequential_sync
-
-
-def energy_period_s(gpu: Gpu) -> float:
-    """How often to read the energy counter: every tick, unless that cannot keep up.
-
-    One read costs ~4 ms of CPU on H100 (docs/gpu.md); from 4 real GPUs on, reading all
-    counters every 20 ms tick would overrun the tick, so read them every 100 ms (the
-    counter's own update period).
-    """
-    return 0.1 if not gpu.simulated and len(gpu.indices) >= 4 else 0.0
+from greenllm.measure.preflight import instance_selectors
 
 
 @dataclass
@@ -39,6 +30,7 @@ class LiveEngine:
     kind: str
     server: ServerProcess
     model: str
+    prompt_format: str = "text"  # load.prompt_format: text (as users send) or token_ids
 
     @property
     def base_url(self) -> str:
@@ -47,16 +39,18 @@ class LiveEngine:
     def send(self, workload: Workload, offsets_s: Sequence[float], *, seed: int,
              timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_requests_sync(self.base_url, self.model, workload,
-                                                  offsets_s, seed=seed, timeout_s=timeout_s))
+                                                  offsets_s, seed=seed, timeout_s=timeout_s,
+                                                  prompt_format=self.prompt_format))
 
     def send_sequential(self, workload: Workload, n: int, *, seed: int,
                         timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_sequential_sync(
             self.base_url, self.model, workload, n, seed=seed, timeout_s=timeout_s,
-            request_id_prefix="baseline-"))
+            request_id_prefix="baseline-", prompt_format=self.prompt_format))
 
     def sampler(self, gpu: Gpu) -> TelemetrySampler:
-        return TelemetrySampler(gpu, period_s=0.02, energy_period_s=energy_period_s(gpu))
+        # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
+        return TelemetrySampler(gpu, period_s=0.02, energy_period_s="auto")
 
     def check_alive(self) -> None:
         self.server.check_alive()
@@ -73,11 +67,19 @@ class LiveKind:
 
     def open_gpus(self, cfg: Any, out: Path) -> Gpu:
         tp = int(cfg.instance.tp)
+        selectors = instance_selectors(cfg)
+        if self.name == "sim" and cfg.gpu.sim_node_state and cfg.instance.gpus is not None:
+            # this instance's GPUs of a shared simulated node (measure/parallel.py)
+            if len(selectors) != tp:
+                raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
+            return open_gpus("sim", selectors, sim_state_path=cfg.gpu.sim_node_state)
         if self.name == "sim":
-            return open_gpus("sim", list(range(tp)), sim_state_path=out / "simgpu.state",
+            # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
+            return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",
+                             sim_count=int(cfg.gpu.sim_count),
                              clock_permitted=bool(cfg.clocks.sim_clock_permitted),
-                             settle_s=float(cfg.gpu.sim_settle_s))
-        selectors = list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(tp))
+                             settle_s=float(cfg.gpu.sim_settle_s),
+                             spec=SimGpuSpec.for_profile(str(cfg.gpu.name)))
         if len(selectors) != tp:
             raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
         return open_gpus("nvml", selectors)
@@ -93,4 +95,5 @@ class LiveKind:
                            sim_state_path=getattr(gpu, "state_path", None))
         print(f"greenllm: starting {self.name} engine (log: {spec.log_path})", file=sys.stderr,
               flush=True)
-        return LiveEngine(self.name, start_engine(spec, cfg), str(cfg.model.name))
+        return LiveEngine(self.name, start_engine(spec, cfg), str(cfg.model.name),
+                          str(cfg.load.prompt_format))

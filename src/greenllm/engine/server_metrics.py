@@ -9,12 +9,11 @@ simulated server exposes the same counter.
 
 from __future__ import annotations
 
-import math
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
 
 from greenllm.errors import EngineError
+from greenllm.prometheus_text import parse_counters
 
 GENERATION_TOKENS = "vllm:generation_tokens_total"
 
@@ -25,27 +24,6 @@ def metrics_url(base_url: str) -> str:
         if base.endswith(suffix):
             base = base[: -len(suffix)]
     return base + "/metrics"
-
-
-def parse_counters(text: str, names: Iterable[str]) -> dict[str, float]:
-    """Sum of each named series over its label sets, from Prometheus text format; a name
-    with no sample is absent from the result."""
-    wanted = set(names)
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_end = min((i for i in (line.find("{"), line.find(" ")) if i >= 0), default=-1)
-        if name_end < 0 or line[:name_end] not in wanted:
-            continue
-        value_text = line.rsplit("}", 1)[-1].split()[0] if "}" in line else line.split()[1]
-        try:
-            value = float(value_text)
-        except ValueError:
-            continue
-        if math.isfinite(value):
-            out[line[:name_end]] = out.get(line[:name_end], 0.0) + value
-    return out
 
 
 def read_counter(base_url: str, name: str = GENERATION_TOKENS, timeout_s: float = 5.0) -> float:

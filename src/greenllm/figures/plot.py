@@ -20,6 +20,7 @@ from greenllm.analysis.select import Selection
 from greenllm.analysis.statistics import ci_columns
 from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
+from greenllm.figures.measurement_notes import ring_capped, spend_note
 from greenllm.figures.style import (
     Rendered,
     add_notes,
@@ -68,6 +69,8 @@ def line_figure(
     fig, ax = new_axes()
     _draw(ax, rows, enc)
     _draw_intervals(ax, rows, enc)
+    _mark_no_max_throughput(ax, sel)
+    notes = notes + ring_capped(ax, rows) + spend_note(rows)
     observed = (rows["clock_mode"] == "observe").any()
     xlabel = "mean achieved SM clock (MHz)" if observed else "GPU SM clock (MHz)"
     label_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)
@@ -145,6 +148,20 @@ def _draw_intervals(ax, rows: pd.DataFrame, enc: Encoding) -> None:
         ax.errorbar(group["clock_mhz"].to_numpy(dtype=float), y, yerr=[below, above],
                     fmt="none", ecolor=palette.get(hue, "gray"), elinewidth=0.8, capsize=2.5,
                     alpha=0.9, zorder=3)
+
+
+NO_MAX_LABEL = "no max throughput (no probed rate met the SLO)"
+
+
+def _mark_no_max_throughput(ax, sel: Selection) -> None:
+    """A red x on the clock axis where a cell's search found no rate meeting the SLO, so
+    its missing point reads as a finding, not as a gap (the note below lists them)."""
+    rows = sel.rows[(sel.rows["status"] == "no_max_throughput") & sel.rows["clock_mhz"].notna()]
+    if rows.empty:
+        return
+    x = sorted(rows["clock_mhz"].astype(float).unique())
+    ax.scatter(x, [0.0] * len(x), transform=ax.get_xaxis_transform(), marker="x", s=40,
+               color="red", linewidths=1.5, clip_on=False, zorder=6, label=NO_MAX_LABEL)
 
 
 def _why_empty(sel: Selection, metric: str) -> str:

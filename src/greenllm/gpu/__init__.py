@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenllm.gpu.base import ClockPlan, Gpu, GpuInfo, Sample
 from greenllm.gpu.factory import open_gpus
-from greenllm.gpu.pinning import classify_readback, pin_clocks, snap_clock
+from greenllm.gpu.pinning import change_pinned_clock, classify_readback, pin_clocks, snap_clock
 from greenllm.gpu.reasons import decode_reasons
 from greenllm.gpu.selection import resolve_gpus
 from greenllm.gpu.sim import SimGpu, SimGpuSpec
@@ -61,6 +61,7 @@ __all__ = [
     "clock_stats",
     "decode_reasons",
     "open_gpus",
+    "change_pinned_clock",
     "pin_clocks",
     "resolve_gpus",
     "snap_clock",

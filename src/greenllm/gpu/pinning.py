@@ -56,6 +56,17 @@ MODES = ("pin", "observe")
 # Markers this process holds right now; any other marker with our pid is a leftover of a
 # restore that failed earlier in this process, and may be restored like a stale one.
 _ACTIVE_MARKERS: set[Path] = set()
+# What this process pinned and could not restore: the CLI's exit message says whether
+# clocks were restored (cli/errors.py) instead of assuming it.
+_PINNED_ANY = False
+_UNRESTORED: list[str] = []
+
+
+def restore_status() -> str:
+    """One phrase for an exit message: were the clocks this process pinned restored?"""
+    if _UNRESTORED:
+        return (f"clocks NOT restored ({'; '.join(_UNRESTORED)}): run 'greenllm clocks reset'")
+    return "clocks restored" if _PINNED_ANY else "no clock was pinned"
 
 
 def _warn(message: str) -> None:
@@ -147,6 +158,8 @@ def pin_clocks(
         except OSError as exc:
             raise GpuError(f"cannot write the clock marker in {markers_at}: {exc.strerror or exc}") from None
         _ACTIVE_MARKERS.add(marker_path)
+        global _PINNED_ANY
+        _PINNED_ANY = True
         for i in indices:
             locked.append(i)  # before the call: a half-applied lock is reset too
             try:
@@ -175,6 +188,7 @@ def _restore(gpu: Gpu, locked: list[int], marker_path: Path | None, warn: Callab
         return
     _ACTIVE_MARKERS.discard(marker_path)  # kept or not, no longer in use by this pin
     if failures:
+        _UNRESTORED.extend(failures)
         warn(f"could not restore clocks ({'; '.join(failures)}); marker kept at {marker_path}, "
              "run 'greenllm clocks reset'")
     else:
@@ -314,3 +328,36 @@ class _SignalGuard:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)  # type: ignore[arg-type]
         for sig in dict.fromkeys(self._held):
             os.kill(os.getpid(), sig)  # deliver what arrived during the restore, now
+
+
+def change_pinned_clock(
+    gpu: Gpu,
+    plan: ClockPlan,
+    mhz: int,
+    *,
+    settle_s: float = 0.02,
+    settle_timeout_s: float = 5.0,
+    idle_grace_s: float = 0.2,
+    poll_s: float = 0.01,
+    tolerance_mhz: int = 8,
+) -> ClockPlan:
+    """Move the lock of an active ``pin_clocks`` block to ``mhz`` and verify it (a policy
+    changing the clock while a replay runs). The enclosing ``pin_clocks`` still owns the
+    restore: it resets every GPU it locked (whatever the clock now is) on every exit path,
+    and its marker restores them after ``kill -9``. Returns this change's own plan
+    (applied, verified, readback); ``plan.applied_mhz`` follows the change."""
+    if plan.mode != "pin" or plan.applied_mhz is None:
+        raise GpuError("a clock can only be changed inside an active pin_clocks(mode='pin') block")
+    change = ClockPlan(mode="pin", requested_mhz=int(mhz))
+    applied = {}
+    for i in gpu.indices:
+        info = gpu.info(i)
+        applied[i] = snap_clock(info.supported_sm_clocks_mhz, int(mhz), gpu_label=f"GPU {i} ({info.name})")
+    for i in gpu.indices:
+        gpu.lock_sm_clock(i, applied[i])
+    change.applied_mhz = applied[gpu.indices[0]]
+    change.snapped = change.applied_mhz != int(mhz)
+    _wait_and_verify(gpu, applied, change, settle_s, settle_timeout_s, idle_grace_s, poll_s, tolerance_mhz)
+    plan.applied_mhz = change.applied_mhz
+    plan.notes.append(f"clock changed to {change.applied_mhz} MHz (verified: {change.verified})")
+    return change

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenllm.atomic import write_bytes
-from greenllm.errors import ClockPermissionError, GpuError
+from greenllm.errors import ClockPermissionError, ConfigError, GpuError
 from greenllm.gpu.base import Gpu, GpuInfo, Sample
 from greenllm.gpu.reasons import GPU_IDLE, REASON_BITS
 
@@ -119,11 +119,35 @@ class SimGpuSpec:
     thermal_tau_s: float = 30.0
     locked_clock_holds_when_idle: bool = True
     driver: str = "greenllm-sim"
+    # The greenllm GPU profile (config/measure/gpu/<profile>.yaml) this spec simulates;
+    # the simulated engine picks its performance spec (greenllm.sim.hardware) by it.
+    profile: str = "h100-sxm"
 
     @classmethod
     def h100_sxm(cls) -> SimGpuSpec:
         """An H100 SXM 80GB, calibrated to the lent machine (module doc)."""
         return cls()
+
+    @classmethod
+    def h200(cls) -> SimGpuSpec:
+        """An H200 SXM 141GB: the H100's die, clocks and 700 W limit with HBM3e.
+
+        Measured on the lent H200 (issue 13, 2026-12-04): 700 W limit, 110 SM clocks
+        345-1980 MHz in 15 MHz steps. Assumed: the memory clock (3201 MHz, NVIDIA's
+        HBM3e figure; ``greenllm doctor`` prints the card's own) and every power constant,
+        which are the H100's fit (docs/calibration.md lists which are which).
+        """
+        return cls(name="Simulated NVIDIA H200 (greenllm sim)", memory_clock_mhz=3201,
+                   profile="h200")
+
+    @classmethod
+    def for_profile(cls, profile: str) -> SimGpuSpec:
+        """The spec of a greenllm GPU profile name (``gpu.name``), e.g. ``h200``."""
+        makers = {"h100-sxm": cls.h100_sxm, "h200": cls.h200}
+        if profile not in makers:
+            raise ConfigError(f"no simulated GPU for gpu profile {profile!r} "
+                              f"(simulated: {', '.join(makers)})")
+        return makers[profile]()
 
     def supported_sm_clocks_mhz(self) -> tuple[int, ...]:
         return tuple(range(self.min_sm_clock_mhz, self.max_sm_clock_mhz + 1, self.sm_clock_step_mhz))

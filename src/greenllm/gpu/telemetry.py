@@ -33,6 +33,7 @@ import numpy as np
 from greenllm.atomic import write_parquet
 from greenllm.errors import GpuError, GreenllmError
 from greenllm.gpu.base import Gpu
+from greenllm.gpu.energy_read import EnergyReadPlan, plan_energy_reads
 from greenllm.gpu.reasons import decode_reasons
 
 if TYPE_CHECKING:  # pandas is imported lazily: the sampler itself doesn't need it
@@ -52,7 +53,7 @@ class TelemetrySampler:
     """Background sampler of ``gpu`` (all its GPUs, or ``indices``); a context manager."""
 
     def __init__(self, gpu: Gpu, period_s: float = 0.02, *, indices: Sequence[int] | None = None,
-                 energy_period_s: float = 0.0) -> None:
+                 energy_period_s: float | str = 0.0) -> None:
         if not (isinstance(period_s, (int, float)) and period_s > 0 and math.isfinite(period_s)):
             raise GpuError(f"telemetry period must be > 0 s, got {period_s!r}")
         self.gpu = gpu
@@ -62,8 +63,11 @@ class TelemetrySampler:
         # On H100 (driver 580) one read costs ~4 ms of CPU, so with many GPUs per
         # sampler a longer period (<= the counter's 100 ms update period) keeps the
         # sampler within its tick; the price is coarser timing of counter updates at
-        # window edges (docs/gpu.md).
-        self.energy_period_s = float(energy_period_s)
+        # window edges (docs/gpu.md). "auto": time a few reads on start() and choose
+        # the period from that cost (greenllm.gpu.energy_read; the result in energy_plan).
+        self._auto_energy = energy_period_s == "auto"
+        self.energy_period_s = 0.0 if self._auto_energy else float(energy_period_s)
+        self.energy_plan: EnergyReadPlan | None = None
         self._energy_due = -math.inf
         self.indices = tuple(gpu.indices if indices is None else indices)
         self._instant = {i: gpu.instant_power_supported(i) for i in self.indices}
@@ -82,6 +86,9 @@ class TelemetrySampler:
     def start(self) -> TelemetrySampler:
         if self._thread is not None:
             raise GpuError("telemetry sampler already started")
+        if self._auto_energy:
+            self.energy_plan = plan_energy_reads(self.gpu, self.indices, self.period_s)
+            self.energy_period_s = self.energy_plan.energy_period_s
         self._started_at = time.monotonic()
         self._take_tick()  # synchronous: a broken GPU fails here, not silently later
         self._thread = threading.Thread(target=self._run, name="greenllm-telemetry", daemon=True)

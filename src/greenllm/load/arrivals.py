@@ -71,7 +71,11 @@ def vllm_bench_offsets_s(rate_rps: float, n: int, seed: int, cv: float = 1.0) ->
     against vLLM's client use these, so both send the same offered load (our own process
     keeps the drawn gaps, and a short run's offered rate then wanders by several %)."""
     _check_arrivals("gamma", rate_rps, n, cv)
-    rng = np.random.default_rng(seed)
+    # The same draws as vLLM's, not only the same law: vLLM seeds numpy's legacy global
+    # generator with the run's seed and draws nothing else from it before these gaps, so
+    # a greenllm run and a ``vllm bench serve`` run of one seed send the identical
+    # schedule, and an A/B round compares the clients on the same load.
+    rng = np.random.RandomState(int(seed))
     shape = 1.0 / (cv * cv)
     offsets = np.cumsum(rng.gamma(shape, 1.0 / (float(rate_rps) * shape), size=int(n)))
     return offsets * (int(n) / float(rate_rps)) / offsets[-1]

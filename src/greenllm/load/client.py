@@ -7,7 +7,9 @@ each send was (``lateness_s``) is recorded so a client that cannot keep up is vi
 
 Requests ask for exactly N output tokens the way ``vllm bench serve`` does
 (``max_tokens = min_tokens = N``, ``ignore_eos``, streaming with a final usage chunk,
-greedy sampling) and send the prompt as token ids, so input length is exact too.
+greedy sampling). The prompt goes as text by default, as users' clients and ``vllm bench
+serve`` send it, so the server's tokenization is inside TTFT; ``prompt_format="token_ids"``
+sends ids instead (``greenllm.load.prompts``). Either way the input length is exact.
 
 Token arrival times: every network read is timestamped once; each streamed chunk in it
 carries some number of tokens, counted (``tokens_per_chunk``):
@@ -41,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from greenllm.errors import ConfigError
-from greenllm.load.prompts import prompt_token_id_batch
+from greenllm.load.prompts import (
+    TEXT_ID_LIMIT,
+    check_prompt_format,
+    prompt_text,
+    prompt_token_id_batch,
+    prompt_token_id_ragged,
+)
 from greenllm.load.workloads import Workload, workload_from
 
 TokensPerChunk = Literal["auto", "words", "chunks"]
@@ -141,13 +149,14 @@ def completions_url(base_url: str) -> str:
 
 
 def request_body(
-    model: str, prompt_ids: Sequence[int], output_tokens: int,
+    model: str, prompt: str | Sequence[int], output_tokens: int,
     extra_body: Mapping[str, Any] | None = None, request_token_ids: bool = True,
 ) -> dict[str, Any]:
-    """The JSON body of one completion request (see module docstring)."""
+    """The JSON body of one completion request (see module docstring); ``prompt`` is the
+    text or the token ids."""
     body: dict[str, Any] = {
         "model": model,
-        "prompt": list(prompt_ids),
+        "prompt": prompt if isinstance(prompt, str) else list(prompt),
         "max_tokens": output_tokens,
         "min_tokens": output_tokens,
         "ignore_eos": True,
@@ -227,7 +236,8 @@ class _Run:
         self, session: aiohttp.ClientSession, base_url: str, model: str, workload: Workload,
         n: int, seed: int, timeout_s: float, tokens_per_chunk: str, vocab_size: int,
         request_id_prefix: str, extra_body: Mapping[str, Any] | None, request_token_ids: bool,
-        output_tokens: Sequence[int] | None = None,
+        output_tokens: Sequence[int] | None = None, prompt_format: str = "text",
+        input_tokens: Sequence[int] | None = None,
     ):
         self.session = session
         self.url = completions_url(base_url)
@@ -244,9 +254,19 @@ class _Run:
                               else [int(k) for k in output_tokens])
         if len(self.output_tokens) != n:
             raise ConfigError(f"need {n} output lengths, got {len(self.output_tokens)}")
-        prompts = prompt_token_id_batch(n, workload.input_tokens, vocab_size, seed)
+        self.prompt_format = check_prompt_format(prompt_format)
+        ids_below = min(vocab_size, TEXT_ID_LIMIT) if prompt_format == "text" else vocab_size
+        # ``input_tokens`` (one per body, e.g. a trace's) overrides the workload's prompt length.
+        self.input_tokens = ([workload.input_tokens] * n if input_tokens is None
+                             else [int(k) for k in input_tokens])
+        if len(self.input_tokens) != n:
+            raise ConfigError(f"need {n} input lengths, got {len(self.input_tokens)}")
+        prompts = (prompt_token_id_batch(n, workload.input_tokens, ids_below, seed)
+                   if input_tokens is None else
+                   prompt_token_id_ragged(self.input_tokens, ids_below, seed))
+        as_prompt = prompt_text if prompt_format == "text" else np.ndarray.tolist
         self.bodies = [
-            json.dumps(request_body(model, row.tolist(), k, extra_body, request_token_ids),
+            json.dumps(request_body(model, as_prompt(row), k, extra_body, request_token_ids),
                        separators=(",", ":")).encode()
             for row, k in zip(prompts, self.output_tokens, strict=True)
         ]
@@ -254,7 +274,7 @@ class _Run:
     def new_record(self, index: int, offset_s: float, scheduled_s: float) -> RequestRecord:
         return RequestRecord(
             request_id=f"{self.prefix}{index:06d}", index=index, workload_id=self.workload.id,
-            input_tokens_requested=self.workload.input_tokens,
+            input_tokens_requested=self.input_tokens[index % len(self.bodies)],
             output_tokens_requested=self.output_tokens[index % len(self.bodies)],
             scheduled_offset_s=offset_s, scheduled_s=scheduled_s,
         )
@@ -390,21 +410,29 @@ async def run_requests(
     request_id_prefix: str = "",
     extra_body: Mapping[str, Any] | None = None,
     request_token_ids: bool = True,
+    prompt_format: str = "text",
+    input_tokens: Sequence[int] | None = None,
+    output_tokens: Sequence[int] | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> list[RequestRecord]:
     """Send one request per offset (seconds from now) and stream every response.
 
     Returns one record per request, in schedule order. A request that fails (HTTP error,
     refused connection, stream cut, timeout) gets ``ok=False`` and a one-line ``error``;
     the run goes on. ``on_progress(done, total)`` is called as requests finish.
-    ``seed`` picks the prompts (distinct random token ids per request).
+    ``seed`` picks the prompts (distinct random tokens per request); ``prompt_format``
+    sends them as "text" (the default) or "token_ids".
+    ``input_tokens`` / ``output_tokens`` (one per offset, e.g. a trace's) override the
+    workload's lengths; ``on_record(record)`` sees each request as it finishes (a
+    controller that reacts to latency while the run goes on).
     """
     workload = workload_from(workload)
     offsets = np.asarray(offsets_s, dtype=float)
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
     async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids) as run:
-        return await _run_schedule(run, offsets, on_progress)
+                         request_token_ids, output_tokens, prompt_format, input_tokens) as run:
+        return await _run_schedule(run, offsets, on_progress, on_record)
 
 
 @contextlib.asynccontextmanager
@@ -440,7 +468,8 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 async def _run_schedule(
-    run: _Run, offsets: np.ndarray, on_progress: ProgressCallback | None
+    run: _Run, offsets: np.ndarray, on_progress: ProgressCallback | None,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> list[RequestRecord]:
     loop = asyncio.get_running_loop()
     total = len(offsets)
@@ -453,6 +482,11 @@ async def _run_schedule(
         nonlocal n_done
         tasks.discard(task)
         n_done += 1
+        if on_record is not None and not task.cancelled() and task.exception() is None:
+            try:
+                on_record(task.result())
+            except Exception as exc:  # noqa: BLE001 - a controller bug must not stop a run
+                print(f"greenllm: record callback failed: {exc}", file=sys.stderr)
         if on_progress is not None:
             try:
                 on_progress(n_done, total)
@@ -514,6 +548,7 @@ async def run_sequential(
     request_id_prefix: str = "",
     extra_body: Mapping[str, Any] | None = None,
     request_token_ids: bool = True,
+    prompt_format: str = "text",
 ) -> list[RequestRecord]:
     """Send ``n_requests`` one at a time: each starts ``gap_s`` after the previous ended.
 
@@ -528,7 +563,7 @@ async def run_sequential(
     records = []
     async with _open_run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids) as run:
+                         request_token_ids, None, prompt_format) as run:
         t0 = time.monotonic()
         for i in range(n_requests):
             if i:

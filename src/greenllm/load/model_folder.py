@@ -132,8 +132,11 @@ def build_model_folder(
 
     The folder is assembled in a temporary directory beside ``dest`` and renamed into
     place, so a reader never sees half a folder. An existing folder at ``dest`` is
-    replaced (it is only derived data).
+    replaced only if greenllm built it and it holds nothing else (``greenllm.ownership``):
+    a user's folder is never deleted.
     """
+    from greenllm.ownership import check_model_folder_replaceable, model_marker_files
+
     shape = _validate_shape(shape, name)
     if isinstance(max_position_embeddings, bool) or not isinstance(
         max_position_embeddings, int
@@ -142,6 +145,7 @@ def build_model_folder(
             f"max_position_embeddings must be a positive integer, got {max_position_embeddings!r}"
         )
     dest = Path(dest)
+    check_model_folder_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -156,6 +160,9 @@ def build_model_folder(
             FOLDER_MARKER: {"name": name, "shape": shape, "weights": "none (serve with "
                             "--load-format dummy)", "tokenizer": "word-level t0..t{vocab-1}"},
         }
+        # The marker lists every file greenllm writes: a rebuild may replace the folder
+        # only while it holds these and nothing else.
+        files[FOLDER_MARKER]["files"] = model_marker_files([*files, "tokenizer.json"])
         for filename, content in files.items():
             (tmp / filename).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
         build_tokenizer(shape["vocab_size"]).save(str(tmp / "tokenizer.json"))

@@ -13,6 +13,8 @@ from greenllm.load import Workload
 from greenllm.measure.config import MeasureCfg
 from greenllm.measure.points import PointResult, PointSettings, n_requests, run_point
 from greenllm.search import ProbeResult, Slo, find_max_throughput, slo_verdict
+from greenllm.search.warm_start import Prior, warm_search
+from greenllm.search_outcome import describe_search
 
 
 def point_record(p: PointResult, *, name: str | None = None, fraction: float | None = None) -> dict[str, Any]:
@@ -43,8 +45,10 @@ def start_rate(cfg: MeasureCfg, baseline: dict[str, Any]) -> float:
 
 def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
                           workload: Workload, slo: Slo, baseline: dict[str, Any],
-                          label: str, repeat: int = 0) -> tuple[dict[str, Any], list[pd.DataFrame]]:
-    """Max throughput under SLO: the ``max_throughput`` block and every probe's requests."""
+                          label: str, repeat: int = 0, prior: Prior | None = None,
+                          ) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+    """Max throughput under SLO: the ``max_throughput`` block and every probe's requests.
+    With a ``prior`` the search starts from it (``greenllm.search.warm_start``)."""
     frames: list[pd.DataFrame] = []
     s = cfg.search
 
@@ -63,17 +67,28 @@ def search_max_throughput(cfg: MeasureCfg, settings: PointSettings, engine: Engi
                            verdict=verdict.to_dict())
 
     t0 = time.monotonic()
-    result = find_max_throughput(
-        probe, start_rps=start_rate(cfg, baseline), max_probes=int(s.max_probes),
-        rel_tol=float(s.rel_tol), min_rps=float(s.min_rps), max_rps=float(s.max_rps),
-        time_budget_s=float(s.time_budget_s), slo=slo,
-        confirm_repeats=int(s.confirm_repeats), boundary_margin=float(s.boundary_margin),
-    )
+    if prior is not None:
+        result = warm_search(probe, prior, max_probes=int(s.max_probes), rel_tol=float(s.rel_tol),
+                             min_rps=float(s.min_rps), max_rps=float(s.max_rps), slo=slo,
+                             confirm_repeats=int(s.confirm_repeats),
+                             boundary_margin=float(s.boundary_margin))
+        _note(f"{label}: search started from {prior.source} ({prior.centre_rps:.3g} req/s)")
+    else:
+        result = find_max_throughput(
+            probe, start_rps=start_rate(cfg, baseline), max_probes=int(s.max_probes),
+            rel_tol=float(s.rel_tol), min_rps=float(s.min_rps), max_rps=float(s.max_rps),
+            time_budget_s=float(s.time_budget_s), slo=slo,
+            confirm_repeats=int(s.confirm_repeats), boundary_margin=float(s.boundary_margin),
+        )
     search = result.to_dict()
+    search["prior"] = None if prior is None else {
+        "lower_rps": prior.lower_rps, "upper_rps": prior.upper_rps, "source": prior.source}
     search["search_s"] = time.monotonic() - t0
     search["interval"] = [result.lower_rps, result.upper_rps]
     if search["output_tok_s"] is None and result.rps:
         search["output_tok_s"] = result.rps * workload.output_tokens
+    if (what := describe_search(search)) is not None:
+        _note(f"{label}: WARNING: {what}")
     return search, frames
 
 
@@ -95,12 +110,14 @@ def run_load_points(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
     frames: list[pd.DataFrame] = []
     for i, (name, fraction, rate) in enumerate(load_point_rates(cfg, max_rps)):
         if rate is None:
+            _note(f"{label}: load {name} NOT measured: no max throughput to take "
+                  f"{fraction:g} of")
             records.append({"name": name, "repeat": repeat, "fraction_of_max": fraction,
                             "rate_rps": None, "flags": ["no_max_throughput"]})
             continue
         n = n_requests(rate, int(cfg.load.requests_per_point), float(cfg.load.min_duration_s),
                        float(cfg.load.max_duration_s))
-        rep = f" repeat {repeat + 1}" if int(cfg.load.repeats) > 1 else ""
+        rep = f" repeat {repeat + 1}" if cfg.load.repeats != 1 else ""  # None: adaptive
         _note(f"{label}: load {name}{rep} at {rate:.3g} req/s ({n} requests)")
         # A different seed per repeat: repeats sample the arrival process, not replay it.
         p = run_point(settings, engine, workload, rate, n, tag=name, slo=slo, sampler=sampler,

@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from greenllm.measure.trace_config import TraceCfg
+
 
 @dataclass
 class ModelShapeCfg:
@@ -65,6 +67,10 @@ class GpuCfg:
     min_sm_clock_mhz: int = 345
     power_limit_w: float = 700.0
     sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
+    sim_count: int = 8  # simulated GPUs: how many the simulated node has (instance.gpus picks)
+    # simulated GPUs: a node's state file shared by instances side by side (each on its
+    # instance.gpus of it); None: a state file of the instance's own
+    sim_node_state: str | None = None
 
 
 @dataclass
@@ -84,6 +90,7 @@ class WorkloadCfg:
     ids: list[str] = field(
         default_factory=lambda: ["S-S", "S-M", "S-L", "M-S", "M-M", "M-L", "L-S", "L-M", "L-L"]
     )
+    trace: TraceCfg = field(default_factory=TraceCfg)  # trace.path set: replay it instead
 
 
 @dataclass
@@ -96,7 +103,13 @@ class LoadCfg:
     rates_rps: list[float] = field(default_factory=list)  # extra absolute-rate points
     # Each load point is measured this many times (interleaved over the instance's
     # clocks and workloads); figures and claims use the median and a CI over repeats.
-    repeats: int = 1
+    # None (the default): adaptive, until every ci_targets metric's 95 % CI half-width
+    # (relative to its median) is met, or max_repeats (src/greenllm/measure/adaptive.py).
+    repeats: int | None = None
+    ci_targets: dict[str, float] = field(
+        default_factory=lambda: {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
+                                 "energy_per_output_token_j": 0.02})
+    max_repeats: int = 5
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     requests_per_point: int = 200
@@ -106,6 +119,9 @@ class LoadCfg:
     warmup_requests: int = 8
     request_timeout_s: float = 600.0
     seed: int = 0
+    # text (default: the server tokenizes, as for users' clients and vllm bench serve) or
+    # token_ids (skips the server's tokenization: TTFT ~9 % lower on the H200, docs/load.md)
+    prompt_format: str = "text"
 
 
 @dataclass
@@ -134,6 +150,9 @@ class SearchCfg:
     # Search again in every repeat (max_throughput.repeats: an interval on the max
     # throughput figures); load points keep the first search's rates either way.
     every_repeat: bool = False
+    # Start from the nearest searched clock's bracket, or the simulator's prediction
+    # (src/greenllm/search/warm_start.py); false: the cold search from start_rps.
+    warm_start: bool = True
 
 
 @dataclass

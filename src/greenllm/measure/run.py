@@ -28,19 +28,27 @@ from omegaconf import DictConfig
 from greenllm import atomic
 from greenllm.engine.base import Engine
 from greenllm.engine.kinds import engine_kind
-from greenllm.engine.live import energy_period_s  # noqa: F401 - re-exported (benchmarks)
 from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
 from greenllm.gpu import Gpu, pin_clocks
+from greenllm.gpu.energy_read import describe as describe_energy_reads
+from greenllm.gpu.profiles import profile_warning
 from greenllm.load import Workload, workload_from
+from greenllm.locks import hold_gpus, hold_results_folder
+from greenllm.measure import adaptive
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
+from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
+from greenllm.measure.preflight import require as require_preflight
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.settings import to_settings
-from greenllm.measure.validate import max_model_len, validate_static
+from greenllm.measure.spend import SpendLedger, finish_spend
+from greenllm.measure.validate import max_model_len
+from greenllm.measure.warm_prior import cell_prior
+from greenllm.ownership import claim_results_folder
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -67,10 +75,12 @@ def plan_cells(cfg: MeasureCfg, workloads: Sequence[Workload], mode: str) -> lis
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The cell's summary; None if absent or unreadable (corrupt: measured again)."""
     try:
-        return json.loads((cell.dir(out) / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        summary = json.loads((cell.dir(out) / "summary.json").read_text())
+    except (FileNotFoundError, ValueError):
         return None
+    return summary if isinstance(summary, dict) else None
 
 
 def cell_status(cell: Cell, out: Path) -> str | None:
@@ -79,10 +89,12 @@ def cell_status(cell: Cell, out: Path) -> str | None:
 
 
 def repeats_done(cell: Cell, out: Path) -> int:
-    """Completed repeats of a cell (a partial cell resumes at the next one)."""
+    """Completed repeats of a cell (a partial or failed cell resumes at the next one)."""
     summary = read_summary(cell, out)
-    if not summary or summary.get("status") not in ("ok", "partial"):
+    if not summary or summary.get("status") not in ("ok", "partial", "failed"):
         return 0
+    if summary.get("status") == "failed":  # its finished repeats stay valid
+        return int(summary.get("repeats_done") or 0)
     return int(summary.get("repeats_done", summary.get("repeats", 1)))
 
 
@@ -104,31 +116,42 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     """The app layer: the Hydra config is recorded as given, then typed once."""
+    from greenllm.measure.trace_run import run_trace, trace_enabled  # imports this module
+
+    if trace_enabled(raw):  # workload=trace: replay a trace (docs/load.md)
+        return run_trace(raw, overrides)
     plain, chash = to_plain(raw), config_hash(raw)
     cfg = to_settings(raw)
-    validate_static(cfg)
+    # Every problem at once, before a file is written, a GPU opened or an engine started.
+    require_preflight(cfg)
+    policy = adaptive.policy_from_cfg(cfg.load)  # bad targets/cap: one line, no GPU time
     workloads = [workload_from(w) for w in cfg.workload.ids]
-    if not workloads:
-        raise ConfigError("workload.ids is empty")
     ctx_len = max_model_len(cfg, workloads)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_results_folder(cfg.out_dir)  # never into a folder of the user's
     iid = instance_id(cfg)
-    model_dir = prepare_model_dir(cfg)
     kind = engine_kind(cfg.engine.kind)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    ledger = SpendLedger(gpus=int(cfg.instance.tp))  # what this run spends (spend.json)
+    t_held = time.monotonic()
     try:
         with ExitStack() as stack:
+            # One run per output folder and per GPU (locks.py; the kernel frees them on exit).
+            stack.enter_context(hold_results_folder(out))
+            model_dir = prepare_model_dir(cfg)
             gpu = stack.enter_context(kind.open_gpus(cfg, out))
+            stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
+            stack.callback(finish_spend, out, ledger, t_held, note, [
+                c.dir(out) / "summary.json" for m in ("pin", "observe")
+                for c in plan_cells(cfg, workloads, m)])
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
-            repeats = int(cfg.load.repeats)
-            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), repeats)]
+            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), policy)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
                  f"{len(todo)} to go")
             if not todo:
                 write_manifest(out, iid, cells, complete=True)
+                warn_not_ok(cells, out)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
             prov = provenance(config=plain, config_hash=chash,
@@ -137,17 +160,22 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             prov["clock_mode"] = mode
             if mode != cfg.clocks.mode:
                 prov["warnings"] = ["clock pinning not permitted: measured in observe mode"]
+            if warning := profile_warning(str(cfg.gpu.name), [i.name for i in infos]):
+                note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
+                prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
             t_start = time.monotonic()
             engine = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len)
+            ledger.engine_started(time.monotonic() - t_start)
             stack.callback(engine.stop, float(cfg.engine.stop_grace_s))
             note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {engine.base_url}")
             settings = PointSettings(
                 arrival=cfg.load.arrival, cv=float(cfg.load.cv),
                 timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
-            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov)
+            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger)
             write_manifest(out, iid, cells, complete=ok)
+            warn_not_ok(cells, out)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -180,16 +208,19 @@ def check_clocks_supported(cfg: MeasureCfg, gpu: Gpu, mode: str) -> None:
                 raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
 
 
-def needs_measuring(cell: Cell, out: Path, retry_failed: bool, repeats: int) -> bool:
+def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
+                    policy: adaptive.RepeatPolicy) -> bool:
     status = cell_status(cell, out)
-    if status == "failed":
+    if status in RETRIED_STATUSES:
         return retry_failed
-    return status is None or repeats_done(cell, out) < repeats
+    if status == "ok" and policy.adaptive:  # stopped: targets met or cap reached
+        return False
+    return status is None or repeats_done(cell, out) < policy.cap
 
 
 def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
-                  prov: dict[str, Any]) -> bool:
+                  prov: dict[str, Any], ledger: SpendLedger | None = None) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
 
     Repeats are interleaved: repeat r of every cell of every clock comes before repeat
@@ -199,13 +230,16 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
     marker_dir = cfg.clocks.marker_dir
     settle = float(cfg.clocks.settle_timeout_s)
     baseline_mhz = int(cfg.gpu.max_sm_clock_mhz) if mode == "pin" else None
-    repeats = int(cfg.load.repeats)
+    repeats = adaptive.policy_from_cfg(cfg.load).cap
     instance = {"id": iid, "model": cfg.model.name, "tp": int(cfg.instance.tp),
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
-    start = {c: (0 if cell_status(c, out) == "failed" else repeats_done(c, out)) for c in todo}
+    # Finished repeats are never redone; a search that found nothing is searched again.
+    start = {c: (0 if cell_status(c, out) == "no_max_throughput" else repeats_done(c, out))
+             for c in todo}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
+    stopped: set[Cell] = set()  # adaptive repeats: cells whose targets are met
     try:
         needed = sorted({c.workload for c in todo}, key=lambda w: w.id)
         baselines = {w.id: b for w in needed if (b := load_baseline(cfg, w, out)) is not None}
@@ -221,7 +255,10 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                                                        clock_mhz=baseline_mhz)
         for r in range(repeats):
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
-                group = [c for rr, c in passes if rr == r and c.clock_label == clock_label]
+                group = [c for rr, c in passes
+                         if rr == r and c.clock_label == clock_label and c not in stopped]
+                if not group:
+                    continue
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
                                 settle_timeout_s=settle) as plan:
                     warm_up(cfg, settings, engine, group[0].workload)
@@ -233,8 +270,9 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                         rep = f" repeat {r + 1}/{repeats}" if repeats > 1 else ""
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
-                        measure_pass(cfg, gpu, engine, settings, cell, r, out, instance, plan,
-                                     baselines[cell.workload.id], prov)
+                        if measure_pass(cfg, gpu, engine, settings, cell, r, out, instance,
+                                        plan, baselines[cell.workload.id], prov, ledger):
+                            stopped.add(cell)
                         done += 1
     except EngineError as err:
         note(f"{iid}: engine failed: {err}; {done} pass(es) finished this run are kept")
@@ -263,7 +301,7 @@ def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any],
         "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
                      "output_tokens": cell.workload.output_tokens},
         "slo": baseline["slo"],
-        "repeats": int(cfg.load.repeats),
+        "repeats": adaptive.policy_from_cfg(cfg.load).cap,
         "repeats_done": 0,
         "max_throughput": None,
         "load_points": [],
@@ -275,27 +313,37 @@ def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any],
 
 def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
-                 baseline: dict[str, Any], prov: dict[str, Any]) -> None:
+                 baseline: dict[str, Any], prov: dict[str, Any],
+                 ledger: SpendLedger | None = None) -> bool:
     """One repeat of a cell; the first also searches the max throughput under SLO.
+    True when the cell needs no further repeat (``measure.adaptive``).
 
     Later repeats run the load points at the rates the first derived, so every repeat
     measures the same offered load; the summary is rewritten after each repeat (status
     ``partial`` until the last), so an interrupted run resumes at the next repeat.
     """
     cdir = cell.dir(out)
+    drop_unfinished_repeat(cdir, repeat)
     previous = read_summary(cell, out) if repeat > 0 else None
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
     sampler = engine.sampler(gpu)
-    ok = interrupted = False
+    ok = interrupted = stop = False
     try:
         with sampler:
+            if getattr(sampler, "energy_plan", None) is not None:
+                note(f"{label}: {describe_energy_reads(sampler.energy_plan)}")
             # Only named points (fractions of the max) need the search; a run of
             # absolute rates alone (load.points=[], load.rates_rps=[...]) skips it.
             if repeat == 0 and list(cfg.load.points):
+                prior = (cell_prior(out, cell.clock_label, cell.mhz, cell.workload,
+                                    cfg.model.name, int(cfg.instance.tp),
+                                    int(cfg.instance.max_batch), baseline["slo_obj"])
+                         if cfg.search.warm_start and not cfg.search.start_rps else None)
                 summary["max_throughput"], frames = search_max_throughput(
-                    cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label)
+                    cfg, settings, engine, cell.workload, baseline["slo_obj"], baseline, label,
+                    prior=prior)
             if cfg.search.every_repeat and list(cfg.load.points):
                 record_repeated_search(cfg, settings, engine, cell, baseline, label, repeat,
                                        summary, frames)
@@ -309,12 +357,10 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
         summary["repeats_done"] = repeat + 1
         summary["error"] = None
         ok = True
-    except EngineError as err:
-        summary["error"] = str(err)
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        # Ctrl-C, SIGTERM or a job time limit: not the cell's fault. Earlier repeats
-        # stay valid and a rerun resumes here; this pass's partial data is not kept.
+    except (EngineError, KeyboardInterrupt, SystemExit):
+        # The engine died, Ctrl-C, SIGTERM or a job time limit: not the cell's fault.
+        # Earlier repeats stay valid and a rerun resumes here; this pass's partial data
+        # (telemetry, requests) is not kept, so nothing of an aborted repeat is left.
         interrupted = True
         raise
     except GreenllmError as err:
@@ -325,7 +371,13 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
         note(f"cell {label} failed: {summary['error']}")
     finally:
         if ok:
-            summary["status"] = "ok" if repeat + 1 >= int(cfg.load.repeats) else "partial"
+            decision = adaptive.decide_summary(adaptive.policy_from_cfg(cfg.load), summary)
+            adaptive.record(summary, adaptive.policy_from_cfg(cfg.load), decision)
+            stop = decision.stop
+            if ledger is not None:
+                ledger.add_pass(summary, repeat, searched=repeat == 0)
+            summary["status"] = "ok" if stop else "partial"
+            summary["status"] = pass_status(summary, summary["status"])  # no max: not ok
         else:
             summary["status"] = "failed"
         # Interrupted: earlier repeats stay as written (status partial) and a cell with
@@ -334,14 +386,40 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
             telemetry = sampler.frame()
             summary["clock"]["achieved_mhz"] = achieved_clock(telemetry)
             summary["provenance"]["cell_finished_at"] = now_iso()
+            if getattr(sampler, "energy_plan", None) is not None:  # measured read cost, chosen period
+                summary.setdefault("energy_reads", {})[f"r{repeat}"] = sampler.energy_plan.to_dict()
             if frames:
                 atomic.write_parquet(cdir / f"requests.r{repeat}.parquet",
                                      pd.concat(frames, ignore_index=True))
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
+    return stop
 
 
+def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:
+    """The run's last line names every cell that is not ok (docs/measure.md)."""
+    warning = unmeasured_warning([(f"{c.clock_label}/{c.workload.id}", read_summary(c, out))
+                                  for c in cells])
+    if warning:
+        note(warning)
+
+
+def drop_unfinished_repeat(cdir: Path, repeat: int) -> None:
+    """Remove files of ``repeat`` left by an earlier run that was aborted mid-repeat, and
+    set a corrupt summary aside (kept, renamed) before it is measured again."""
+    for kind in ("requests", "telemetry"):
+        (cdir / f"{kind}.r{repeat}.parquet").unlink(missing_ok=True)
+    summary = cdir / "summary.json"
+    if summary.is_file():
+        try:
+            ok = isinstance(json.loads(summary.read_text()), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            aside = cdir / f"summary.corrupt-{time.strftime('%Y%m%dT%H%M%S')}.json"
+            summary.rename(aside)
+            note(f"{cdir}: unreadable summary.json kept as {aside.name}; measuring again")
 def record_repeated_search(cfg: MeasureCfg, settings: PointSettings, engine: Engine, cell: Cell,
                            baseline: dict[str, Any], label: str, repeat: int,
                            summary: dict[str, Any], frames: list[pd.DataFrame]) -> None:

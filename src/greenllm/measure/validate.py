@@ -5,10 +5,12 @@ Each failure is a one-line ConfigError that names the key to fix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from greenllm.engine.kinds import KINDS
 from greenllm.errors import ConfigError
+from greenllm.load.prompts import PROMPT_FORMATS
 from greenllm.measure.config import MeasureCfg, ModelShapeCfg
 
 ENGINES = KINDS
@@ -17,47 +19,62 @@ ARRIVALS = ("poisson", "gamma", "constant")
 
 
 def validate_static(cfg: MeasureCfg) -> None:
-    """Everything that can be checked from the config alone."""
+    """Everything that can be checked from the config alone (raises the first problem)."""
+    for problem in static_problems(cfg):
+        raise ConfigError(problem)
+
+
+def static_problems(cfg: MeasureCfg) -> Iterator[str]:
+    """Every problem found in the config alone, one line each (``measure.preflight``)."""
     if cfg.engine.kind not in ENGINES:
-        raise ConfigError(f"engine.kind={cfg.engine.kind!r}: must be one of {', '.join(ENGINES)}")
+        yield (f"engine.kind={cfg.engine.kind!r}: must be one of {', '.join(ENGINES)}")
     if cfg.engine.kind == "virtual":  # the simulated GPU model must exist before anything runs
         from greenllm.sim.gpu_models import simulated_gpu
 
-        simulated_gpu(str(cfg.gpu.name))
+        try:
+            simulated_gpu(str(cfg.gpu.name))
+        except ConfigError as err:
+            yield str(err)
+    if cfg.load.prompt_format not in PROMPT_FORMATS:
+        yield (f"load.prompt_format={cfg.load.prompt_format!r}: must be one of "
+               f"{', '.join(PROMPT_FORMATS)}")
     if cfg.clocks.mode not in CLOCK_MODES:
-        raise ConfigError(f"clocks.mode={cfg.clocks.mode!r}: must be pin or observe")
+        yield (f"clocks.mode={cfg.clocks.mode!r}: must be pin or observe")
     if cfg.model.load_format not in ("dummy", "real"):
-        raise ConfigError(f"model.load_format={cfg.model.load_format!r}: must be dummy or real")
-    validate_parallelism(cfg.model.shape, int(cfg.instance.tp))
+        yield (f"model.load_format={cfg.model.load_format!r}: must be dummy or real")
+    try:
+        validate_parallelism(cfg.model.shape, int(cfg.instance.tp))
+    except ConfigError as err:
+        yield str(err)
     if cfg.instance.max_batch < 1:
-        raise ConfigError(f"instance.max_batch={cfg.instance.max_batch}: must be at least 1")
+        yield (f"instance.max_batch={cfg.instance.max_batch}: must be at least 1")
     if cfg.clocks.mode == "pin":
         if not cfg.clocks.mhz:
-            raise ConfigError("clocks.mhz is empty: list the clocks to pin, or use clocks=observe")
+            yield ("clocks.mhz is empty: list the clocks to pin, or use clocks=observe")
         lo, hi = cfg.gpu.min_sm_clock_mhz, cfg.gpu.max_sm_clock_mhz
         for mhz in cfg.clocks.mhz:
             if not lo <= mhz <= hi:
-                raise ConfigError(
+                yield (
                     f"clocks.mhz has {mhz} MHz, outside {cfg.gpu.name}'s range {lo}-{hi} MHz"
                 )
     if cfg.load.arrival not in ARRIVALS:
-        raise ConfigError(f"load.arrival={cfg.load.arrival!r}: must be one of {', '.join(ARRIVALS)}")
+        yield (f"load.arrival={cfg.load.arrival!r}: must be one of {', '.join(ARRIVALS)}")
     if not list(cfg.load.points) and not list(cfg.load.rates_rps):
-        raise ConfigError("no load to run: load.points and load.rates_rps are both empty")
+        yield ("no load to run: load.points and load.rates_rps are both empty")
     for rate in cfg.load.rates_rps:
         if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0):
-            raise ConfigError(f"load.rates_rps has {rate!r}: rates must be numbers > 0 req/s")
+            yield (f"load.rates_rps has {rate!r}: rates must be numbers > 0 req/s")
     for name in cfg.load.points:
         if name not in cfg.load.fractions:
             known = ", ".join(cfg.load.fractions)
-            raise ConfigError(f"load.points has unknown load {name!r}; known: {known}")
+            yield (f"load.points has unknown load {name!r}; known: {known}")
     for name, frac in cfg.load.fractions.items():
         if not 0 < frac <= 1.5:
-            raise ConfigError(f"load.fractions.{name}={frac}: must be in (0, 1.5]")
+            yield (f"load.fractions.{name}={frac}: must be in (0, 1.5]")
     if not 0 < cfg.slo.percentile < 100:
-        raise ConfigError(f"slo.percentile={cfg.slo.percentile}: must be in (0, 100)")
+        yield (f"slo.percentile={cfg.slo.percentile}: must be in (0, 100)")
     if cfg.slo.scale < 1:
-        raise ConfigError(f"slo.scale={cfg.slo.scale}: must be >= 1 (a multiple of the alone latency)")
+        yield (f"slo.scale={cfg.slo.scale}: must be >= 1 (a multiple of the alone latency)")
 
 
 def validate_parallelism(shape: ModelShapeCfg, tp: int) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from greenllm.errors import ConfigError
 from greenllm.search.slo import MIN_ACHIEVED_FRACTION, Slo, slo_verdict
+from greenllm.search_outcome import search_flags
 
 DEFAULT_CONFIRM_REPEATS = 2
 DEFAULT_BOUNDARY_MARGIN = 0.10
@@ -97,10 +98,12 @@ class SearchResult:
         """The ``max_throughput`` block of ``summary.json``."""
         best = self.best_probe()
         tok_s = (best.metrics or {}).get("output_tok_s") if best is not None else None
-        return {"rps": self.rps, "output_tok_s": tok_s, "lower_rps": self.lower_rps,
-                "upper_rps": self.upper_rps, "converged": self.converged,
-                "stop_reason": self.stop_reason, "confirmations": self.n_confirmations,
-                "probes": [p.to_dict() for p in self.probes]}
+        block = {"rps": self.rps, "output_tok_s": tok_s, "lower_rps": self.lower_rps,
+                 "upper_rps": self.upper_rps, "converged": self.converged,
+                 "stop_reason": self.stop_reason, "confirmations": self.n_confirmations,
+                 "probes": [p.to_dict() for p in self.probes]}
+        block["flags"] = search_flags(block)  # no_max_throughput, unbracketed, not_converged
+        return block
 
 
 def probe_margin(result: ProbeResult, slo: Slo | None = None) -> float | None:

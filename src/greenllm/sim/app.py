@@ -29,7 +29,9 @@ _STATS_INTERVAL_S = 10.0
 def build_engine(cfg: ServerConfig, gpu: Any) -> BaseEngine:
     if cfg.fixed_ttft_s is not None:
         return FixedLatencyEngine(cfg.shape.vocab_size, cfg.fixed_ttft_s, cfg.fixed_tbt_s or 0.0)
-    perf = PerfModel(cfg.shape, GpuPerfSpec.h100_sxm(), cfg.tp, cfg.calibration,
+    # The simulated GPU's profile (h100-sxm, h200) picks the performance spec.
+    profile = getattr(getattr(gpu, "spec", None), "profile", "h100-sxm")
+    perf = PerfModel(cfg.shape, GpuPerfSpec.for_profile(profile), cfg.tp, cfg.calibration,
                      max_num_seqs=cfg.max_num_seqs)
     sched = Scheduler(cfg.max_num_seqs, cfg.max_num_batched_tokens)
     return ModelEngine(perf, sched, gpu, cfg.gpu_indices)

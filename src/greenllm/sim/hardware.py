@@ -43,6 +43,30 @@ class GpuPerfSpec:
             memory_bytes=80e9,
         )
 
+    @classmethod
+    def h200(cls) -> GpuPerfSpec:
+        # NVIDIA H200 datasheet (SXM): the H100's GH100 compute (1,979 TFLOP/s bf16 with
+        # sparsity -> 989.4 dense, same SM clocks: 345-1980 MHz on the lent H200) with
+        # 141 GB of HBM3e at 4.8 TB/s (H100: 3.35); NVLink 4 900 GB/s total. Nothing here
+        # is fitted to an H200 measurement yet (docs/calibration.md).
+        return cls(
+            name="NVIDIA H200 (simulated)",
+            peak_bf16_flops=989.4e12,
+            boost_clock_mhz=1980.0,
+            hbm_bandwidth_bps=4.8e12,
+            nvlink_bandwidth_bps=450e9,
+            memory_bytes=141e9,
+        )
+
+    @classmethod
+    def for_profile(cls, profile: str) -> GpuPerfSpec:
+        """The spec of a greenllm GPU profile name (``gpu.name``), e.g. ``h200``."""
+        makers = {"h100-sxm": cls.h100_sxm, "h200": cls.h200}
+        if profile not in makers:
+            raise ConfigError(f"no simulated performance spec for gpu profile {profile!r} "
+                              f"(simulated: {', '.join(makers)})")
+        return makers[profile]()
+
     def flops_at(self, sm_clock_mhz: float) -> float:
         """Peak dense bf16 FLOP/s at an SM clock (tensor throughput is clock-linear)."""
         return self.peak_bf16_flops * sm_clock_mhz / self.boost_clock_mhz
@@ -54,7 +78,7 @@ class Calibration:
 
     Fitted to the reference datasets reports/reference/h100-2026-11-25 and
     h100-2026-11-25-s2 (vLLM 0.26 on one H100 SXM at its own 1980 MHz clock: 1.1B, 7B
-    and 13B Llama shapes, max batch 4/16/64, workloads S-S/M-M/L-L at up to three loads) with ``python -m greenllm.sim.calibration_check``;
+    and 13B Llama shapes, max batch 4/16/64, workloads S-S/M-M/L-L at up to three loads) with ``python -m greenllm.calibrate.calibration_check``;
     the fit, its error per metric and what constrained it are in docs/calibration.md.
     Constants without a "fit" note keep their earlier, literature-based values.
     """

@@ -5,7 +5,7 @@ server, but time is a variable instead of the wall clock: a minute of load runs 
 well under a second and is exactly reproducible. ``python -m greenllm.sim.offline``
 prints the simulator's numbers beside the ones measured with vLLM on the lent H100
 (/work/shared/device/README.md) so calibration drift is visible; the full comparison
-with the committed reference dataset is ``python -m greenllm.sim.calibration_check``
+with the committed reference dataset is ``python -m greenllm.calibrate.calibration_check``
 (docs/calibration.md).
 """
 

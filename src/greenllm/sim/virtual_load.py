@@ -4,8 +4,8 @@ What ``greenllm measure`` does against a server (send a workload at a rate, redu
 requests and the energy of the steady window; find the highest rate that meets an SLO),
 done on ``greenllm.sim.offline.simulate_load`` instead: no server, no sleeping, exactly
 reproducible. Used by the calibration check against real measurements
-(``greenllm.sim.calibration_check``) and by the simulated clock sweep
-(``greenllm.sim.clock_sweep``).
+(``greenllm.calibrate.calibration_check``) and by the simulated clock sweep
+(``greenllm.calibrate.clock_sweep``).
 """
 
 from __future__ import annotations

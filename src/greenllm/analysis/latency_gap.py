@@ -1,0 +1,119 @@
+"""Where a latency gap between two clients comes from: saved runs in, a table out.
+
+``benchmarks/latency_gap.py`` runs several *arms* (greenllm's client with token-id or
+text prompts, with or without its extra request fields, and ``vllm bench serve``) in
+interleaved rounds against one server, and saves for each run the client's metrics under
+vLLM's definitions plus the server's own view of the same requests: the mean of each
+latency histogram of vLLM's Prometheus ``/metrics`` over the run (difference of
+``_sum`` over difference of ``_count``). This module turns those saved runs into
+per-arm medians, each arm's ratio to a reference arm with a bootstrap interval, and the
+split of client TTFT into what the engine saw (``server_ttft``: from the request's
+arrival in the engine, after the API server tokenized it) and the rest (HTTP, API
+server, tokenization, client) — the three hypotheses of issue 13 in numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from greenllm.analysis.compare import DEFAULT_TOLERANCE, compare_values
+from greenllm.prometheus_text import parse_counters
+
+# vLLM 0.26's request-latency histograms (vllm/v1/metrics/loggers.py), seconds.
+SERVER_HISTOGRAMS = (
+    "vllm:time_to_first_token_seconds",
+    "vllm:inter_token_latency_seconds",
+    "vllm:request_time_per_output_token_seconds",
+    "vllm:request_queue_time_seconds",
+    "vllm:request_prefill_time_seconds",
+    "vllm:request_decode_time_seconds",
+    "vllm:e2e_request_latency_seconds",
+)
+
+GAP_METRICS = ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "itl_p50_ms",
+               "itl_p99_ms", "e2e_p50_ms", "e2e_p99_ms", "ttft_mean_ms", "throughput_rps",
+               "server_ttft_mean_ms", "outside_engine_ttft_mean_ms",
+               "server_itl_mean_ms", "server_tpot_mean_ms")
+
+
+def histogram_means_ms(before: str, after: str,
+                       names: Sequence[str] = SERVER_HISTOGRAMS) -> dict[str, float]:
+    """Mean (ms) of each histogram over the requests that finished between two scrapes
+    of Prometheus text; a histogram with no new observation is left out."""
+    series = [f"{n}_{part}" for n in names for part in ("sum", "count")]
+    b, a = parse_counters(before, series), parse_counters(after, series)
+    out: dict[str, float] = {}
+    for name in names:
+        d_count = a.get(f"{name}_count", 0.0) - b.get(f"{name}_count", 0.0)
+        d_sum = a.get(f"{name}_sum", 0.0) - b.get(f"{name}_sum", 0.0)
+        if d_count > 0:
+            short = name.removeprefix("vllm:").removesuffix("_seconds")
+            out[f"server_{short}_mean_ms"] = 1000.0 * d_sum / d_count
+    return out
+
+
+def with_server_view(client: Mapping[str, float], server: Mapping[str, float]) -> dict[str, float]:
+    """Client metrics plus the server's means, and the part of the client's mean TTFT
+    that the engine did not see (``outside_engine_ttft_mean_ms``)."""
+    out = {**client, **server}
+    aliases = {"server_itl_mean_ms": "server_inter_token_latency_mean_ms",
+               "server_tpot_mean_ms": "server_request_time_per_output_token_mean_ms",
+               "server_ttft_mean_ms": "server_time_to_first_token_mean_ms"}
+    for alias, name in aliases.items():
+        if name in out:
+            out[alias] = out[name]
+    if "ttft_mean_ms" in out and "server_ttft_mean_ms" in out:
+        out["outside_engine_ttft_mean_ms"] = out["ttft_mean_ms"] - out["server_ttft_mean_ms"]
+    return out
+
+
+def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
+              metrics: Sequence[str] = GAP_METRICS,
+              tolerance: float = DEFAULT_TOLERANCE) -> list[dict[str, Any]]:
+    """One row per (rate, arm, metric): the arm's median over rounds, the reference
+    arm's, reference/arm with its 95 % bootstrap interval over rounds, and whether that
+    ratio is within ``tolerance``. ``runs`` are dicts with ``rate``, ``arm`` and
+    ``metrics``, as the benchmark saves them."""
+    by: dict[tuple[float, str], list[Mapping[str, float]]] = {}
+    for run in runs:
+        by.setdefault((float(run["rate"]), str(run["arm"])), []).append(run["metrics"])
+    rows = []
+    for (rate, arm), got in sorted(by.items()):
+        ref = by.get((rate, reference), [])
+        for metric in metrics:
+            a = [m[metric] for m in got if _finite(m.get(metric))]
+            r = [m[metric] for m in ref if _finite(m.get(metric))]
+            if not a:
+                continue
+            row: dict[str, Any] = {"rate": rate, "arm": arm, "metric": metric, "n": len(a),
+                                   "median": float(np.median(a))}
+            if r and arm != reference:
+                c = compare_values(metric, a, r, tolerance)
+                row.update(ref_median=c.median_b, ref_over_arm=c.ratio, lo=c.ratio_ci[0],
+                           hi=c.ratio_ci[1], within=c.within_tolerance,
+                           gap_exceeds_spread=c.gap_exceeds_spread)
+            rows.append(row)
+    return rows
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], reference: str) -> str:
+    """Markdown: one line per (rate, arm, metric)."""
+    out = [f"| rate | arm | metric | n | median | {reference} median | {reference}/arm "
+           "[95 % CI] | within 5 % |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "ref_over_arm" in r:
+            ratio = f"{r['ref_over_arm']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
+            ref, within = f"{r['ref_median']:.2f}", "yes" if r["within"] else "NO"
+        else:
+            ratio, ref, within = "", "", ""
+        out.append(f"| {r['rate']:g} | {r['arm']} | {r['metric']} | {r['n']} | "
+                   f"{r['median']:.2f} | {ref} | {ratio} | {within} |")
+    return "\n".join(out)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,499 @@
+"""The simulator against a reference dataset of real measurements, in virtual time.
+
+For every load point of every reference cell (``greenllm.calibrate.reference``) the offline
+simulator (``greenllm.sim.offline``) replays each measured repeat with the same instance
+shape, max batch, token budget, workload, rate, request count and arrival seed, at the
+clock the card ran at (observe mode: 1980 MHz), and reduces it the way ``greenllm
+measure`` reduced the real run: TTFT / TBT (every inter-token gap) / TPOT p50, and mean
+power and energy per output token over the same steady window (from the send after the
+first ``ramp_fraction`` of sends to the last send). Medians over repeats on both sides.
+For each cell it also bisects, in virtual time, the highest Poisson rate that meets the
+cell's own SLO (TTFT and TBT at the SLO percentile, >= 90 % of the offered rate
+achieved), with probes sized like the cell's search, and sets it beside the measured
+max throughput.
+
+    python -m greenllm.calibrate.calibration_check \
+        --reference reports/reference/h100-2026-11-25 \
+        --reference reports/reference/h100-2026-11-25-s2 \
+        [--out docs/calibration.md] [--no-search] [--calibration KEY=VALUE ...] \
+        [--gpu-profile h100-sxm|h200] [--gpu KEY=VALUE ...]
+
+``--reference`` may be given several times (several sets, e.g. the sessions of one
+card): their cells are pooled, each labelled with its set and instance folder. The
+simulated GPU is the reference cards' profile (``greenllm.gpu.profiles``: an H200 set is
+replayed on the simulated H200), or ``--gpu-profile``'s.
+
+``--out`` rewrites only the part of the file between the markers
+``<!-- calibration-check:begin -->`` and ``<!-- calibration-check:end -->`` (or writes the
+table alone when the file has no markers). Results and bounds: docs/calibration.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from greenllm.atomic import write_text
+from greenllm.calibrate.reference import RefCell, RefPoint, RefRepeat, load_reference
+from greenllm.errors import ConfigError, GreenllmError
+from greenllm.gpu.profiles import profile_for_gpu_name
+from greenllm.gpu.sim import SimGpuSpec
+from greenllm.sim.hardware import Calibration, GpuPerfSpec
+from greenllm.sim.perf_model import PerfModel
+from greenllm.sim.virtual_load import (
+    Arrivals,
+    ProbeSizing,
+    SloSpec,
+    VirtualInstance,
+    max_rate_under_slo,
+    point_metrics,
+    requests_alone,
+    start_rate_rps,
+)
+
+# Per load point, then per cell (max throughput). Keys of the comparison dicts.
+POINT_METRICS = ("ttft_p50_s", "tbt_p50_s", "tpot_p50_s", "power_mean_w", "j_per_token")
+# max_rps: against the search's result, the last rate that met the SLO (the bracket's
+# lower end: the true limit lies up to the bracket's width above it, so this error is
+# biased); max_rps_bracket: how far the simulated limit lies outside the measured
+# bracket [last rate that met the SLO, first that missed] (0 inside it).
+CELL_METRICS = ("max_rps", "max_rps_bracket")
+METRICS = POINT_METRICS + CELL_METRICS
+METRIC_LABELS = {
+    "ttft_p50_s": "TTFT p50",
+    "tbt_p50_s": "TBT p50",
+    "tpot_p50_s": "TPOT p50",
+    "power_mean_w": "mean power",
+    "j_per_token": "energy / output token",
+    "max_rps": "max throughput under SLO",
+    "max_rps_bracket": "max throughput, outside the measured bracket",
+}
+BEGIN_MARKER = "<!-- calibration-check:begin -->"
+END_MARKER = "<!-- calibration-check:end -->"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PointComparison:
+    cell: RefCell
+    point: str
+    rate_rps: float
+    n_repeats: int
+    ref: dict[str, float | None]
+    sim: dict[str, float | None]
+
+    def error(self, metric: str) -> float | None:
+        return rel_error(self.sim.get(metric), self.ref.get(metric))
+
+
+@dataclass
+class SearchComparison:
+    cell: RefCell
+    ref_rps: float | None
+    ref_lower_rps: float | None
+    ref_upper_rps: float | None
+    sim_rps: float | None
+    probes: int
+
+    def error(self, metric: str = "max_rps") -> float | None:
+        if metric == "max_rps_bracket":
+            return self.bracket_error()
+        return rel_error(self.sim_rps, self.ref_rps)
+
+    def bracket_error(self) -> float | None:
+        """0 if the simulated limit lies in the measured bracket, else its relative
+        distance to the nearer end (negative: below the last rate that met the SLO)."""
+        inside = self.in_interval
+        if inside is None:
+            return None
+        if inside:
+            return 0.0
+        assert self.sim_rps is not None and self.ref_lower_rps is not None
+        if self.sim_rps < self.ref_lower_rps:
+            return rel_error(self.sim_rps, self.ref_lower_rps)
+        return rel_error(self.sim_rps, self.ref_upper_rps)
+
+    @property
+    def in_interval(self) -> bool | None:
+        """Whether the simulated limit lies in the measured search's bracket."""
+        if self.sim_rps is None or self.ref_lower_rps is None:
+            return None
+        upper = self.ref_upper_rps if self.ref_upper_rps is not None else math.inf
+        return self.ref_lower_rps <= self.sim_rps <= upper
+
+
+@dataclass
+class MetricSummary:
+    metric: str
+    n: int
+    median_abs: float | None  # median |relative error| over rows
+    max_abs: float | None
+    median_signed: float | None  # the bias: median relative error
+
+
+@dataclass
+class CheckReport:
+    references: list[Path]
+    points: list[PointComparison]
+    searches: list[SearchComparison]
+    calibration: Calibration
+    gpu_profile: str = "h100-sxm"  # the simulated GPU (config/measure/gpu/<profile>.yaml)
+    gpu_names: tuple[str, ...] = ()  # the reference's cards, as NVML named them
+    elapsed_s: float = 0.0
+    summary: dict[str, MetricSummary] = field(default_factory=dict)
+    # the same per instance (``RefCell.instance_key``: set/instance folder)
+    by_instance: dict[str, dict[str, MetricSummary]] = field(default_factory=dict)
+
+
+def rel_error(sim: float | None, ref: float | None) -> float | None:
+    if sim is None or ref is None or ref == 0 or not (math.isfinite(sim) and math.isfinite(ref)):
+        return None
+    return (sim - ref) / ref
+
+
+# --- one load point, one search -------------------------------------------------------
+
+
+def _instance(perf: PerfModel, cell: RefCell, spec: SimGpuSpec) -> VirtualInstance:
+    # observe mode at the card's own clock: the real card held 1980 MHz through every
+    # window (p5 = p50 = 1980), also in the short idle gaps between iterations
+    return VirtualInstance(perf, cell.max_batch, cell.max_num_batched_tokens,
+                           clock_mhz=cell.clock_p50_mhz or spec.max_sm_clock_mhz,
+                           gpu_spec=spec)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(vals) if vals else None
+
+
+def simulate_point(perf: PerfModel, cell: RefCell, point: RefPoint,
+                   spec: SimGpuSpec) -> dict[str, float | None]:
+    """Medians over the point's repeats, each replayed with its own arrival schedule."""
+    inst = _instance(perf, cell, spec)
+    arrivals = Arrivals(cell.arrival, cell.arrival_cv)
+    per_repeat = [
+        point_metrics(inst.run(cell.input_tokens, cell.output_tokens,
+                               arrivals.offsets(r.rate_rps, r.n_requests, r.seed)),
+                      cell.output_tokens, cell.ramp_fraction)
+        for r in point.repeats
+    ]
+    return {m: _median([r[m] for r in per_repeat]) for m in POINT_METRICS}
+
+
+def reference_point(point: RefPoint) -> dict[str, float | None]:
+    def med(get: Callable[[RefRepeat], float | None]) -> float | None:
+        return _median([get(r) for r in point.repeats])
+
+    return {
+        "ttft_p50_s": med(lambda r: r.ttft_p50_s),
+        "tbt_p50_s": med(lambda r: r.tbt_p50_s),
+        "tpot_p50_s": med(lambda r: r.tpot_p50_s),
+        "power_mean_w": med(lambda r: r.power_mean_w),
+        "j_per_token": med(lambda r: r.j_per_token),
+    }
+
+
+def simulate_max_throughput(perf: PerfModel, cell: RefCell,
+                            spec: SimGpuSpec) -> tuple[float | None, int]:
+    """The cell's own SLO and probe sizing, bisected in virtual time from the rate
+    ``greenllm measure`` starts at (not from the measured answer)."""
+    if cell.slo_ttft_s is None or cell.slo_tbt_s is None:
+        return None, 0
+    s = cell.search
+    inst = _instance(perf, cell, spec)
+    start_rps = start_rate_rps(inst, requests_alone(inst, cell.input_tokens,
+                                                    cell.output_tokens))
+    return max_rate_under_slo(
+        inst, cell.input_tokens, cell.output_tokens,
+        SloSpec(cell.slo_ttft_s, cell.slo_tbt_s, cell.slo_percentile),
+        ProbeSizing(s.requests_per_probe, s.probe_min_duration_s, s.probe_max_duration_s),
+        start_rps=start_rps, seed=cell.load_seed + 1,
+        arrivals=Arrivals(cell.arrival, cell.arrival_cv))
+
+
+# --- the whole check ----------------------------------------------------------------
+
+
+def run_check(
+    reference: str | Path | Sequence[str | Path],
+    *,
+    calibration: Calibration | None = None,
+    gpu_spec: SimGpuSpec | None = None,
+    search: bool = True,
+    progress: Progress | None = None,
+    gpu_profile: str | None = None,
+    gpu_overrides: dict[str, str] | None = None,
+) -> CheckReport:
+    """Replay every cell of one reference set, or of several pooled (``reference`` a
+    list of set folders), and compare. The simulated GPU: ``gpu_spec``, else the
+    profile ``gpu_profile`` (default: the reference cards') with ``gpu_overrides``."""
+    t_start = time.monotonic()
+    roots = ([Path(reference)] if isinstance(reference, (str, Path))
+             else [Path(r) for r in reference])
+    if not roots:
+        raise ConfigError("no reference folder given")
+    cells = [c for root in roots for c in load_reference(root)]
+    cal = calibration or Calibration()
+    spec = gpu_spec or gpu_spec_with_overrides(gpu_overrides or {},
+                                               gpu_profile or reference_profile(cells))
+    report = CheckReport(references=roots, points=[], searches=[], calibration=cal,
+                         gpu_profile=spec.profile,
+                         gpu_names=tuple(sorted({c.gpu_name for c in cells if c.gpu_name})))
+    perfs: dict[tuple[str, int], PerfModel] = {}
+    for k, cell in enumerate(cells, 1):
+        key = (cell.model, cell.tp)
+        if key not in perfs:
+            perfs[key] = PerfModel(cell.shape, GpuPerfSpec.for_profile(spec.profile), cell.tp,
+                                   cal)
+        perf = perfs[key]
+        for point in cell.points:
+            report.points.append(PointComparison(
+                cell=cell, point=point.name, rate_rps=statistics.median(
+                    r.rate_rps for r in point.repeats),
+                n_repeats=len(point.repeats), ref=reference_point(point),
+                sim=simulate_point(perf, cell, point, spec)))
+        if search:
+            sim_rps, probes = simulate_max_throughput(perf, cell, spec)
+            report.searches.append(SearchComparison(
+                cell=cell, ref_rps=cell.search.rps, ref_lower_rps=cell.search.lower_rps,
+                ref_upper_rps=cell.search.upper_rps, sim_rps=sim_rps, probes=probes))
+        if progress:
+            progress(f"calibration check: {k}/{len(cells)} cells ({cell.label}), "
+                     f"{time.monotonic() - t_start:.1f} s")
+    report.summary = summarize(report)
+    for key in dict.fromkeys(c.instance_key for c in cells):
+        report.by_instance[key] = summarize(
+            report, lambda c, k=key: c.instance_key == k)  # type: ignore[misc]
+    report.elapsed_s = time.monotonic() - t_start
+    return report
+
+
+def summarize(report: CheckReport,
+              select: Callable[[RefCell], bool] | None = None) -> dict[str, MetricSummary]:
+    """Median/max |error| per metric over the rows (of the cells ``select`` keeps)."""
+    out: dict[str, MetricSummary] = {}
+    for metric in METRICS:
+        rows: Sequence[PointComparison | SearchComparison] = (
+            report.searches if metric in CELL_METRICS else report.points)
+        if select is not None:
+            rows = [r for r in rows if select(r.cell)]
+        errs = [e for e in (r.error(metric) for r in rows) if e is not None]
+        absolute = [abs(e) for e in errs]
+        out[metric] = MetricSummary(
+            metric=metric,
+            n=len(errs),
+            median_abs=statistics.median(absolute) if absolute else None,
+            max_abs=max(absolute) if absolute else None,
+            median_signed=statistics.median(errs) if errs else None,
+        )
+    return out
+
+
+# --- rendering ----------------------------------------------------------------------
+
+
+def _pct(err: float | None, digits: int = 0) -> str:
+    return "–" if err is None else f"{err * 100:+.{digits}f} %"
+
+
+def _val(value: float | None, scale: float, fmt: str) -> str:
+    return "–" if value is None else format(value * scale, fmt)
+
+
+_POINT_COLUMNS = (  # metric, header, scale, format
+    ("ttft_p50_s", "TTFT p50 ms", 1e3, ".1f"),
+    ("tbt_p50_s", "TBT p50 ms", 1e3, ".2f"),
+    ("tpot_p50_s", "TPOT p50 ms", 1e3, ".2f"),
+    ("power_mean_w", "mean W", 1.0, ".0f"),
+    ("j_per_token", "J/token", 1.0, ".3f"),
+)
+
+
+def _where(report: CheckReport, cell: RefCell) -> str:
+    """The instance folder, prefixed with its set when several sets are pooled."""
+    return cell.instance_key if len(report.references) > 1 else cell.source
+
+
+def render_markdown(report: CheckReport) -> str:
+    refs = ", ".join(f"`{r}`" for r in report.references)
+    lines = [
+        f"Reference: {refs} ({', '.join(report.gpu_names) or 'card not recorded'}); "
+        f"simulated as GPU profile `{report.gpu_profile}` in virtual time at the card's clock "
+        f"({report.elapsed_s:.0f} s on this machine). Errors are (sim − measured) / measured; "
+        "the summary uses their absolute values.",
+        "",
+        "| metric | rows | median \\|error\\| | max \\|error\\| | median error (bias) |",
+        "|---|---|---|---|---|",
+    ]
+    for metric in METRICS:
+        s = report.summary[metric]
+        lines.append(f"| {METRIC_LABELS[metric]} | {s.n} | {_pct(s.median_abs, 1).lstrip('+')} | "
+                     f"{_pct(s.max_abs).lstrip('+')} | {_pct(s.median_signed)} |")
+    if len(report.by_instance) > 1:
+        lines += [
+            "",
+            "Median \\|error\\| per instance (load points; max throughput: cells):",
+            "",
+            "| instance | points | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+            "|---|---|" + "---|" * len(METRICS),
+        ]
+        for key, summ in report.by_instance.items():
+            lines.append(f"| {key} | {summ[POINT_METRICS[0]].n} | " + " | ".join(
+                _pct(summ[m].median_abs).lstrip("+") for m in METRICS) + " |")
+    lines += [
+        "",
+        "Per load point: measured / simulated (error). Measured values are medians over the "
+        "point's repeats; each repeat is replayed with its own arrival seed.",
+        "",
+        "| instance folder | workload | load | req/s | rep | "
+        + " | ".join(h for _, h, _, _ in _POINT_COLUMNS) + " |",
+        "|---|---|---|---|---|" + "---|" * len(_POINT_COLUMNS),
+    ]
+    for p in report.points:
+        cols = [
+            f"{_val(p.ref[m], k, f)} / {_val(p.sim[m], k, f)} ({_pct(p.error(m))})"
+            for m, _, k, f in _POINT_COLUMNS
+        ]
+        lines.append(f"| {_where(report, p.cell)} | {p.cell.workload} | {p.point} | {p.rate_rps:.1f} | "
+                     f"{p.n_repeats} | " + " | ".join(cols) + " |")
+    if report.searches:
+        lines += [
+            "",
+            "Max throughput under each cell's own SLO (req/s): measured search result and its "
+            "bracket [last rate that met the SLO, first that missed], simulated bisection.",
+            "",
+            "| instance folder | workload | SLO TTFT / TBT p90 ms | measured | bracket | "
+            "simulated | error | in bracket |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for s in report.searches:
+            c = s.cell
+            slo = f"{_val(c.slo_ttft_s, 1e3, '.0f')} / {_val(c.slo_tbt_s, 1e3, '.1f')}"
+            bracket = (f"[{_val(s.ref_lower_rps, 1, '.1f')}, "
+                       f"{_val(s.ref_upper_rps, 1, '.1f')}]")
+            inside = {True: "yes", False: "no", None: "–"}[s.in_interval]
+            lines.append(f"| {_where(report, c)} | {c.workload} | {slo} | {_val(s.ref_rps, 1, '.1f')} | "
+                         f"{bracket} | {_val(s.sim_rps, 1, '.1f')} | {_pct(s.error())} | "
+                         f"{inside} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_into(path: Path, block: str, begin_marker: str = BEGIN_MARKER,
+               end_marker: str = END_MARKER) -> None:
+    """Replace the text between the markers of ``path`` (or write the block alone)."""
+    if path.is_file():
+        text = path.read_text()
+        begin, end = text.find(begin_marker), text.find(end_marker)
+        if begin >= 0 and end > begin:
+            new = text[:begin + len(begin_marker)] + "\n" + block + text[end:]
+            write_text(path, new)
+            return
+    write_text(path, f"{begin_marker}\n{block}{end_marker}\n")
+
+
+def emit(text: str, out: str | None, label: str, begin_marker: str = BEGIN_MARKER,
+         end_marker: str = END_MARKER) -> None:
+    """Print a generated markdown block; with ``out``, also write it between the markers."""
+    print(text, end="")
+    if out:
+        write_into(Path(out), text, begin_marker, end_marker)
+        print(f"{label}: wrote {out}", file=sys.stderr)
+
+
+def check_out(out: str | None) -> None:
+    """Fail before the work when ``--out`` cannot be written."""
+    if out and not Path(out).resolve().parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {Path(out).resolve().parent} does not exist")
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--calibration wants KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def reference_profile(cells: Sequence[RefCell]) -> str:
+    """The one GPU profile of the reference's cards (by their NVML names)."""
+    names = sorted({c.gpu_name for c in cells if c.gpu_name})
+    profiles = {profile_for_gpu_name(n) for n in names}
+    if len(profiles) != 1 or None in profiles:
+        raise ConfigError("cannot tell one GPU profile from the reference's cards "
+                          f"({', '.join(names) or 'no GPU name recorded'}): give --gpu-profile")
+    return str(profiles.pop())
+
+
+def gpu_spec_with_overrides(overrides: dict[str, str], profile: str = "h100-sxm") -> SimGpuSpec:
+    """The shipped ``SimGpuSpec`` of ``profile`` with some numeric constants replaced."""
+    base = SimGpuSpec.for_profile(profile)
+    values: dict[str, float] = {}
+    for key, raw in overrides.items():
+        current = getattr(base, key, None)
+        if key not in SimGpuSpec.__dataclass_fields__ or isinstance(current, (bool, str)):
+            known = sorted(k for k, v in dataclasses.asdict(base).items()
+                           if not isinstance(v, (bool, str)))
+            raise ConfigError(f"unknown numeric SimGpuSpec constant {key}; known: "
+                              f"{', '.join(known)}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"SimGpuSpec constant {key}={raw!r} is not a number") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"SimGpuSpec constant {key}={value} must be >= 0")
+        values[key] = type(current)(value) if isinstance(current, int) else value
+    return dataclasses.replace(base, **values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m greenllm.calibrate.calibration_check",
+        description="Replay a reference dataset of measured cells in the simulator (virtual "
+        "time) and print the error per metric.")
+    p.add_argument("--reference", required=True, action="append", metavar="DIR",
+                   help="a reference set, e.g. reports/reference/h100-2026-11-25; repeat "
+                   "it to pool several sets")
+    p.add_argument("--out", metavar="MD", help="write the tables into this Markdown file "
+                   "(between its calibration-check markers, if it has them)")
+    p.add_argument("--no-search", action="store_true",
+                   help="skip the max-throughput bisection (faster)")
+    p.add_argument("--calibration", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a greenllm.sim.hardware.Calibration constant (repeatable)")
+    p.add_argument("--gpu-profile", metavar="NAME",
+                   help="simulate this GPU profile (h100-sxm, h200; config/measure/gpu/); "
+                   "default: the reference cards' own")
+    p.add_argument("--gpu", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a numeric greenllm.gpu.sim.SimGpuSpec constant, e.g. "
+                   "power_limit_tau_s=0.05 (repeatable)")
+    args = p.parse_args(argv)
+    try:
+        cal = Calibration().with_overrides(_parse_overrides(args.calibration))
+        overrides = _parse_overrides(args.gpu)
+        if args.gpu_profile:  # a bad name or constant fails before any reading
+            gpu_spec_with_overrides(overrides, args.gpu_profile)
+        for ref in args.reference:
+            if not Path(ref).is_dir():
+                raise ConfigError(f"reference folder not found: {ref}")
+        check_out(args.out)
+        report = run_check(args.reference, calibration=cal, gpu_profile=args.gpu_profile,
+                           gpu_overrides=overrides, search=not args.no_search,
+                           progress=lambda m: print(m, file=sys.stderr, flush=True))
+        emit(render_markdown(report), args.out, "calibration check")
+    except GreenllmError as err:
+        print(f"greenllm: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Adaptive repeats: repeat a cell until its metrics' intervals are tight enough.
+
+A fixed repeat count spends the same GPU time on a cell whose energy per token agrees to
+0.5 % after three runs as on one that wanders by 10 %. Instead each metric gets a target
+95 % CI half-width, relative to its median (``load.ci_targets``, e.g. TTFT p50 within
++-5 %, energy per output token within +-2 %). After every repeat the cell's intervals
+are computed exactly as the statistics table computes them
+(``greenllm.analysis.uncertainty.median_ci``: percentile bootstrap of the median over
+repeats, none below 3 repeats); the cell stops once every target of every load point is
+met (``targets_met``) or at ``load.max_repeats`` (``cap``). ``load.repeats=N`` keeps the
+old fixed count (``fixed``).
+
+Pure policy, no I/O: ``greenllm measure`` and the virtual-time campaign benchmark
+(``benchmarks/campaign_cost.py``) both decide with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, median_ci
+from greenllm.errors import ConfigError
+
+# The issue's defaults: latency within +-5 %, energy within +-2 % (95 % CI half-widths).
+DEFAULT_CI_TARGETS: dict[str, float] = {
+    "ttft_p50_s": 0.05,
+    "tbt_p50_s": 0.05,
+    "energy_per_output_token_j": 0.02,
+}
+DEFAULT_MAX_REPEATS = 5
+
+STOP_TARGETS_MET = "targets_met"
+STOP_CAP = "cap"
+STOP_FIXED = "fixed"
+
+
+@dataclass(frozen=True)
+class RepeatPolicy:
+    """How many times a cell's load points are repeated (see module)."""
+
+    fixed: int | None = None  # load.repeats=N: exactly N, no targets
+    targets: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CI_TARGETS))
+    max_repeats: int = DEFAULT_MAX_REPEATS
+
+    @property
+    def adaptive(self) -> bool:
+        return self.fixed is None
+
+    @property
+    def cap(self) -> int:
+        """The most repeats a cell can get under this policy."""
+        return self.fixed if self.fixed is not None else self.max_repeats
+
+    @property
+    def min_repeats(self) -> int:
+        """Below this there is no interval to judge (the statistics table gives none)."""
+        return self.cap if self.fixed is not None else min(MIN_REPEATS_FOR_CI, self.cap)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": "adaptive" if self.adaptive else "fixed", "fixed": self.fixed,
+                "targets": dict(self.targets) if self.adaptive else {},
+                "max_repeats": self.cap}
+
+
+def repeat_policy(repeats: Any, targets: Mapping[str, Any] | None,
+                  max_repeats: Any) -> RepeatPolicy:
+    """The policy from ``load.repeats`` / ``load.ci_targets`` / ``load.max_repeats``.
+
+    One-line ``ConfigError`` for a target <= 0 or a cap below 2 (before any GPU time).
+    """
+    if repeats is not None:
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ConfigError(f"load.repeats must be a positive integer or null "
+                              f"(adaptive), got {repeats!r}")
+        return RepeatPolicy(fixed=int(repeats), targets={}, max_repeats=int(repeats))
+    if isinstance(max_repeats, bool) or not isinstance(max_repeats, int) or max_repeats < 2:
+        raise ConfigError(f"load.max_repeats must be an integer >= 2 (a CI needs repeats), "
+                          f"got {max_repeats!r}")
+    clean: dict[str, float] = {}
+    for metric, width in dict(targets or {}).items():
+        try:
+            value = float(width)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"load.ci_targets.{metric} must be a relative half-width > 0 "
+                              f"(e.g. 0.05 for +-5 %), got {width!r}")
+        clean[str(metric)] = value
+    if not clean:
+        raise ConfigError("load.ci_targets is empty: give at least one metric's target "
+                          "or set load.repeats=N for a fixed count")
+    return RepeatPolicy(fixed=None, targets=clean, max_repeats=int(max_repeats))
+
+
+def policy_from_cfg(load: Any) -> RepeatPolicy:
+    """``repeat_policy`` from the ``load`` group of the measure config (or any object
+    with ``repeats``, ``ci_targets``, ``max_repeats``)."""
+    targets = getattr(load, "ci_targets", None)
+    return repeat_policy(getattr(load, "repeats", None),
+                         dict(targets) if targets is not None else None,
+                         getattr(load, "max_repeats", DEFAULT_MAX_REPEATS))
+
+
+# Student t 97.5 % quantiles by degrees of freedom (1..12; beyond, 2.18 is within 3 %)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179)
+
+
+def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
+    """Half the 95 % CI, relative to the median; None while there is no interval
+    (fewer than 3 finite values) or the median is 0.
+
+    The larger of two intervals: the statistics table's (percentile bootstrap of the
+    median) and a Student t interval of the mean. At 3-5 repeats the bootstrap interval
+    is about the sample's range, which three values that happen to agree make narrow by
+    chance; stopping on it alone would pick those cells (optional stopping) and report
+    intervals narrower than the noise. The t interval widens with few repeats
+    (t = 4.3 at n = 3), so a cell stops only when its spread is genuinely small.
+    """
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    arr = arr[np.isfinite(arr)]
+    lo, hi = median_ci(arr)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    med = float(np.median(arr))
+    if med == 0:
+        return None
+    t = _T975[min(arr.size - 2, len(_T975) - 1)]
+    t_half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    return max((hi - lo) / 2.0, t_half) / abs(med)
+
+
+@dataclass(frozen=True)
+class RepeatDecision:
+    stop: bool
+    reason: str | None  # targets_met | cap | fixed; None while going on
+    # (load point, metric) -> relative half-width reached (None: no interval yet)
+    widths: dict[tuple[str, str], float | None]
+
+    def widths_dict(self) -> dict[str, dict[str, float | None]]:
+        out: dict[str, dict[str, float | None]] = {}
+        for (point, metric), w in self.widths.items():
+            out.setdefault(point, {})[metric] = w
+        return out
+
+
+def decide(policy: RepeatPolicy, values: Mapping[tuple[str, str], Sequence[float]],
+           repeats_done: int) -> RepeatDecision:
+    """Stop or go on after ``repeats_done`` repeats of a cell.
+
+    ``values[(load point, metric)]`` holds the metric's value of each repeat so far. A
+    metric never measured at a point (all None, e.g. no energy window) cannot meet its
+    target: the cell goes on to the cap, where the statistics say the CI is missing.
+    """
+    widths = {key: relative_half_width(vals) for key, vals in values.items()
+              if key[1] in policy.targets}
+    if policy.fixed is not None:
+        done = repeats_done >= policy.fixed
+        return RepeatDecision(done, STOP_FIXED if done else None, widths)
+    met = repeats_done >= policy.min_repeats and bool(widths) and all(
+        w is not None and w <= policy.targets[metric] for (_, metric), w in widths.items())
+    if met:
+        return RepeatDecision(True, STOP_TARGETS_MET, widths)
+    if repeats_done >= policy.cap:
+        return RepeatDecision(True, STOP_CAP, widths)
+    return RepeatDecision(False, None, widths)
+
+
+def summary_values(load_points: Iterable[Mapping[str, Any]],
+                   metrics: Iterable[str]) -> dict[tuple[str, str], list[float]]:
+    """``values`` for ``decide`` from a cell summary's ``load_points`` (all repeats)."""
+    from greenllm.analysis.flatten import _load_point_fields
+
+    wanted = list(metrics)
+    out: dict[tuple[str, str], list[float]] = {}
+    for lp in load_points:
+        if lp.get("rate_rps") is None:  # no max throughput: nothing was measured
+            continue
+        row = _load_point_fields(dict(lp))
+        for metric in wanted:
+            value = row.get(metric)
+            out.setdefault((str(lp["name"]), metric), []).append(
+                float(value) if value is not None else math.nan)
+    return out
+
+
+def decide_summary(policy: RepeatPolicy, summary: Mapping[str, Any]) -> RepeatDecision:
+    """``decide`` on a cell's summary.json as written after a repeat."""
+    values = summary_values(summary.get("load_points") or [], policy.targets)
+    return decide(policy, values, int(summary.get("repeats_done") or 0))
+
+
+def record(summary: dict[str, Any], policy: RepeatPolicy, decision: RepeatDecision) -> None:
+    """Write the policy and the decision into the cell summary (``repeat_policy``)."""
+    summary["repeat_policy"] = {**policy.to_dict(), "stopped": decision.reason,
+                                "half_widths": decision.widths_dict()}

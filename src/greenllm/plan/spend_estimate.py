@@ -1,0 +1,151 @@
+"""The expected GPU-hours of a plan under its repeat and search policies.
+
+``estimate`` is an upper bound (every probe and load point at its longest, every cell at
+the repeat cap). This is the expected spend a user budgets for: each cell's capacity
+is predicted by the simulator (``greenllm.sim``, virtual time, no GPU), which sizes its
+probes and load points (``requests / rate`` within the min/max durations); the counts
+come from the policies:
+
+* repeats: the fixed ``load.repeats``; for adaptive repeats, the fewest (>= 3, <= the
+  cap) whose Student t interval meets the tightest target at the run-to-run noise
+  ``noise_cv`` (coefficient of variation of a metric over repeats: about 10 % on the
+  lent H100, docs/uncertainty.md; the simulator's arrival draws alone give 1-10 %);
+* probes: ``EXPECTED_COLD_PROBES`` for a cold search, ``EXPECTED_WARM_PROBES`` for a
+  warm one (first clock of a workload: ``EXPECTED_FIRST_WARM_PROBES``), counts measured
+  over the paper grid by ``benchmarks/campaign_cost.py``;
+* overheads: one engine start per instance, SLO baselines, and per repeat and clock a
+  clock settle and the warm-up requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from greenllm.plan.estimate import (
+    _CLOCK_SETTLE_S,
+    _ENGINE_START_BASE_S,
+    _ENGINE_START_PER_BPARAM_S,
+    load_measure_groups,
+    model_params,
+)
+from greenllm.plan.grid import Instance, Plan
+
+# Probes per search measured over the paper grid on the simulator (campaign_cost.py)
+EXPECTED_COLD_PROBES = 5.5
+EXPECTED_WARM_PROBES = 3.5
+EXPECTED_FIRST_WARM_PROBES = 6.0
+DEFAULT_NOISE_CV = 0.10
+
+
+def expected_repeats(targets: Mapping[str, float], cap: int, noise_cv: float) -> int:
+    """Fewest repeats n in [3, cap] with t(n-1) * cv / sqrt(n) <= the tightest target."""
+    from greenllm.measure.adaptive import _T975
+
+    tightest = min(targets.values())
+    for n in range(3, cap + 1):
+        t = _T975[min(n - 2, len(_T975) - 1)]
+        if t * noise_cv / n ** 0.5 <= tightest:
+            return n
+    return cap
+
+
+@dataclass(frozen=True)
+class ExpectedInstance:
+    instance_id: str
+    gpus: int
+    held_s: float
+    window_s: float
+    probes: float
+    repeats: int
+
+    @property
+    def gpu_h(self) -> float:
+        return self.gpus * self.held_s / 3600.0
+
+
+def with_measure_defaults(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The search/load/slo groups over the measure schema's own defaults (what a run
+    gets for a key no profile sets)."""
+    from dataclasses import asdict
+
+    from greenllm.measure.config import LoadCfg, SearchCfg, SloCfg
+
+    base = {"search": asdict(SearchCfg()), "load": asdict(LoadCfg()), "slo": asdict(SloCfg())}
+    return {k: {**base[k], **dict(groups.get(k) or {})} for k in base}
+
+
+def _duration(rate: float, requests: int, min_s: float, max_s: float) -> float:
+    return min(max(requests / rate, min_s), max_s)
+
+
+def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
+                      clocks_mhz: list[int], warm: bool,
+                      noise_cv: float = DEFAULT_NOISE_CV) -> ExpectedInstance:
+    from greenllm.calibrate.clock_sweep import baseline_slo, shape_of
+    from greenllm.load.shapes import SHAPES
+    from greenllm.load.workloads import parse_workload
+    from greenllm.sim.hardware import GpuPerfSpec
+    from greenllm.sim.perf_model import PerfModel
+    from greenllm.sim.virtual_load import ProbeSizing, VirtualInstance, max_rate_under_slo
+
+    search, load, slo = groups["search"], groups["load"], groups["slo"]
+    perf = PerfModel(shape_of(inst.model), GpuPerfSpec.h100_sxm(), inst.tp)
+    params = model_params(SHAPES[inst.model])
+    held = _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
+    window = 0.0
+    fixed = load.get("repeats")
+    repeats = int(fixed) if fixed is not None else expected_repeats(
+        dict(load.get("ci_targets") or {"ttft_p50_s": 0.05}), int(load.get("max_repeats", 8)),
+        noise_cv)
+    fractions = {"low": 0.25, "medium": 0.5, "high": 0.9, **dict(load.get("fractions") or {})}
+    sizing = ProbeSizing(int(search["requests_per_probe"]), float(search["probe_min_duration_s"]),
+                         float(search["probe_max_duration_s"]))
+    top = max(clocks_mhz)
+    probes_total = 0.0
+    for wid in inst.workloads:
+        wl = parse_workload(wid)
+        slo_spec, start = baseline_slo(VirtualInstance(perf, inst.max_batch, clock_mhz=top), wl,
+                                       float(slo.get("scale", 3.0)),
+                                       float(slo.get("percentile", 90.0)))
+        alone_e2e = slo_spec.ttft_s / float(slo.get("scale", 3.0)) + wl.output_tokens * (
+            slo_spec.tbt_s / float(slo.get("scale", 3.0)))
+        held += int(slo.get("baseline_requests", 5)) * alone_e2e
+        for k, mhz in enumerate(clocks_mhz):
+            cap, _ = max_rate_under_slo(VirtualInstance(perf, inst.max_batch, clock_mhz=mhz),
+                                        wl.input_tokens, wl.output_tokens, slo_spec, sizing,
+                                        start_rps=start)
+            cap = cap or float(search["min_rps"])
+            n_probes = (EXPECTED_FIRST_WARM_PROBES if k == 0 else EXPECTED_WARM_PROBES) \
+                if warm else EXPECTED_COLD_PROBES
+            probe_s = n_probes * (_duration(cap, sizing.requests, sizing.min_duration_s,
+                                             sizing.max_duration_s) + alone_e2e)
+            points_s = repeats * sum(
+                _duration(float(fractions[p]) * cap, int(load.get("requests_per_point", 200)),
+                          float(load.get("min_duration_s", 10.0)), float(load["max_duration_s"]))
+                + alone_e2e for p in inst.loads)
+            probes_total += n_probes
+            window += probe_s + points_s
+    warm_n = int(load.get("warmup_requests", 8))
+    per_clock = _CLOCK_SETTLE_S + (warm_n / max(1.0, warm_n / 2.0) if warm_n else 0.0)
+    held += window + repeats * len(clocks_mhz) * per_clock
+    return ExpectedInstance(inst.id, inst.gpus, held, window, probes_total, repeats)
+
+
+def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | None = None,
+                   noise_cv: float = DEFAULT_NOISE_CV,
+                   load_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Expected GPU-hours of the plan (see module); observe mode counts one clock."""
+    groups = with_measure_defaults(load_measure_groups(root, plan.config))
+    groups["load"] = {**groups["load"], **dict(load_overrides or {})}
+    clocks = [int(m) for m in plan.config["clocks"].get("mhz") or [1980]]
+    if plan.config["clocks"]["mode"] == "observe":
+        clocks = [max(clocks)]
+    warm = bool(groups["search"].get("warm_start", True)) if warm is None else warm
+    per = [expected_instance(i, groups, clocks, warm, noise_cv) for i in plan.instances]
+    return {"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise_cv, "warm_search": warm,
+            "repeats": sorted({e.repeats for e in per}),
+            "gpu_h_in_windows": sum(e.gpus * e.window_s for e in per) / 3600.0,
+            "engine_starts": len(per), "instances": per}

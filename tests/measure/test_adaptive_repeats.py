@@ -1,0 +1,156 @@
+"""Adaptive repeats: a cell stops when its CI targets are met, or at the cap, and says which."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from greenllm.analysis.uncertainty import median_ci
+from greenllm.errors import ConfigError
+from greenllm.measure import adaptive
+from greenllm.measure.adaptive import STOP_CAP, STOP_FIXED, STOP_TARGETS_MET, decide
+
+
+def _noisy(n: int, cv: float, seed: int = 0) -> list[float]:
+    return list(1.0 + cv * np.random.default_rng(seed).standard_normal(n))
+
+
+def test_half_width_is_the_statistics_tables_interval():
+    values = [1.0, 1.1, 0.95, 1.02]
+    lo, hi = median_ci(values)
+    width = adaptive.relative_half_width(values)
+    assert width >= (hi - lo) / 2 / np.median(values)  # never narrower than the table's CI
+    t_half = 3.182 * np.std(values, ddof=1) / 2 / np.median(values)
+    assert width == pytest.approx(max(t_half, (hi - lo) / 2 / np.median(values)))
+    assert adaptive.relative_half_width([1.0, 1.1]) is None  # no CI below 3 repeats
+
+
+def test_three_values_that_agree_by_chance_need_more_than_their_range():
+    # CV 10 %: a third of triples lie within +-5 % by chance; the bootstrap interval
+    # (their range) would stop them, the t interval asks for 2-3x less spread first
+    rng = np.random.default_rng(7)
+    stopped_by_range = stopped = 0
+    for _ in range(500):
+        v = 1.0 + 0.1 * rng.standard_normal(3)
+        lo, hi = median_ci(v)
+        stopped_by_range += (hi - lo) / 2 / np.median(v) <= 0.05
+        stopped += adaptive.relative_half_width(v) <= 0.05
+    assert stopped_by_range > 100 and stopped < stopped_by_range / 3
+
+
+def test_tight_metric_stops_at_three_noisy_one_runs_to_the_cap():
+    policy = adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 6)
+    tight = {("medium", "ttft_p50_s"): _noisy(3, 0.005)}
+    d = decide(policy, tight, 3)
+    assert d.stop and d.reason == STOP_TARGETS_MET
+    assert d.widths[("medium", "ttft_p50_s")] < 0.05
+    # two repeats never stop an adaptive cell: there is no interval yet
+    assert not decide(policy, {k: v[:2] for k, v in tight.items()}, 2).stop
+    noisy = {("medium", "ttft_p50_s"): _noisy(5, 0.3)}
+    assert not decide(policy, noisy, 5).stop
+    d = decide(policy, {("medium", "ttft_p50_s"): _noisy(6, 0.3)}, 6)
+    assert d.stop and d.reason == STOP_CAP and d.widths[("medium", "ttft_p50_s")] > 0.05
+
+
+def test_every_point_and_metric_must_meet_its_target():
+    policy = adaptive.repeat_policy(None, {"ttft_p50_s": 0.05, "energy_per_output_token_j": 0.02}, 8)
+    values = {("low", "ttft_p50_s"): _noisy(4, 0.001), ("medium", "ttft_p50_s"): _noisy(4, 0.001),
+              ("medium", "energy_per_output_token_j"): _noisy(4, 0.05, seed=3)}
+    assert not decide(policy, values, 4).stop
+    # a metric never measured (no energy window: NaN) cannot meet its target
+    values[("medium", "energy_per_output_token_j")] = [math.nan] * 4
+    assert not decide(policy, values, 4).stop
+
+
+def test_fixed_count_is_kept_as_an_option():
+    policy = adaptive.repeat_policy(5, None, 8)
+    assert not policy.adaptive and policy.cap == 5
+    assert not decide(policy, {}, 4).stop
+    d = decide(policy, {}, 5)
+    assert d.stop and d.reason == STOP_FIXED
+
+
+@pytest.mark.parametrize(("repeats", "targets", "cap", "message"), [
+    (None, {"ttft_p50_s": 0.0}, 5, "ci_targets.ttft_p50_s must be a relative half-width > 0"),
+    (None, {"ttft_p50_s": -0.1}, 5, "> 0"),
+    (None, {"ttft_p50_s": "wide"}, 5, "> 0"),
+    (None, {"ttft_p50_s": 0.05}, 1, "load.max_repeats must be an integer >= 2"),
+    (None, {}, 5, "ci_targets is empty"),
+    (0, None, 5, "load.repeats must be a positive integer"),
+])
+def test_bad_policy_is_one_line(repeats, targets, cap, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        adaptive.repeat_policy(repeats, targets, cap)
+    assert "\n" not in str(err.value)
+
+
+def test_summary_values_follow_the_cells_table_names():
+    lps = [{"name": "medium", "repeat": r, "rate_rps": 2.0, "ttft_s": {"p50": 0.1 + r / 100},
+            "energy": {"energy_per_output_token_j": 0.5}} for r in range(3)]
+    lps.append({"name": "high", "repeat": 0, "rate_rps": None, "flags": ["no_max_throughput"]})
+    values = adaptive.summary_values(lps, ["ttft_p50_s", "energy_per_output_token_j"])
+    assert values[("medium", "ttft_p50_s")] == pytest.approx([0.10, 0.11, 0.12])
+    assert values[("medium", "energy_per_output_token_j")] == [0.5] * 3
+    assert not any(point == "high" for point, _ in values)
+
+
+# --- end to end on the simulated GPU + engine ----------------------------------------
+
+TINY = [
+    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]", "clocks.mhz=[1980]",
+    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
+    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
+    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
+    "slo.baseline_requests=2", "load.repeats=null",
+    # an absolute rate: no search, so every repeat has a measured point to judge
+    "load.points=[]", "load.rates_rps=[3]",
+]
+
+
+# Hydra merges a mapping override into the default targets: loosen all three.
+LOOSE = "load.ci_targets={ttft_p50_s:10.0,tbt_p50_s:10.0,energy_per_output_token_j:10.0}"
+
+
+def _measure(tmp_path, *overrides):
+    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
+    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
+            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
+    from greenllm.analysis.cells import load_summary
+    from greenllm.analysis.flatten import rows_to_frame, summary_rows
+
+    run = _measure(tmp_path, "load.max_repeats=3", "load.ci_targets={ttft_p50_s:1e-9}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert s["status"] == "ok" and s["repeats_done"] == 3
+    assert s["repeat_policy"]["stopped"] == STOP_CAP
+    assert s["repeat_policy"]["half_widths"]["r3"]["ttft_p50_s"] > 1e-9
+    table = rows_to_frame(summary_rows(s, path))
+    assert set(table["repeat_stop"]) == {STOP_CAP} and sorted(table["repeat"]) == [0, 1, 2]
+    # loose targets: stopped at the first interval (3 repeats), and a rerun measures nothing
+    loose = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE)
+    assert loose.returncode == 0, loose.stderr[-2000:]
+    (path,) = (tmp_path / "b/raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert s["repeats_done"] == 3 and s["repeat_policy"]["stopped"] == STOP_TARGETS_MET
+    again = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE)
+    assert "1/1 cells already measured, 0 to go" in again.stderr
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("load.max_repeats=1", "load.max_repeats must be an integer >= 2"),
+    ("load.ci_targets={energy_per_output_token_j:0}", "must be a relative half-width > 0"),
+])
+def test_bad_policy_stops_measure_before_the_engine(tmp_path, override, message):
+    run = _measure(tmp_path, override)
+    assert run.returncode != 0
+    assert message in run.stderr and not (tmp_path / "raw/engine.log").exists()

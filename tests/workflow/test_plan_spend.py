@@ -1,0 +1,44 @@
+"""`greenllm plan`'s expected GPU-hours agree with what a run on the simulator spends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from greenllm import plan as gplan
+from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign
+from greenllm.measure.adaptive import repeat_policy
+from greenllm.plan.spend_estimate import expected_repeats, expected_spend, with_measure_defaults
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_expected_repeats_follow_the_noise_and_the_cap():
+    assert expected_repeats({"ttft_p50_s": 0.05}, 8, 0.005) == 3
+    assert expected_repeats({"ttft_p50_s": 0.05}, 8, 0.04) == 5  # t(4) 0.04 / sqrt(5) < 5 %
+    assert expected_repeats({"ttft_p50_s": 0.05, "e": 0.02}, 8, 0.10) == 8  # the cap
+
+
+def test_plan_and_a_simulated_run_agree_within_20_percent():
+    plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
+    groups = with_measure_defaults(gplan.load_measure_groups(ROOT, plan.config))
+    over = {"repeats": None, "ci_targets": {"ttft_p50_s": 0.5}, "max_repeats": 6}
+    load = {**groups["load"], **over}
+    policy = CampaignPolicy("adaptive", repeat_policy(None, over["ci_targets"], 6), True)
+    run = run_campaign(plan, Settings(groups["search"], load, groups["slo"]), policy)
+    expected = expected_spend(plan, ROOT, warm=True, noise_cv=0.05, load_overrides=over)
+    assert run.engine_starts == expected["engine_starts"] == len(plan.instances)
+    assert run.gpu_s_held / 3600 == pytest.approx(expected["gpu_h"], rel=0.20)
+    assert run.gpu_s_in_windows < run.gpu_s_held
+    # the run really went adaptive: every cell stopped on its (loose) target at 3 repeats
+    assert run.stops() == {"targets_met": len(plan.cells)}
+    assert expected["repeats"] == [3]
+
+
+def test_plan_cli_prints_the_expected_spend(capsys):
+    from greenllm.cli.main import main
+
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected"]) == 0
+    out = capsys.readouterr().out
+    assert "expected under the policies:" in out and "GPU-hours" in out
