@@ -12,7 +12,7 @@ from greenllm.analysis.claim_helpers import (
     NOT_CONSISTENT,
     NOT_MEASURABLE,
 )
-from greenllm.analysis.claims import CLAIM_COLUMNS, compute_claims, write_claims
+from greenllm.analysis.claims import ALL_CLAIMS, CLAIM_COLUMNS, compute_claims, write_claims
 from greenllm.analysis.paper_claims import CLAIMS
 from greenllm.analysis.studies import parse_studies
 
@@ -23,9 +23,12 @@ def claims(grid_table, studies) -> pd.DataFrame:
 
 
 def test_one_row_per_claim_with_every_column(claims):
-    assert list(claims.index) == [c.claim_id for c in CLAIMS]
+    assert list(claims.index) == [c.claim_id for c in ALL_CLAIMS]
     assert list(claims.reset_index().columns) == CLAIM_COLUMNS
-    assert (claims["data"] == "measured").all()
+    assert (claims.loc[[c.claim_id for c in CLAIMS], "data"] == "measured").all()
+    # the grid has no power-limit cells: the knob question is not measurable, and says why
+    knob = claims.loc["knob_sm_clock_vs_power_cap"]
+    assert knob["verdict"] == NOT_MEASURABLE and "power capping" in knob["notes"]
 
 
 def test_single_runs_give_bracket_intervals_or_unknown(claims):
@@ -124,4 +127,4 @@ def test_simulated_cells_are_marked_in_table_and_markdown(tmp_path, studies, syn
     md, csv = write_claims(claims, tmp_path / "reports" / "claims.md")
     assert "SIMULATED — not a measurement" in md.read_text()
     back = pd.read_csv(csv, keep_default_na=False)
-    assert list(back.columns) == CLAIM_COLUMNS and len(back) == len(CLAIMS)
+    assert list(back.columns) == CLAIM_COLUMNS and len(back) == len(ALL_CLAIMS)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from greenllm.cli.main import main
+from greenllm.figures.registry import EXTRA_FIGURES
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_figure_without_rows_reports_placeholder_on_stderr(table_path, tmp_path,
 def test_figure_list_and_bad_arguments(table_path, tmp_path, capsys):
     assert main(["figure", "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 15 and lines[0].split("\t")[:3] == [
+    assert len(lines) == 15 + len(EXTRA_FIGURES) and lines[0].split("\t")[:3] == [
         "fig01", "fig01_ttft_vs_clock_workloads", "workload"]
     assert main(["figure", "fig01"]) == 2
     assert "--table, --study, --out" in capsys.readouterr().err
@@ -73,4 +74,4 @@ def test_claims_command_writes_md_and_csv(table_path, tmp_path, synth, capsys):
     assert rc == 0
     assert "| ss_half_clock_throughput |" in out.read_text()
     assert out.with_suffix(".csv").exists()
-    assert "10 claims" in capsys.readouterr().err
+    assert "11 claims" in capsys.readouterr().err  # the 10 of the paper + the knob question

@@ -44,6 +44,9 @@ class FakeDevice:
     event_reasons_supported: bool = True
     restriction: int = 1  # NVML_FEATURE_ENABLED: application clocks restricted to root
     limit_mw: int = 700_000
+    limit_range_mw: tuple[int, int] | None = (200_000, 700_000)  # None: not supported
+    default_limit_mw: int = 700_000
+    mem_locked: int | None = None  # the memory clock locked by the last call, None: reset
     graphics_clocks: dict[int, list[int]] = field(default_factory=lambda: {
         2619: [1980 - 15 * k for k in range(110)],  # NVML lists them descending
         1593: [1500, 1200, 900],
@@ -115,6 +118,33 @@ def make_fake_pynvml(devices: list[FakeDevice], *, init_error: int | None = None
     fn("nvmlDeviceGetName")(lambda h: dev(h).name)
     fn("nvmlSystemGetDriverVersion")(lambda: driver)
     fn("nvmlDeviceGetEnforcedPowerLimit")(lambda h: dev(h).limit_mw)
+    fn("nvmlDeviceGetPowerManagementLimit")(lambda h: dev(h).limit_mw)
+    fn("nvmlDeviceGetPowerManagementDefaultLimit")(lambda h: dev(h).default_limit_mw)
+
+    @fn("nvmlDeviceGetPowerManagementLimitConstraints")
+    def _constraints(h: int) -> list[int]:
+        if dev(h).limit_range_mw is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return list(dev(h).limit_range_mw)
+
+    @fn("nvmlDeviceSetPowerManagementLimit")
+    def _set_limit(h: int, mw: int) -> None:
+        if dev(h).lock_error is not None:
+            raise NVMLError(dev(h).lock_error)
+        dev(h).limit_mw = mw
+
+    @fn("nvmlDeviceSetMemoryLockedClocks")
+    def _lock_mem(h: int, lo: int, hi: int) -> None:
+        if dev(h).lock_error is not None:
+            raise NVMLError(dev(h).lock_error)
+        dev(h).mem_locked = dev(h).mem_mhz = hi
+
+    @fn("nvmlDeviceResetMemoryLockedClocks")
+    def _reset_mem(h: int) -> None:
+        if dev(h).lock_error is not None:
+            raise NVMLError(dev(h).lock_error)
+        dev(h).mem_locked = None
+        dev(h).mem_mhz = max(dev(h).graphics_clocks)
     fn("nvmlDeviceGetSupportedMemoryClocks")(lambda h: sorted(dev(h).graphics_clocks, reverse=True))
     fn("nvmlDeviceGetSupportedGraphicsClocks")(lambda h, mem: list(dev(h).graphics_clocks[mem]))
     fn("nvmlDeviceGetMaxClockInfo")(lambda h, t: 1980 if t == 1 else 2619)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_cells import cell_rows, grid
 
-from conftest import cell_rows, grid
 from greenllm.analysis.flatten import rows_to_frame
 from greenllm.errors import ConfigError
 from greenllm.recommend.cells import Config, Slo, build_models, models_by_config, power_at

@@ -52,11 +52,11 @@ HYDRA = [
     ("context-model", ["workload.ids=[L-L]", "model.shape.max_position_embeddings=512"],
      "max_position_embeddings=512"),
     # GPU lists: the simulated node has gpu.sim_count GPUs and enforces them like NVML
-    ("gpu-missing", ["instance.gpus=[9]"], "GPUs 0-7"),
-    ("gpu-negative", ["instance.gpus=[-1]"], "GPUs 0-7"),
+    ("gpu-missing", ["gpu.sim_count=8", "instance.gpus=[9]"], "GPUs 0-7"),
+    ("gpu-negative", ["instance.gpus=[-1]"], "simulated node has GPUs"),
     ("gpus-vs-tp", ["instance.gpus=[0,1]"], "lists 2 GPU(s) but instance.tp=1"),
     ("tp16-2gpus", ["instance.tp=16", "instance.gpus=[0,1]"], "instance.tp=16"),
-    ("tp-vs-node", ["instance.tp=16"], "simulated node has 8"),
+    ("tp-vs-node", ["gpu.sim_count=8", "instance.tp=16"], "simulated node has 8"),
     ("gpu-twice", ["instance.tp=2", "instance.gpus=[2,2]"], "more than once"),
     ("node-size", ["gpu.sim_count=0"], "gpu.sim_count=0"),
     # numbers the engine, client and search need to make sense
@@ -262,7 +262,7 @@ MUTATIONS = st.one_of(
               st.from_regex(r"[A-Z]-[A-Z]", fullmatch=True)
               .filter(lambda w: not set(w.split("-")) <= {"S", "M", "L"})
               .map(lambda w: f"[{w}]")),
-    st.tuples(st.just("instance.gpus"), st.integers(8, 1000).map(lambda v: f"[{v}]")),
+    st.tuples(st.just("instance.gpus"), st.integers(-1000, -1).map(lambda v: f"[{v}]")),
 )
 
 

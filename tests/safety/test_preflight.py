@@ -13,6 +13,7 @@ import yaml
 
 from greenllm import plan as gplan
 from greenllm.cli.main import main
+from greenllm.errors import ConfigError
 from greenllm.measure.compose import compose
 from greenllm.measure.preflight import plan_problems, problems
 
@@ -36,7 +37,8 @@ def folder(path: Path, config: dict, tokenizer: bool = True) -> Path:
 
 def test_every_problem_at_once_one_line_each(tmp_path, capsys):
     code, lines = check(tmp_path, capsys, *SIM, "clocks.mhz=[5000]", "load.arrival=burst",
-                        "slo.scale=0.5", "workload.ids=[S-S,Q-Q]", "instance.gpus=[9]")
+                        "slo.scale=0.5", "workload.ids=[S-S,Q-Q]", "gpu.sim_count=8",
+                        "instance.gpus=[9]")
     assert code == 2
     assert len(lines) == 5, lines
     assert all(ln.startswith("greenllm: error: ") for ln in lines)
@@ -92,8 +94,8 @@ def test_vllm_missing_is_found_before_gpus_or_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("overrides, expect", [
     (["instance.tp=16", "instance.gpus=[0,1]"], "lists 2 GPU(s) but instance.tp=16"),
-    (["instance.tp=16"], "needs 16 GPUs but the simulated node has 8"),
-    (["instance.gpus=[8]"], "simulated node has GPUs 0-7"),
+    (["gpu.sim_count=8", "instance.tp=16"], "needs 16 GPUs but the simulated node has 8"),
+    (["gpu.sim_count=8", "instance.gpus=[8]"], "simulated node has GPUs 0-7"),
     (["instance.tp=2", "instance.gpus=[3,3]"], "more than once"),
     (["gpu.sim_count=2", "instance.gpus=[7]"], "GPUs 0-1"),
 ])
@@ -114,14 +116,15 @@ def test_schema_carries_the_gpu_clock_range(tmp_path):
         if ok:
             gplan.plan_from_config(cfg, root=ROOT)
         else:
-            with pytest.raises(gplan.ConfigError, match=f"{mhz} is greater than the maximum"):
+            with pytest.raises(ConfigError, match=f"{mhz} is greater than the maximum"):
                 gplan.plan_from_config(cfg, root=ROOT)
 
 
 def test_workflow_runs_the_same_pass_per_instance(tmp_path):
     plan = gplan.plan_from_config({"preset": "smoke", "engine": "sim",
                                    "results_dir": str(tmp_path / "results"),
-                                   "measure_overrides": ["instance.gpus=[9]"]}, root=ROOT)
+                                   "measure_overrides": ["gpu.sim_count=8",
+                                                         "instance.gpus=[9]"]}, root=ROOT)
     found = plan_problems(plan, ROOT)
     assert len(found) >= len(plan.instances)
     assert all(ln.startswith("instance ") and "\n" not in ln for ln in found)
@@ -131,8 +134,47 @@ def test_workflow_runs_the_same_pass_per_instance(tmp_path):
 def test_snakemake_dry_run_shows_the_pass(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--config", "preset=smoke", "engine=sim",
-         f"results_dir={tmp_path / 'results'}", 'measure_overrides=["instance.gpus=[9]"]'],
+         f"results_dir={tmp_path / 'results'}", 'measure_overrides=["gpu.sim_count=8","instance.gpus=[9]"]'],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "instance.gpus has 9, but the simulated node has GPUs 0-7" in run.stdout + run.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_simulated_engine_measures_the_gpu_named(tmp_path, monkeypatch, capsys):
+    """instance.gpus=[7] loads and samples simulated GPU 7, not GPU 0 (issue 14)."""
+    import pandas as pd
+
+    from conftest import TINY
+    from greenllm.gpu.sim import SimGpu
+
+    monkeypatch.setenv("GREENLLM_STATE_DIR", str(tmp_path / "state"))
+    out = tmp_path / "raw"
+    code = main(["measure", f"out_dir={out}", f"model.path={tmp_path / 'model'}", *TINY,
+                 "clocks.mhz=[1980]", "instance.gpus=[7]"])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    cell = out / "cells/f1980/S-S"
+    assert json.loads((cell / "summary.json").read_text())["instance"]["gpu_indices"] == [7]
+    assert set(pd.read_parquet(cell / "telemetry.r0.parquet")["gpu"]) == {7}
+    gpu = SimGpu.open(out / "simgpu.state")
+    try:
+        assert gpu.count == 8
+        # the engine's load went to GPU 7: it used more energy than idle GPU 0
+        assert gpu.sample(7).energy_mj > 1.1 * gpu.sample(0).energy_mj
+    finally:
+        gpu.close()
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["load.repeats=0", "engine.port=99999", "clocks.mhz=[5000]", "model.shape.vocab_size=2"],
+])
+def test_same_problems_from_the_hydra_config_and_the_typed_settings(tmp_path, overrides):
+    """The app layer may pass the Hydra config or the typed dataclasses below it."""
+    from omegaconf import OmegaConf
+
+    cfg = compose([f"out_dir={tmp_path / 'raw'}", *SIM, f"model.path={tmp_path / 'm'}",
+                   *overrides])
+    typed = OmegaConf.to_object(cfg)
+    assert type(typed).__name__ == "MeasureCfg"
+    assert problems(typed, host=False) == problems(cfg, host=False)
+    assert len(problems(cfg, host=False)) == len(overrides)

@@ -42,10 +42,10 @@ GREENLLM = PLAN.config.get("greenllm_cmd") or (
     "python -m greenllm.cli.main" if _CONDA
     else f"{shlex.quote(sys.executable)} -m greenllm.cli.main"
 )
-# The python that has greenllm: the rule's conda env's, or the one running Snakemake.
-PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
 # vLLM only where it is needed: its wheels pull a CUDA build of torch.
 MEASURE_ENV = "../envs/greenllm-vllm.yaml" if PLAN.config["engine"] == "vllm" else "../envs/greenllm.yaml"
+# The Python that has greenllm: the conda env's under --sdm conda, else Snakemake's own.
+PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
 
 
 def _alternatives(values):
@@ -56,7 +56,8 @@ wildcard_constraints:
     instance=_alternatives(i.id for i in PLAN.instances),
     study=_alternatives(PLAN.study_names),
     stem=_alternatives(PLAN.figures),
-    clock=r"f\d+|native",
+    # f<MHz>, p<W>, m<MHz> and their _-joined crossings (greenllm.sweep_axes), or native
+    clock=r"native|(?=[fpm])(f\d+)?(_?p\d+(\.\d+)?)?(_?m\d+)?",
     workload=r"[^/]+",
 
 

@@ -44,6 +44,7 @@ from greenllm.analysis.claim_helpers import (
     data_kind,
     describe_rows,
 )
+from greenllm.analysis.knob_claims import KNOB_CLAIMS
 from greenllm.analysis.paper_claims import CLAIMS, Claim
 from greenllm.analysis.statistics import (
     RowIndex,
@@ -69,6 +70,8 @@ CLAIM_COLUMNS = [
     "effect_exceeds_uncertainty", "measured", "measured_ci_lo", "measured_ci_hi",
 ]
 YES, NO, UNKNOWN = "yes", "no", "unknown"
+# The paper's claims, then the knob question it does not ask (analysis.knob_claims).
+ALL_CLAIMS: tuple[Claim, ...] = CLAIMS + KNOB_CLAIMS
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def compute_claims(table: pd.DataFrame, studies: Mapping[str, Study], *,
     stats = ensure_statistics(table)
     repeats = None if is_statistics_table(table) else RowIndex(table)
     stats_index = RowIndex(stats)
-    return pd.DataFrame([_row(c, stats, stats_index, repeats, studies, seed) for c in CLAIMS],
+    return pd.DataFrame([_row(c, stats, stats_index, repeats, studies, seed) for c in ALL_CLAIMS],
                         columns=CLAIM_COLUMNS)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenllm.analysis.energy_split import attribute
 from greenllm.search_outcome import NO_MAX_THROUGHPUT, describe_search, search_flags
 
 PERCENTILE_STATS = ("p50", "p90", "p99", "mean")
@@ -43,6 +44,11 @@ _KEY_COLUMNS = {
     "clock_achieved_mean_mhz": "float",
     "clock_achieved_p50_mhz": "float",
     "clock_mhz": "float",
+    "knob_axis": "str",
+    "power_limit_requested_w": "float",
+    "power_limit_w": "float",
+    "memory_clock_requested_mhz": "float",
+    "memory_clock_mhz": "float",
     "workload_id": "str",
     "input_tokens": "float",
     "output_tokens": "float",
@@ -73,6 +79,24 @@ _LOAD_COLUMNS = {
     "energy_per_output_token_j": "float",
     "power_mean_w": "float",
     "power_max_w": "float",
+    # energy attribution (measure.energy_phases, measure.idle_power, host_energy)
+    "idle_power_w": "float",
+    "energy_idle_j": "float",
+    "energy_prefill_j": "float",
+    "energy_decode_j": "float",
+    "energy_split_sum_j": "float",
+    "energy_split_integral_j": "float",
+    "energy_split_scale": "float",
+    "energy_split_method": "str",
+    "idle_s": "float",
+    "prefill_s": "float",
+    "decode_s": "float",
+    "power_prefill_mean_w": "float",
+    "power_decode_mean_w": "float",
+    "host_energy_j": "float",
+    "host_power_mean_w": "float",
+    "host_energy_status": "str",
+    "host_energy_scope": "str",
     "sm_clock_mean_mhz": "float",
     "sm_clock_p50_mhz": "float",
     "throttle_reasons": "joined",
@@ -132,7 +156,8 @@ def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, 
     rows = []
     for lp in points:
         repeat = int(lp.get("repeat") or 0)
-        row = {**cell, **_search_fields(searches, repeat, summary), **_load_point_fields(lp)}
+        row = {**cell, **_search_fields(searches, repeat, summary),
+               **_load_point_fields(lp, summary["clock"].get("idle_power_w"))}
         row["repeat"] = repeat
         if summary["status"] == "partial":
             row["flags"] = ";".join([f for f in row["flags"].split(";") if f]
@@ -255,6 +280,7 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
         "clock_achieved_mean_mhz": achieved.get("mean"),
         "clock_achieved_p50_mhz": achieved.get("p50"),
         "clock_mhz": _plot_clock_mhz(clock),
+        **knob_fields(clock),
         "workload_id": wl["id"],
         "input_tokens": wl.get("input_tokens"),
         "output_tokens": wl.get("output_tokens"),
@@ -289,6 +315,21 @@ def _cell_fields(s: dict[str, Any], source: Path | str) -> dict[str, Any]:
     }
 
 
+def knob_fields(clock: dict[str, Any]) -> dict[str, Any]:
+    """The power limit and memory clock of a cell (greenllm.sweep_axes); summaries from
+    before they were knobs say nothing, and their axis follows from the label."""
+    label = str(clock.get("label", ""))
+    axis = clock.get("axis") or ("native" if clock.get("mode") == "observe"
+                                 else "sm_clock" if label.startswith("f") else None)
+    return {
+        "knob_axis": axis,
+        "power_limit_requested_w": clock.get("requested_power_limit_w"),
+        "power_limit_w": clock.get("power_limit_w"),
+        "memory_clock_requested_mhz": clock.get("requested_memory_clock_mhz"),
+        "memory_clock_mhz": clock.get("memory_clock_mhz"),
+    }
+
+
 def _plot_clock_mhz(clock: dict[str, Any]) -> float | None:
     """The clock a figure puts on its x axis: requested when pinned, achieved when observed.
 
@@ -302,7 +343,22 @@ def _plot_clock_mhz(clock: dict[str, Any]) -> float | None:
     return None if mean is None else float(np.round(mean))
 
 
-def _load_point_fields(lp: dict[str, Any]) -> dict[str, Any]:
+def attribution_fields(lp: dict[str, Any], idle_power_w: float | None) -> dict[str, Any]:
+    """Idle / prefill / decode split (measure.energy_phases) and host RAPL energy."""
+    energy = lp.get("energy") or {}
+    host = lp.get("host_energy") or {}
+    return {
+        "idle_power_w": idle_power_w,
+        **attribute(energy.get("phases"), idle_power_w, energy.get("energy_j")),
+        "host_energy_j": host.get("energy_j"),
+        "host_power_mean_w": host.get("power_mean_w"),
+        # "ok", "not available" (reason in scope), or missing: not recorded by this run
+        "host_energy_status": host.get("status"),
+        "host_energy_scope": host.get("scope") or host.get("reason"),
+    }
+
+
+def _load_point_fields(lp: dict[str, Any], idle_power_w: float | None = None) -> dict[str, Any]:
     energy = lp.get("energy") or {}
     sm = lp.get("sm_clock_mhz") or {}
     row: dict[str, Any] = {
@@ -324,6 +380,7 @@ def _load_point_fields(lp: dict[str, Any]) -> dict[str, Any]:
         "sm_clock_p50_mhz": sm.get("p50"),
         "throttle_reasons": ";".join(lp.get("throttle_reasons") or []),
         "flags": ";".join(lp.get("flags") or []),
+        **attribution_fields(lp, idle_power_w),
     }
     for metric in LATENCY_METRICS:
         block = lp.get(f"{metric}_s") or {}

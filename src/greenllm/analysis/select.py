@@ -138,9 +138,11 @@ def _missing(sel: Selection, metric: str) -> list[str]:
             states.setdefault(tuple(values[d] for d in dims), []).append(
                 (status, error, bool(pd.notna(value))))
     varying = [d for d in dims if sel.expected[d].nunique() > 1] or dims
+    on_watts = "x_knob" in sel.rows.columns and bool((sel.rows["x_knob"] == "power_limit").any())
+    unit = "W" if on_watts else "MHz"
     out = []
     for point in sel.expected.itertuples(index=False):
-        label = point_label(dict(zip(dims, point, strict=True)), varying)
+        label = point_label(dict(zip(dims, point, strict=True)), varying, unit)
         found = states.get(tuple(point), [])
         ok = [has for status, _, has in found if status == "ok"]
         if not found:
@@ -155,8 +157,9 @@ def _missing(sel: Selection, metric: str) -> list[str]:
     return out
 
 
-def point_label(point: dict[str, object], dims: Sequence[str]) -> str:
-    """E.g. 'TP4 · 1000 MHz' for the dimensions that vary in a figure."""
+def point_label(point: dict[str, object], dims: Sequence[str], unit: str = "MHz") -> str:
+    """E.g. 'TP4 · 1000 MHz' for the dimensions that vary in a figure (``unit``: W when
+    the power limit is on x, figures.knob_axis)."""
     parts = []
     for d in dims:
         v = point[d]
@@ -165,7 +168,7 @@ def point_label(point: dict[str, object], dims: Sequence[str]) -> str:
         elif d == "max_batch":
             parts.append(f"batch {v}")
         elif d == "clock_mhz":
-            parts.append(f"{float(v):.0f} MHz")
+            parts.append(f"{float(v):.0f} {unit}")
         elif d == "load_point":
             parts.append(f"{v} load")
         else:

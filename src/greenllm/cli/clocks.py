@@ -1,8 +1,9 @@
 """``greenllm clocks reset|show``: repair and inspect GPU clock locks.
 
 ``reset`` restores the GPUs named by stale clock markers (their process died without
-restoring, e.g. ``kill -9``) and says what it did; ``--all`` also resets the locked clocks
-of the selected GPUs whatever the markers say (GPUs pinned by a live greenllm process are
+restoring, e.g. ``kill -9``): SM and memory clocks reset, the power limit set back to
+what it was; ``--all`` also resets the locked SM and memory clocks of the selected GPUs
+and their power limit to the driver default, whatever the markers say (GPUs pinned by a live greenllm process are
 skipped). ``show`` prints the current clocks and the markers.
 """
 
@@ -70,11 +71,16 @@ def _reset_all(args: argparse.Namespace, marker_dir: Path, out: TextIO) -> list[
                 continue
             try:
                 gpu.reset_sm_clock(i)
+                gpu.reset_memory_clock(i)
+                default_w = gpu.info(i).default_power_limit_w
+                if default_w is not None and abs(gpu.power_limit_w(i) - default_w) > 0.5:
+                    gpu.set_power_limit(i, default_w)
+                    print(f"GPU {i} ({uuid}): power limit set back to its default {default_w:g} W", file=out)
             except GpuError as exc:
                 failed.append(str(exc))
                 print(f"GPU {i} ({uuid}): could not reset clocks: {exc}", file=out)
             else:
-                print(f"GPU {i} ({uuid}): locked clocks reset to the driver default", file=out)
+                print(f"GPU {i} ({uuid}): locked SM and memory clocks reset to the driver default", file=out)
         for m in read_markers(marker_dir):  # markers of GPUs just reset are now moot
             if m.is_stale() and set(m.uuids) <= {gpu.info(i).uuid for i in gpu.indices}:
                 remove_marker(m.path)
@@ -88,7 +94,8 @@ def run_show(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             info, s = gpu.info(i), gpu.sample(i)
             reasons = ", ".join(decode_reasons(s.throttle_reasons)) or "none"
             print(f"GPU {i} ({info.uuid}): SM {s.sm_clock_mhz} MHz, memory {s.mem_clock_mhz} MHz, "
-                  f"{s.power_instant_w:.1f} W, reasons: {reasons}", file=out)
+                  f"{s.power_instant_w:.1f} W, power limit {gpu.power_limit_w(i):g} W, "
+                  f"reasons: {reasons}", file=out)
     markers = read_markers(marker_dir)
     for m in markers:
         print(f"marker ({'stale' if m.is_stale() else 'live'}): {m.describe()}", file=out)

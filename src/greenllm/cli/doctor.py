@@ -1,7 +1,7 @@
 """``greenllm doctor``: can a measurement run here, and in which clock mode?
 
 Prints the GPUs (name, UUID, driver), supported SM clocks, whether clock locking is
-permitted, current power/clock readings, stale clock markers and whether vLLM is
+permitted, the power limit's range and the memory clocks and whether each may be set, current power/clock readings, stale clock markers and whether vLLM is
 importable. Exit code 0 if a measurement can run (a GPU is present and readable), 1 if
 not -- including on a machine with no GPU at all, which it says plainly. ``--sim`` checks
 a simulated GPU (temporary state file) instead.
@@ -22,7 +22,7 @@ from typing import TextIO
 from greenllm import __version__
 from greenllm.config_paths import measure_config_path
 from greenllm.errors import GpuError
-from greenllm.gpu.base import Gpu
+from greenllm.gpu.base import Gpu, GpuInfo
 from greenllm.gpu.factory import open_gpus
 from greenllm.gpu.markers import default_marker_dir, read_markers
 from greenllm.gpu.profiles import profile_for_gpu_name
@@ -122,6 +122,7 @@ def _report_gpus(gpu: Gpu, out: TextIO) -> tuple[bool, bool]:
             why = ("root, or admin-lifted clock restriction" if not gpu.simulated else "simulated setting")
             print(f"  clock locking: {'permitted' if permitted else 'NOT permitted'} ({why}; "
                   f"{'pin mode works' if permitted else 'use clock mode observe, see docs/gpu.md'})", file=out)
+            _report_other_knobs(gpu, i, info, out)
             instant = gpu.instant_power_supported(i)
             print(f"  instant power: {'supported' if instant else 'NOT supported (1 s average used instead)'}", file=out)
             s = gpu.sample(i)
@@ -133,6 +134,23 @@ def _report_gpus(gpu: Gpu, out: TextIO) -> tuple[bool, bool]:
             ok = False
             print(f"GPU {i}: cannot be read -- {exc}", file=out)
     return ok, pin_ok
+
+
+def _report_other_knobs(gpu: Gpu, i: int, info: GpuInfo, out: TextIO) -> None:
+    """The power limit's range and the memory clocks, and whether each may be set."""
+    if info.power_limit_min_w is not None and info.power_limit_max_w is not None:
+        default = f", default {info.default_power_limit_w:g} W" if info.default_power_limit_w else ""
+        span = f"settable {info.power_limit_min_w:g}-{info.power_limit_max_w:g} W{default}"
+    else:
+        span = "range not reported (cannot be set)"
+    may = gpu.power_limit_control_permitted(i)
+    print(f"  power limit: {gpu.power_limit_w(i):g} W now, {span}; setting it "
+          f"{'permitted' if may else 'NOT permitted (root only; use observe)'}", file=out)
+    mem = info.supported_memory_clocks_mhz
+    listed = ", ".join(map(str, mem)) + " MHz" if mem else "none listed (cannot be locked)"
+    may_mem = gpu.clock_control_permitted(i) and bool(mem)
+    print(f"  memory clocks: {listed}; locking "
+          f"{'permitted' if may_mem else 'NOT permitted'}", file=out)
 
 
 def _report_markers(marker_dir: Path, out: TextIO) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from greenllm.analysis.aggregate import load_table
 from greenllm.analysis.studies import read_json_arg, study_for
 from greenllm.errors import ConfigError
-from greenllm.figures.registry import FIGURES, get_figure, render_to
+from greenllm.figures.knob_axis import X_AXES
+from greenllm.figures.registry import EXTRA_FIGURES, FIGURES, get_figure, render_to
 from greenllm.figures.values import PERCENTILES
 from greenllm.ownership import check_report_files, claim_report_files
 
@@ -30,12 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="PDF", help="reports/figures/<stem>.pdf")
     p.add_argument("--percentile", default="p50", choices=PERCENTILES,
                    help="latency percentile for TTFT/TBT figures (default p50)")
+    p.add_argument("--x", default="sm_clock", choices=X_AXES,
+                   help="the knob on the x axis of fig01-fig15: sm_clock (default) or "
+                   "power_limit (the cells p<W> of a power-limit sweep)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        for spec in FIGURES.values():
+        for spec in [*FIGURES.values(), *EXTRA_FIGURES.values()]:
             print(f"{spec.fig_id}\t{spec.stem}\t{spec.study}\t{spec.caption}")
         return 0
     lacking = [f"--{k}" for k in ("table", "study", "out") if not getattr(args, k)]
@@ -51,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     study = study_for(spec.study, read_json_arg(args.study, "--study"))
     table = load_table(args.table)
     claim_report_files(reports)
-    rendered = render_to(spec, table, study, args.out, percentile=args.percentile)
+    x = args.x if spec.fig_id in FIGURES else "sm_clock"  # extras choose their own axes
+    rendered = render_to(spec, table, study, args.out, percentile=args.percentile, x=x)
     prefix = f"greenllm figure: {spec.fig_id}"
     if rendered.placeholder:
         print(f"{prefix}: no usable rows: {rendered.placeholder_reason}; wrote a placeholder "

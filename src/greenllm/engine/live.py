@@ -20,7 +20,7 @@ from greenllm.errors import ConfigError
 from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus
 from greenllm.load import Workload, records_to_frame, run_requests_sync
 from greenllm.load.client import run_sequential_sync
-from greenllm.measure.preflight import instance_selectors
+from greenllm.measure.preflight import instance_selectors, sim_node_size
 
 
 @dataclass
@@ -76,7 +76,7 @@ class LiveKind:
         if self.name == "sim":
             # A simulated node of gpu.sim_count GPUs: instance.gpus=[7] measures GPU 7.
             return open_gpus("sim", selectors, sim_state_path=out / "simgpu.state",
-                             sim_count=int(cfg.gpu.sim_count),
+                             sim_count=sim_node_size(cfg),
                              clock_permitted=bool(cfg.clocks.sim_clock_permitted),
                              settle_s=float(cfg.gpu.sim_settle_s),
                              spec=SimGpuSpec.for_profile(str(cfg.gpu.name)))

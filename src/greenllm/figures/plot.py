@@ -20,6 +20,7 @@ from greenllm.analysis.select import Selection
 from greenllm.analysis.statistics import ci_columns
 from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
+from greenllm.figures.knob_axis import on_power_limit
 from greenllm.figures.measurement_notes import ring_capped, spend_note
 from greenllm.figures.style import (
     Rendered,
@@ -73,6 +74,10 @@ def line_figure(
     notes = notes + ring_capped(ax, rows) + spend_note(rows)
     observed = (rows["clock_mode"] == "observe").any()
     xlabel = "mean achieved SM clock (MHz)" if observed else "GPU SM clock (MHz)"
+    if on_power_limit(rows):  # figures.knob_axis: the power limit in the clock column
+        xlabel = "GPU power limit (W)"
+        title = (title.replace("GPU clock", "GPU power limit") if "GPU clock" in title
+                 else f"{title}, vs GPU power limit")
     label_axes(ax, title=title, xlabel=xlabel, ylabel=ylabel)
     place_legend(ax, title=None if enc.style else enc.hue)
     mark_provenance(fig, rows, observed_clock=bool(observed))

@@ -14,7 +14,7 @@ import pandas as pd
 from greenllm.analysis.statistics import ensure_statistics
 from greenllm.analysis.studies import Study
 from greenllm.errors import ConfigError
-from greenllm.figures import batch, tp, workload
+from greenllm.figures import batch, energy_breakdown, knob_axis, knobs, tp, workload
 from greenllm.figures.style import Rendered, save
 
 DrawFn = Callable[..., Rendered]
@@ -86,25 +86,42 @@ _SPECS = [
 
 FIGURES: dict[str, FigureSpec] = {s.fig_id: s for s in _SPECS}
 
+# Beyond the paper's 15 (not part of the paper-figure contract, drawn on request).
+_EXTRA_SPECS = [
+    FigureSpec("knobs", "knobs_sm_clock_vs_power_cap", knobs.fig_knobs, "workload",
+               "Per workload: the energy per output token SM-clock locking reaches vs power "
+               "capping, at equal max throughput under SLO (analysis.knob_comparison).",
+               f"{_WL} and the same with power limits (cells p<W>); max_throughput_rps, "
+               "energy_per_output_token_j"),
+    FigureSpec("energy_breakdown", "energy_breakdown", energy_breakdown.fig_energy_breakdown,
+               "workload", "Per cell: GPU energy per output token split into idle, prefill and "
+               "decode (request timeline), with host CPU+DRAM energy (RAPL) where readable.",
+               f"{_WL}; energy_idle_j, energy_prefill_j, energy_decode_j, host_energy_j"),
+]
+EXTRA_FIGURES: dict[str, FigureSpec] = {s.fig_id: s for s in _EXTRA_SPECS}
+
 
 def get_figure(name: str) -> FigureSpec:
     """A figure by id (``fig06``, ``6``), stem, or file name (``fig06_ttft_vs_clock_tp.pdf``)."""
     key = Path(str(name)).stem.strip().lower()
     if re.fullmatch(r"\d{1,2}", key):
         key = f"fig{int(key):02d}"
-    for spec in _SPECS:
+    for spec in _SPECS + _EXTRA_SPECS:
         if key in (spec.fig_id, spec.stem):
             return spec
     raise ConfigError(f"unknown figure {name!r} (see `greenllm figure --list`)")
 
 
 def render(
-    spec: FigureSpec, table: pd.DataFrame, study: Study, *, percentile: str = "p50"
+    spec: FigureSpec, table: pd.DataFrame, study: Study, *, percentile: str = "p50",
+    x: str = "sm_clock",
 ) -> Rendered:
+    """``x``: the knob on the x axis, ``sm_clock`` or ``power_limit`` (figures.knob_axis)."""
     if study.name != spec.study:
         raise ConfigError(f"{spec.fig_id} belongs to the {spec.study!r} study, got {study.name!r}")
     # Medians over repeats and their CIs, computed once for all the figure's selections.
-    return spec.draw(ensure_statistics(table), study, percentile=percentile)
+    stats, study = knob_axis.view(ensure_statistics(table), study, x)
+    return spec.draw(stats, study, percentile=percentile)
 
 
 def render_to(
@@ -114,10 +131,11 @@ def render_to(
     out_pdf: str | os.PathLike[str],
     *,
     percentile: str = "p50",
+    x: str = "sm_clock",
 ) -> Rendered:
     """Render and write ``out_pdf`` plus the PNG beside it."""
     if Path(out_pdf).suffix != ".pdf":
         raise ConfigError(f"--out must name a .pdf file, got {out_pdf}")
-    rendered = render(spec, table, study, percentile=percentile)
+    rendered = render(spec, table, study, percentile=percentile, x=x)
     save(rendered, out_pdf)
     return rendered

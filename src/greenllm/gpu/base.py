@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 
+from greenllm.errors import GpuError
+
 
 @dataclass(frozen=True)
 class GpuInfo:
@@ -24,6 +26,12 @@ class GpuInfo:
     memory_clock_mhz: int
     default_sm_clock_mhz: int | None = None
     simulated: bool = False
+    # The power limit's settable range and driver default (None: the card does not say),
+    # and every memory clock it lists (ascending; empty: none listed).
+    power_limit_min_w: float | None = None
+    power_limit_max_w: float | None = None
+    default_power_limit_w: float | None = None
+    supported_memory_clocks_mhz: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,30 @@ class Gpu(abc.ABC):
     def reset_sm_clock(self, index: int) -> None:
         """Undo ``lock_sm_clock``: let the driver choose the clock again."""
 
+    # -- the other knobs: power limit and memory clock ------------------------------
+    # Not abstract: a backend without them says so in one line when asked to set them.
+
+    def power_limit_w(self, index: int) -> float:
+        """The power limit in force now (W)."""
+        return self.info(index).power_limit_w
+
+    def power_limit_control_permitted(self, index: int) -> bool:
+        """Whether setting the power limit would be allowed, found out without changing
+        anything (NVML: root only)."""
+        return self.clock_control_permitted(index)
+
+    def set_power_limit(self, index: int, watts: float) -> None:
+        """Set the power limit to ``watts``. Raises ClockPermissionError/GpuError."""
+        raise GpuError(f"setting the power limit is not supported by {type(self).__name__}")
+
+    def lock_memory_clock(self, index: int, mhz: int) -> None:
+        """Lock the memory clock at ``mhz`` (one of ``supported_memory_clocks_mhz``)."""
+        raise GpuError(f"locking the memory clock is not supported by {type(self).__name__}")
+
+    def reset_memory_clock(self, index: int) -> None:
+        """Undo ``lock_memory_clock``: let the driver choose the memory clock again."""
+        raise GpuError(f"resetting the memory clock is not supported by {type(self).__name__}")
+
     def reopen_args(self) -> dict[str, object]:
         """How another process opens these GPUs again (stored in clock-pin markers so
         that ``greenllm clocks reset`` can restore clocks after a crash).
@@ -115,3 +147,12 @@ class ClockPlan:
     verified: bool | None = None
     readback_mhz: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The power limit and memory clock: asked for (None: left as it is), and read back
+    # after setting (pin) or as found (observe), per GPU.
+    requested_power_limit_w: float | None = None
+    power_limit_readback_w: dict[int, float] = field(default_factory=dict)
+    requested_memory_clock_mhz: int | None = None
+    memory_clock_readback_mhz: dict[int, int] = field(default_factory=dict)
+    # Idle power at this setting, filled by the caller that measured it
+    # (greenllm.measure.idle_power); None: not measured.
+    idle: dict[str, object] | None = None

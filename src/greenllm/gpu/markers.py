@@ -7,7 +7,10 @@ and ``greenllm clocks reset`` find markers whose process is gone ("stale") and r
 those GPUs' clocks. A marker also keeps two live runs from pinning the same GPU.
 
 Marker JSON: ``{"version", "pid", "pid_start_ticks", "hostname", "time_wall", "mhz",
-"reopen_args", "gpus": [{"index", "uuid"}]}``. ``reopen_args`` says how to open the GPUs
+"reopen_args", "gpus": [{"index", "uuid"}], "sm_clock", "memory_clock",
+"previous_power_limit_w": {uuid: W}}``: which knobs were set (a version-1 marker, from
+before the power limit and memory clock were knobs, means the SM clock alone), and the
+power limit each GPU had before, which the restore puts back. ``reopen_args`` says how to open the GPUs
 again (``Gpu.reopen_args()``: NVML, or the simulated GPUs' state file). The process start
 time (``/proc/<pid>/stat``) guards against a reused pid; markers of other hosts (a
 shared home directory on a cluster) are left alone.
@@ -25,7 +28,7 @@ import sys
 import time
 import uuid as uuid_lib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,7 @@ from greenllm.errors import GpuError
 from greenllm.gpu.base import Gpu
 
 MARKER_GLOB = "clock-pin-*.json"
-_VERSION = 1
+_VERSION = 2  # 2: sm_clock, memory_clock, previous_power_limit_w
 
 
 def default_marker_dir() -> Path:
@@ -58,6 +61,9 @@ class ClockMarker:
     mhz: int | None
     reopen_args: dict[str, Any]
     gpus: tuple[tuple[int, str], ...]  # (physical index, uuid)
+    sm_clock: bool = True  # the SM clock was locked
+    memory_clock: bool = False  # the memory clock was locked
+    previous_power_limit_w: dict[str, float] = field(default_factory=dict)  # uuid -> W
 
     @property
     def uuids(self) -> tuple[str, ...]:
@@ -74,12 +80,22 @@ class ClockMarker:
 
     def describe(self) -> str:
         gpus = ", ".join(f"{i} ({u})" for i, u in self.gpus)
-        clock = f"{self.mhz} MHz" if self.mhz else "a locked clock"
+        knobs = []
+        if self.sm_clock:
+            knobs.append(f"SM clock {self.mhz} MHz" if self.mhz else "a locked SM clock")
+        if self.memory_clock:
+            knobs.append("a locked memory clock")
+        if self.previous_power_limit_w:
+            knobs.append("a changed power limit")
+        clock = " and ".join(knobs) or "default clocks"
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time_wall))
         return f"GPU {gpus} left at {clock} by process {self.pid} (pinned {when}; marker {self.path})"
 
 
-def write_marker(marker_dir: str | os.PathLike[str], gpu: Gpu, indices: Sequence[int], mhz: int | None) -> Path:
+def write_marker(marker_dir: str | os.PathLike[str], gpu: Gpu, indices: Sequence[int], mhz: int | None,
+                 *, sm_clock: bool = True, memory_clock: bool = False,
+                 previous_power_limit_w: dict[int, float] | None = None) -> Path:
+    previous = previous_power_limit_w or {}
     path = Path(marker_dir) / f"clock-pin-{os.getpid()}-{uuid_lib.uuid4().hex[:8]}.json"
     write_json(
         path,
@@ -92,6 +108,9 @@ def write_marker(marker_dir: str | os.PathLike[str], gpu: Gpu, indices: Sequence
             "mhz": mhz,
             "reopen_args": gpu.reopen_args(),
             "gpus": [{"index": i, "uuid": gpu.info(i).uuid} for i in indices],
+            "sm_clock": bool(sm_clock),
+            "memory_clock": bool(memory_clock),
+            "previous_power_limit_w": {gpu.info(i).uuid: float(w) for i, w in previous.items()},
         },
     )
     return path
@@ -117,6 +136,10 @@ def read_markers(marker_dir: str | os.PathLike[str]) -> list[ClockMarker]:
                     mhz=raw.get("mhz"),
                     reopen_args=dict(raw["reopen_args"]),
                     gpus=tuple((int(g["index"]), str(g["uuid"])) for g in raw["gpus"]),
+                    sm_clock=bool(raw.get("sm_clock", True)),
+                    memory_clock=bool(raw.get("memory_clock", False)),
+                    previous_power_limit_w={str(u): float(w) for u, w in
+                                            (raw.get("previous_power_limit_w") or {}).items()},
                 )
             )
         except FileNotFoundError:
@@ -145,11 +168,18 @@ def restore_marker(marker: ClockMarker) -> str:
     gpu = open_by_uuid(marker.reopen_args, marker.uuids)
     try:
         for index in gpu.indices:
-            gpu.reset_sm_clock(index)
+            if marker.sm_clock:
+                gpu.reset_sm_clock(index)
+            if marker.memory_clock:
+                gpu.reset_memory_clock(index)
+            previous_w = marker.previous_power_limit_w.get(gpu.info(index).uuid)
+            if previous_w is not None:
+                gpu.set_power_limit(index, previous_w)
     finally:
         gpu.close()
     remove_marker(marker.path)
-    return f"restored default clocks: {marker.describe()}"
+    restored = " and the previous power limit" if marker.previous_power_limit_w else ""
+    return f"restored default clocks{restored}: {marker.describe()}"
 
 
 def restore_stale_markers(

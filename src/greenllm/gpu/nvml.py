@@ -17,7 +17,13 @@ What is read, per GPU (NVML function -> unit conversion):
   clocks at the highest supported memory clock.
 
 Clock control is ``nvmlDeviceSetGpuLockedClocks(h, f, f)`` and
-``nvmlDeviceResetGpuLockedClocks``; NVML documents both as needing root/admin.
+``nvmlDeviceResetGpuLockedClocks``; NVML documents both as needing root/admin. The other
+knobs: the power limit, ``nvmlDeviceSetPowerManagementLimit(h, mW)`` within
+``nvmlDeviceGetPowerManagementLimitConstraints`` (read back with
+``nvmlDeviceGetPowerManagementLimit``; root only), and the memory clock,
+``nvmlDeviceSetMemoryLockedClocks(h, f, f)`` / ``nvmlDeviceResetMemoryLockedClocks`` at
+one of ``nvmlDeviceGetSupportedMemoryClocks``. Every setter refuses under
+``GREENLLM_GPU_READ_ONLY=1``.
 """
 
 from __future__ import annotations
@@ -196,6 +202,34 @@ class NvmlGpu(Gpu):
             index=index,
         )
 
+    def power_limit_w(self, index: int) -> float:
+        nv = self._nvml
+        mw = self._call(nv.nvmlDeviceGetPowerManagementLimit, self._handle(index),
+                        what="reading the power limit", index=index)
+        return float(mw) / 1000.0
+
+    def power_limit_control_permitted(self, index: int) -> bool:
+        """Heuristic, changes nothing: NVML documents the power-limit setter as root only
+        (no admin grant lifts it, unlike application clocks)."""
+        return not read_only() and self._geteuid() == 0
+
+    def set_power_limit(self, index: int, watts: float) -> None:
+        _refuse_if_read_only("setting the power limit", index)
+        mw = round(float(watts) * 1000.0)
+        self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, self._handle(index), mw,
+                   what=f"setting the power limit to {watts:g} W", index=index)
+
+    def lock_memory_clock(self, index: int, mhz: int) -> None:
+        _refuse_if_read_only("locking the memory clock", index)
+        mhz = int(mhz)
+        self._call(self._nvml.nvmlDeviceSetMemoryLockedClocks, self._handle(index), mhz, mhz,
+                   what=f"locking the memory clock at {mhz} MHz", index=index)
+
+    def reset_memory_clock(self, index: int) -> None:
+        _refuse_if_read_only("resetting the memory clock", index)
+        self._call(self._nvml.nvmlDeviceResetMemoryLockedClocks, self._handle(index),
+                   what="resetting the memory clock", index=index)
+
     def reopen_args(self) -> dict[str, object]:
         return {"backend": "nvml"}
 
@@ -257,6 +291,7 @@ class NvmlGpu(Gpu):
             sm_clocks = tuple(sorted({int(c) for c in nv.nvmlDeviceGetSupportedGraphicsClocks(h, memory_clock)}))
         except nv.NVMLError:
             sm_clocks = ()  # e.g. some consumer boards: pinning then refuses, observe works
+        limit_min_w, limit_max_w, default_limit_w = self._power_limit_facts(h)
         # "Default" = what an unlocked, loaded, unthrottled GPU runs at: the boost maximum.
         try:
             default_sm = int(nv.nvmlDeviceGetMaxClockInfo(h, nv.NVML_CLOCK_SM))
@@ -272,7 +307,25 @@ class NvmlGpu(Gpu):
             memory_clock_mhz=memory_clock,
             default_sm_clock_mhz=default_sm,
             simulated=False,
+            power_limit_min_w=limit_min_w,
+            power_limit_max_w=limit_max_w,
+            default_power_limit_w=default_limit_w,
+            supported_memory_clocks_mhz=tuple(sorted(set(mem_clocks))),
         )
+
+    def _power_limit_facts(self, h: Any) -> tuple[float | None, float | None, float | None]:
+        """(min, max, default) power limit in W; None where the card does not say."""
+        nv = self._nvml
+        try:
+            lo_mw, hi_mw = nv.nvmlDeviceGetPowerManagementLimitConstraints(h)
+            lo, hi = float(lo_mw) / 1000.0, float(hi_mw) / 1000.0
+        except (nv.NVMLError, AttributeError):
+            lo = hi = None
+        try:
+            default = float(nv.nvmlDeviceGetPowerManagementDefaultLimit(h)) / 1000.0
+        except (nv.NVMLError, AttributeError):
+            default = None
+        return lo, hi, default
 
     def _instant_w(self, index: int, probing: bool = False) -> float | None:
         nv = self._nvml

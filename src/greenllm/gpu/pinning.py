@@ -17,6 +17,11 @@ the driver default (a known state) and needs no restore.
 
 ``mode="observe"``: never calls a setter (lock/reset); records the clocks as they are.
 
+The power limit and memory clock (``power_limit_w``, ``memory_clock_mhz``) ride along with
+the same guarantees: checked before anything is set, written into the marker (with the
+power limit each GPU had, which is what the restore puts back), read back after setting,
+restored with the SM clock; observe mode records them.
+
 Verification: after ``settle_s`` the SM clock of each GPU is read back until one of
 
 * ``ok``: within ``tolerance_mhz`` of the locked clock;
@@ -41,6 +46,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from greenllm.errors import ClockPermissionError, GpuError
+from greenllm.gpu import knob_settings
 from greenllm.gpu.base import ClockPlan, Gpu, Sample
 from greenllm.gpu.markers import (
     default_marker_dir,
@@ -100,6 +106,8 @@ def pin_clocks(
     mhz: int | None,
     *,
     mode: str = "pin",
+    power_limit_w: float | None = None,
+    memory_clock_mhz: int | None = None,
     settle_s: float = 0.1,
     settle_timeout_s: float = 5.0,
     idle_grace_s: float = 0.5,
@@ -108,7 +116,10 @@ def pin_clocks(
     marker_dir: str | os.PathLike[str] | None = None,
     warn: Callable[[str], None] = _warn,
 ) -> Iterator[ClockPlan]:
-    """Pin (or observe) the SM clock of all of ``gpu``'s GPUs; see the module doc."""
+    """Pin (or observe) the SM clock of all of ``gpu``'s GPUs; see the module doc.
+
+    ``power_limit_w`` / ``memory_clock_mhz`` (None: left as they are) are set, verified
+    and restored with the same guarantees (``greenllm.gpu.knob_settings``)."""
     if mode not in MODES:
         raise GpuError(f"clock mode must be 'pin' or 'observe', got {mode!r}")
     if mhz is not None and (isinstance(mhz, bool) or int(mhz) != mhz):
@@ -116,15 +127,22 @@ def pin_clocks(
     markers_at = Path(marker_dir) if marker_dir is not None else default_marker_dir()
     indices = tuple(gpu.indices)
     if mode == "observe":
-        yield _observe(gpu, indices, mhz, markers_at, warn)
+        plan = _observe(gpu, indices, mhz, markers_at, warn)
+        plan.requested_power_limit_w = power_limit_w
+        plan.requested_memory_clock_mhz = memory_clock_mhz
+        knob_settings.observe(gpu, indices, plan)
+        yield plan
         return
 
-    plan = ClockPlan(mode="pin", requested_mhz=mhz)
+    plan = ClockPlan(mode="pin", requested_mhz=mhz, requested_power_limit_w=power_limit_w,
+                     requested_memory_clock_mhz=memory_clock_mhz)
+    extra = power_limit_w is not None or memory_clock_mhz is not None
     applied: dict[int, int] = {}
     if mhz is not None:
         for i in indices:
             info = gpu.info(i)
             applied[i] = snap_clock(info.supported_sm_clocks_mhz, int(mhz), gpu_label=f"GPU {i} ({info.name})")
+    knob_settings.check_requests(gpu, indices, power_limit_w, memory_clock_mhz)
     for i in indices:
         if not gpu.clock_control_permitted(i):
             raise ClockPermissionError(
@@ -137,53 +155,66 @@ def pin_clocks(
         for i in indices:
             gpu.reset_sm_clock(i)
         plan.notes.append("no clock requested: locks reset, driver default clocks")
-        yield plan
-        return
-
-    first = applied[indices[0]]
-    plan.applied_mhz = first
-    plan.snapped = first != mhz
-    if plan.snapped:
-        plan.notes.append(f"requested {mhz} MHz, applied the nearest supported clock {first} MHz")
-    if len(set(applied.values())) > 1:
-        plan.notes.append(f"GPUs differ in supported clocks; applied {applied}")
+        if not extra:
+            yield plan
+            return
+    else:
+        first = applied[indices[0]]
+        plan.applied_mhz = first
+        plan.snapped = first != mhz
+        if plan.snapped:
+            plan.notes.append(f"requested {mhz} MHz, applied the nearest supported clock {first} MHz")
+        if len(set(applied.values())) > 1:
+            plan.notes.append(f"GPUs differ in supported clocks; applied {applied}")
 
     guard = _SignalGuard()
     guard.install()
     marker_path: Path | None = None
     locked: list[int] = []
+    knobs = knob_settings.KnobsSet()
     try:
+        previous_w = (knob_settings.previous_power_limits(gpu, indices)
+                      if power_limit_w is not None else {})
         try:
-            marker_path = write_marker(markers_at, gpu, indices, first)
+            marker_path = write_marker(markers_at, gpu, indices, plan.applied_mhz,
+                                       sm_clock=mhz is not None,
+                                       memory_clock=memory_clock_mhz is not None,
+                                       previous_power_limit_w=previous_w)
         except OSError as exc:
             raise GpuError(f"cannot write the clock marker in {markers_at}: {exc.strerror or exc}") from None
         _ACTIVE_MARKERS.add(marker_path)
         global _PINNED_ANY
         _PINNED_ANY = True
-        for i in indices:
+        for i in applied:
             locked.append(i)  # before the call: a half-applied lock is reset too
             try:
                 gpu.lock_sm_clock(i, applied[i])
             except ClockPermissionError:
                 locked.remove(i)  # refused outright: nothing changed on this GPU
                 raise
-        _wait_and_verify(gpu, applied, plan, settle_s, settle_timeout_s, idle_grace_s, poll_s, tolerance_mhz)
+        knob_settings.apply(gpu, indices, power_limit_w, memory_clock_mhz, previous_w, knobs)
+        if applied:
+            _wait_and_verify(gpu, applied, plan, settle_s, settle_timeout_s, idle_grace_s, poll_s, tolerance_mhz)
+        knob_settings.verify(gpu, indices, power_limit_w, memory_clock_mhz, plan, settle_timeout_s, poll_s)
         yield plan
     finally:
         guard.defer()
         try:
-            _restore(gpu, locked, marker_path, warn)
+            _restore(gpu, locked, marker_path, warn, knobs)
         finally:
             guard.restore()
 
 
-def _restore(gpu: Gpu, locked: list[int], marker_path: Path | None, warn: Callable[[str], None]) -> None:
+def _restore(gpu: Gpu, locked: list[int], marker_path: Path | None, warn: Callable[[str], None],
+             knobs: knob_settings.KnobsSet | None = None) -> None:
     failures = []
     for i in locked:
         try:
             gpu.reset_sm_clock(i)
         except GpuError as exc:
             failures.append(f"GPU {i}: {exc}")
+    if knobs is not None:
+        failures += knob_settings.restore(gpu, knobs)
     if marker_path is None:
         return
     _ACTIVE_MARKERS.discard(marker_path)  # kept or not, no longer in use by this pin

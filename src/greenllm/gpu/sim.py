@@ -10,396 +10,48 @@ sharing one descriptor), advances the GPU's state to now, applies the change, an
 the struct back. Time is ``time.monotonic()``, which on Linux is system-wide, so
 timestamps from different processes agree.
 
-Power model (watts; f = SM clock in MHz, c / m = compute / memory utilisation 0..1)::
-
-    v(f) = v_min + (1 - v_min) * (f - f_min) / (f_max - f_min)   # relative voltage
-    g(f) = (f / f_max) * v(f)**2                                 # dynamic ~ f V^2; g(f_max) = 1
-    P(f, c, m) = static + hbm * m + g(f) * (clock_base + compute * c + memory_sm * m)
-
-``static`` is leakage/board power, ``hbm`` the HBM + IO power of memory traffic (not tied
-to the SM clock), and the bracket the SM-side dynamic power at the maximum clock.
-
-Power limiter: it acts on *averaged* power, not instant power. ``A`` is the exponential
-moving average of the power drawn, time constant ``tau`` (``power_limit_tau_s``)::
-
-    dA/dt = (P_drawn - A) / tau
-
-While ``A < limit`` the card runs at the requested clock even if ``P`` there exceeds the
-limit: a short burst draws more than the limit. When ``A`` reaches the limit and ``P`` at
-the requested clock is still above it, the clock falls (continuously) until
-``P == limit`` (which holds ``A`` at the limit) and the reasons include ``sw_power_cap``;
-once the load fits under the limit at the requested clock the cap releases. A load
-of constant power ``P > limit`` starting from ``A0`` runs unthrottled for
-``tau * ln((P - A0) / (P - limit))``, then sits at the limit: sustained load settles at
-the cap. If even the lowest clock is over the limit, the lowest clock runs and the power
-stays above the limit. ``tau = 0`` gives an instant cap. The same law runs in virtual
-time (``PowerLimiter``, used by ``greenllm.sim.offline``).
-
-Calibration (H100 SXM facts in shared/device/README.md, 2026-11-25): idle 73 W at
-345 MHz; 700 W cap; bf16 matmul loop (c=1, m=0) over the cap at 1980 MHz, throttling to
-~1300 MHz (seen: 1140-1485); copy loop (c=0, m=1) 385 W at 1980 MHz. The split between
-static and dynamic terms and ``v_min`` are assumptions (not measured) chosen to meet
-those points. Clock behaviour: unlocked and idle -> 345 MHz (``gpu_idle``); unlocked and
-busy (max(c, m) >= busy_threshold) -> 1980 MHz, subject to the cap; locked -> the locked
-clock, idle or busy (``locked_clock_holds_when_idle``), subject to the cap. A lock or reset
-takes effect ``settle_s`` after the call.
-
-Energy counter: the exact integral of the piecewise-constant power (power changes only
-at state changes, at the settle instant and when the limiter engages: the interval is
-split there); a read integrates up to now (unlike NVML's
-100 ms updates). Instant power is the power now. The "1 s average" power is the trailing
-1 s mean, computed from the counter recorded on a 50 ms grid (exact up to the power
-variation within one 50 ms cell). Temperature: first order,
-``T -> ambient + R * P`` with time constant ``tau`` (exact for piecewise-constant P);
-no thermal throttling is modelled.
+The power model and limiter are in ``greenllm.gpu.sim_power``; the state file and how a
+state advances through time (energy counter, 1 s average, temperature) in
+``greenllm.gpu.sim_state``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fcntl
-import functools
 import hashlib
 import json
 import math
 import mmap
 import os
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from greenllm.atomic import write_bytes
-from greenllm.errors import ClockPermissionError, ConfigError, GpuError
+from greenllm.errors import ClockPermissionError, GpuError
 from greenllm.gpu.base import Gpu, GpuInfo, Sample
-from greenllm.gpu.reasons import GPU_IDLE, REASON_BITS
+from greenllm.gpu.sim_power import PowerLimiter, SimGpuSpec
+from greenllm.gpu.sim_state import (
+    DEVICE_SIZE,
+    DEVICES_OFFSET,
+    GRID_N,
+    HEADER,
+    MAGIC,
+    NO_PENDING,
+    SPEC_OFFSET,
+    VERSION,
+    DevState,
+    advance,
+    avg_power_w,
+    operating,
+    requested_clock,
+    settings_spec,
+)
 
-SW_POWER_CAP = REASON_BITS["sw_power_cap"]
-
-
-@dataclass(frozen=True)
-class SimGpuSpec:
-    """Constants of one simulated GPU model (see the module doc for the formula)."""
-
-    name: str = "Simulated NVIDIA H100 80GB HBM3 (greenllm sim)"
-    min_sm_clock_mhz: int = 345
-    max_sm_clock_mhz: int = 1980
-    sm_clock_step_mhz: int = 15
-    idle_sm_clock_mhz: int = 345
-    memory_clock_mhz: int = 2619
-    power_limit_w: float = 700.0
-    # Time constant of the power limiter's averaging (module doc). NVIDIA does not publish
-    # it: NVML only says the power management algorithm kicks in when the card's draw
-    # reaches the limit, and reports instant power apart from power averaged over 1 s
-    # (nvmlDeviceGetPowerUsage, Ampere and newer). The lent H100 bounds it (docs/h100.md,
-    # docs/calibration.md): vLLM's 10-50 ms compute-bound prefill bursts drew 770-890 W
-    # with the clock at p5 1710 MHz (from a ~250-470 W average, a 50 ms burst at ~850 W
-    # passes for tau >= ~35 ms), while 2 s matmul phases were held at 700 W and read at
-    # most 976 W instant at 20 ms sampling (tau of ~1 s would let ~1300 W through for
-    # hundreds of ms): tens of ms. 40 ms: the low end of that range; the reference's
-    # medians are flat for 20-40 ms and max throughput worsens above (docs/calibration.md).
-    power_limit_tau_s: float = 0.04
-    static_w: float = 69.3  # leakage + board: idle 73 W minus clock-tree power at 345 MHz
-    # clock tree / idle SM activity at g(f) = 1: an idle card held at 1980 MHz draws
-    # static + this = 119 W. Fit to the mean power of the reference load points
-    # (reports/reference/h100-2026-11-25, docs/calibration.md); was 95 W (a guess).
-    clock_base_w: float = 50.0
-    compute_w: float = 1228.0  # compute = 1 at f_max (uncapped): matmul throttles to ~1300 MHz
-    # Memory = 1 at f_max: SM/L2 side and HBM + IO (SM-clock independent); their sum
-    # makes the copy loop 385 W at 1980 MHz. The split between the two is assumed.
-    memory_sm_w: float = 124.0
-    memory_hbm_w: float = 142.0
-    v_min_rel: float = 0.65  # voltage at f_min relative to f_max (assumption)
-    busy_threshold: float = 0.01
-    ambient_c: float = 30.0
-    thermal_resistance_c_per_w: float = 0.06  # 700 W -> 72 C
-    thermal_tau_s: float = 30.0
-    locked_clock_holds_when_idle: bool = True
-    driver: str = "greenllm-sim"
-    # The greenllm GPU profile (config/measure/gpu/<profile>.yaml) this spec simulates;
-    # the simulated engine picks its performance spec (greenllm.sim.hardware) by it.
-    profile: str = "h100-sxm"
-
-    @classmethod
-    def h100_sxm(cls) -> SimGpuSpec:
-        """An H100 SXM 80GB, calibrated to the lent machine (module doc)."""
-        return cls()
-
-    @classmethod
-    def h200(cls) -> SimGpuSpec:
-        """An H200 SXM 141GB: the H100's die, clocks and 700 W limit with HBM3e.
-
-        Measured on the lent H200 (issue 13, 2026-12-04): 700 W limit, 110 SM clocks
-        345-1980 MHz in 15 MHz steps. Assumed: the memory clock (3201 MHz, NVIDIA's
-        HBM3e figure; ``greenllm doctor`` prints the card's own) and every power constant,
-        which are the H100's fit (docs/calibration.md lists which are which).
-        """
-        return cls(name="Simulated NVIDIA H200 (greenllm sim)", memory_clock_mhz=3201,
-                   profile="h200")
-
-    @classmethod
-    def for_profile(cls, profile: str) -> SimGpuSpec:
-        """The spec of a greenllm GPU profile name (``gpu.name``), e.g. ``h200``."""
-        makers = {"h100-sxm": cls.h100_sxm, "h200": cls.h200}
-        if profile not in makers:
-            raise ConfigError(f"no simulated GPU for gpu profile {profile!r} "
-                              f"(simulated: {', '.join(makers)})")
-        return makers[profile]()
-
-    def supported_sm_clocks_mhz(self) -> tuple[int, ...]:
-        return tuple(range(self.min_sm_clock_mhz, self.max_sm_clock_mhz + 1, self.sm_clock_step_mhz))
-
-    def clock_factor(self, mhz: float) -> float:
-        """g(f) = (f / f_max) * v(f)^2, the relative dynamic power of clock f."""
-        span = self.max_sm_clock_mhz - self.min_sm_clock_mhz
-        v = self.v_min_rel + (1.0 - self.v_min_rel) * (mhz - self.min_sm_clock_mhz) / span
-        return (mhz / self.max_sm_clock_mhz) * v * v
-
-    def power_w(self, mhz: float, compute: float, memory: float) -> float:
-        """Uncapped power at clock ``mhz`` and the given utilisations."""
-        dynamic = self.clock_base_w + self.compute_w * compute + self.memory_sm_w * memory
-        return self.static_w + self.memory_hbm_w * memory + self.clock_factor(mhz) * dynamic
-
-    def operating_point(self, requested_mhz: float, compute: float, memory: float) -> tuple[float, float, bool]:
-        """(clock MHz, power W, capped) with the cap engaged: the clock the limiter holds
-        once the averaged power has reached the limit (the requested clock if that fits)."""
-        return _operating_point(self, float(requested_mhz), float(compute), float(memory))
-
-    def limited_operating_point(
-        self, requested_mhz: float, compute: float, memory: float, avg_w: float
-    ) -> tuple[float, float, bool]:
-        """(clock MHz, power W, capped) when the limiter's averaged power is ``avg_w``."""
-        req = float(requested_mhz)
-        power = self.power_w(req, compute, memory)
-        if power > self.power_limit_w and self._engaged(avg_w):
-            return self.operating_point(req, compute, memory)
-        return req, power, False
-
-    def limiter_headroom_s(self, avg_w: float, power_w: float) -> float:
-        """Seconds of drawing ``power_w`` until the averaged power (now ``avg_w``) reaches
-        the limit: ``math.inf`` when ``power_w`` fits under it, 0 when the cap is engaged."""
-        limit = self.power_limit_w
-        if power_w <= limit:
-            return math.inf
-        if self._engaged(avg_w):
-            return 0.0
-        return self.power_limit_tau_s * math.log((power_w - avg_w) / (power_w - limit))
-
-    def averaged_power_after(self, avg_w: float, power_w: float, dt: float) -> float:
-        """The limiter's averaged power after drawing ``power_w`` for ``dt`` seconds."""
-        if self.power_limit_tau_s <= 0:
-            return power_w
-        return power_w + (avg_w - power_w) * math.exp(-dt / self.power_limit_tau_s)
-
-    def _engaged(self, avg_w: float) -> bool:
-        return self.power_limit_tau_s <= 0 or avg_w >= self.power_limit_w - _ENGAGED_TOL_W
-
-
-_ENGAGED_TOL_W = 1e-6  # the averaged power counts as at the limit within this
-
-
-class PowerLimiter:
-    """``SimGpu``'s power limiter for one GPU in virtual time (``greenllm.sim.offline``).
-
-    Holds the averaged power; the caller advances it with every stretch of constant power
-    (``draw``), so it integrates over simulated time. Starts at ``avg_w`` (default: the
-    idle card's power).
-    """
-
-    __slots__ = ("avg_w", "spec")
-
-    def __init__(self, spec: SimGpuSpec, avg_w: float | None = None) -> None:
-        self.spec = spec
-        self.avg_w = (spec.power_w(spec.idle_sm_clock_mhz, 0.0, 0.0)
-                      if avg_w is None else float(avg_w))
-
-    def operating_point(self, requested_mhz: float, compute: float,
-                        memory: float) -> tuple[float, float, bool]:
-        """(clock MHz, power W, capped) now."""
-        return self.spec.limited_operating_point(requested_mhz, compute, memory, self.avg_w)
-
-    def headroom_s(self, power_w: float) -> float:
-        """Seconds of drawing ``power_w`` before the cap engages (``math.inf``: never)."""
-        return self.spec.limiter_headroom_s(self.avg_w, power_w)
-
-    def draw(self, power_w: float, dt: float, *, engages: bool = False) -> None:
-        """Advance by ``dt`` seconds of drawing ``power_w``; ``engages``: this stretch ends
-        where the averaged power reaches the limit (``headroom_s``), so set it exactly."""
-        if engages:
-            self.avg_w = self.spec.power_limit_w
-        else:
-            self.avg_w = self.spec.averaged_power_after(self.avg_w, power_w, dt)
-
-
-@functools.lru_cache(maxsize=4096)
-def _operating_point(spec: SimGpuSpec, req: float, c: float, m: float) -> tuple[float, float, bool]:
-    power = spec.power_w(req, c, m)
-    if power <= spec.power_limit_w:
-        return req, power, False
-    f_min = float(spec.min_sm_clock_mhz)
-    if spec.power_w(f_min, c, m) >= spec.power_limit_w or req <= f_min:
-        return min(req, f_min), spec.power_w(min(req, f_min), c, m), True
-    # P(f) is increasing and convex in f, so Newton from the right converges monotonically.
-    f = req
-    span = spec.max_sm_clock_mhz - spec.min_sm_clock_mhz
-    dv = (1.0 - spec.v_min_rel) / span
-    dyn = spec.clock_base_w + spec.compute_w * c + spec.memory_sm_w * m
-    for _ in range(50):
-        v = spec.v_min_rel + dv * (f - f_min)
-        g_prime = (v * v + f * 2.0 * v * dv) / spec.max_sm_clock_mhz
-        step = (spec.power_w(f, c, m) - spec.power_limit_w) / (g_prime * dyn)
-        f -= step
-        if abs(step) < 1e-9:
-            break
-    f = max(f_min, min(req, f))
-    return f, spec.power_limit_w, True
-
-
-# --- the state file ---------------------------------------------------------------
-
-_MAGIC = b"GLSIMGPU"
-_VERSION = 2  # 2: the power limiter's averaged power in the device struct
-_HEADER = struct.Struct("<8sIIIId")  # magic, version, count, clock_permitted, spec_len, settle_s
-_SPEC_OFFSET = 64
-_DEVICES_OFFSET = 4096
-_DEVICE_SIZE = 1024
-_GRID_S = 0.05  # energy recorded on this grid for the trailing-1-s average
-_GRID_N = 32  # ring slots: 32 * 50 ms = 1.6 s > the 1 s window + one cell
-_AVG_WINDOW_S = 1.0
-_FIELDS = struct.Struct("<10d")
-_RING = struct.Struct(f"<{_GRID_N}q{_GRID_N}d")
-_NO_PENDING = -1.0
-
-
-class _DevState:
-    """One GPU's mutable state, unpacked from / packed into its struct."""
-
-    __slots__ = (
-        "avg_w",
-        "compute",
-        "created_t",
-        "energy_mj",
-        "last_t",
-        "locked_mhz",
-        "memory",
-        "pending_at",
-        "pending_mhz",
-        "temperature_c",
-        "tick_energy",
-        "ticks",
-    )
-
-    @classmethod
-    def unpack(cls, buf: mmap.mmap, offset: int) -> _DevState:
-        st = cls()
-        (st.last_t, st.energy_mj, st.temperature_c, st.compute, st.memory, st.locked_mhz,
-         st.pending_mhz, st.pending_at, st.created_t, st.avg_w) = _FIELDS.unpack_from(buf, offset)
-        ring = _RING.unpack_from(buf, offset + _FIELDS.size)
-        st.ticks = list(ring[:_GRID_N])
-        st.tick_energy = list(ring[_GRID_N:])
-        return st
-
-    def pack_into(self, buf: mmap.mmap | bytearray, offset: int) -> None:
-        _FIELDS.pack_into(
-            buf, offset, self.last_t, self.energy_mj, self.temperature_c, self.compute,
-            self.memory, self.locked_mhz, self.pending_mhz, self.pending_at, self.created_t,
-            self.avg_w,
-        )
-        _RING.pack_into(buf, offset + _FIELDS.size, *self.ticks, *self.tick_energy)
-
-
-def _requested(spec: SimGpuSpec, st: _DevState) -> float:
-    """The clock asked for in the current state (locked, boost or idle), before the cap."""
-    busy = max(st.compute, st.memory) >= spec.busy_threshold
-    if st.locked_mhz > 0 and (busy or spec.locked_clock_holds_when_idle):
-        return st.locked_mhz
-    return float(spec.max_sm_clock_mhz if busy else spec.idle_sm_clock_mhz)
-
-
-def _operating(spec: SimGpuSpec, st: _DevState) -> tuple[float, float, int]:
-    """(clock MHz, power W, reasons mask) in the current state."""
-    busy = max(st.compute, st.memory) >= spec.busy_threshold
-    reasons = 0 if busy else GPU_IDLE
-    clock, power, capped = spec.limited_operating_point(
-        _requested(spec, st), st.compute, st.memory, st.avg_w)
-    if capped:
-        reasons |= SW_POWER_CAP
-    return clock, power, reasons
-
-
-def _integrate(spec: SimGpuSpec, st: _DevState, t_a: float, t_b: float) -> None:
-    """Advance over [t_a, t_b] at constant load: split where the limiter engages."""
-    _, power, _ = _operating(spec, st)
-    headroom = spec.limiter_headroom_s(st.avg_w, power)
-    if 0.0 < headroom < t_b - t_a:
-        _integrate_power(spec, st, t_a, t_a + headroom, power)
-        st.avg_w = spec.power_limit_w  # engaged: from here the capped operating point
-        t_a += headroom
-        _, power, _ = _operating(spec, st)
-    _integrate_power(spec, st, t_a, t_b, power)
-
-
-def _integrate_power(spec: SimGpuSpec, st: _DevState, t_a: float, t_b: float,
-                     power: float) -> None:
-    """Advance energy, temperature, the energy grid and the limiter's average over
-    [t_a, t_b] at constant power."""
-    st.avg_w = spec.averaged_power_after(st.avg_w, power, t_b - t_a)
-    e_a = st.energy_mj
-    k_last = math.floor(t_b / _GRID_S)
-    k_first = max(math.floor(t_a / _GRID_S) + 1, k_last - _GRID_N + 1)
-    for k in range(k_first, k_last + 1):
-        st.ticks[k % _GRID_N] = k
-        st.tick_energy[k % _GRID_N] = e_a + power * (k * _GRID_S - t_a) * 1000.0
-    st.energy_mj = e_a + power * (t_b - t_a) * 1000.0
-    t_eq = spec.ambient_c + spec.thermal_resistance_c_per_w * power
-    st.temperature_c = t_eq + (st.temperature_c - t_eq) * math.exp(-(t_b - t_a) / spec.thermal_tau_s)
-
-
-def _advance(spec: SimGpuSpec, st: _DevState, now: float) -> None:
-    """Bring the state to time ``now``; a pending lock/reset takes effect at its instant."""
-    while st.last_t < now:
-        if st.pending_mhz != _NO_PENDING and st.pending_at <= st.last_t:
-            st.locked_mhz, st.pending_mhz = st.pending_mhz, _NO_PENDING
-        end = now
-        if st.pending_mhz != _NO_PENDING:
-            end = min(now, st.pending_at)
-        _integrate(spec, st, st.last_t, end)
-        st.last_t = end
-    if st.pending_mhz != _NO_PENDING and st.pending_at <= now:
-        st.locked_mhz, st.pending_mhz = st.pending_mhz, _NO_PENDING
-
-
-def _energy_at(st: _DevState, t: float) -> float | None:
-    """Counter value (mJ) at a past time ``t`` from the grid, or None if not recorded."""
-    if t <= st.created_t:
-        return 0.0
-    k0 = math.floor(t / _GRID_S)
-    k1 = k0 + 1
-    if st.ticks[k1 % _GRID_N] != k1:
-        return None
-    t1, e1 = k1 * _GRID_S, st.tick_energy[k1 % _GRID_N]
-    if k0 * _GRID_S <= st.created_t:
-        t0, e0 = st.created_t, 0.0
-    elif st.ticks[k0 % _GRID_N] == k0:
-        t0, e0 = k0 * _GRID_S, st.tick_energy[k0 % _GRID_N]
-    else:
-        return None
-    return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
-
-
-def _avg_power_w(st: _DevState, now: float, instant_w: float) -> float:
-    start = now - _AVG_WINDOW_S
-    if start <= st.created_t:
-        span = now - st.created_t
-        return st.energy_mj / 1000.0 / span if span > 1e-6 else instant_w
-    e_start = _energy_at(st, start)
-    if e_start is None:  # cannot happen with a 1.6 s ring; be safe rather than wrong
-        return instant_w
-    return (st.energy_mj - e_start) / 1000.0 / _AVG_WINDOW_S
-
+__all__ = ["PowerLimiter", "SimGpu", "SimGpuSpec"]
 
 class SimGpu(Gpu):
     """Simulated GPUs backed by a shared state file; use ``create`` / ``open``."""
@@ -424,15 +76,15 @@ class SimGpu(Gpu):
         self._fd = fd
         try:
             size = os.fstat(fd).st_size
-            if size < _DEVICES_OFFSET:
+            if size < DEVICES_OFFSET:
                 raise GpuError(f"{self.state_path} is not a greenllm SimGpu state file (too short)")
             self._mm = mmap.mmap(fd, size, access=mmap.ACCESS_WRITE)
-            magic, version, count, permitted, spec_len, settle_s = _HEADER.unpack_from(self._mm, 0)
-            if magic != _MAGIC or version != _VERSION:
-                raise GpuError(f"{self.state_path} is not a greenllm SimGpu state file (v{_VERSION})")
-            if size < _DEVICES_OFFSET + count * _DEVICE_SIZE:
+            magic, version, count, permitted, spec_len, settle_s = HEADER.unpack_from(self._mm, 0)
+            if magic != MAGIC or version != VERSION:
+                raise GpuError(f"{self.state_path} is not a greenllm SimGpu state file (v{VERSION})")
+            if size < DEVICES_OFFSET + count * DEVICE_SIZE:
                 raise GpuError(f"{self.state_path} is truncated")
-            spec_json = bytes(self._mm[_SPEC_OFFSET:_SPEC_OFFSET + spec_len]).decode()
+            spec_json = bytes(self._mm[SPEC_OFFSET:SPEC_OFFSET + spec_len]).decode()
         except BaseException:
             self.close()
             raise
@@ -473,26 +125,28 @@ class SimGpu(Gpu):
         if not settle_s >= 0:
             raise GpuError(f"settle_s must be >= 0, got {settle_s}")
         spec_json = json.dumps(dataclasses.asdict(spec)).encode()
-        if _SPEC_OFFSET + len(spec_json) > _DEVICES_OFFSET:
+        if SPEC_OFFSET + len(spec_json) > DEVICES_OFFSET:
             raise GpuError("simulated GPU spec too large for the state file header")
-        buf = bytearray(_DEVICES_OFFSET + int(count) * _DEVICE_SIZE)
-        _HEADER.pack_into(buf, 0, _MAGIC, _VERSION, int(count), int(bool(clock_permitted)), len(spec_json), float(settle_s))
-        buf[_SPEC_OFFSET:_SPEC_OFFSET + len(spec_json)] = spec_json
+        buf = bytearray(DEVICES_OFFSET + int(count) * DEVICE_SIZE)
+        HEADER.pack_into(buf, 0, MAGIC, VERSION, int(count), int(bool(clock_permitted)), len(spec_json), float(settle_s))
+        buf[SPEC_OFFSET:SPEC_OFFSET + len(spec_json)] = spec_json
         now = (time_source or time.monotonic)()
         idle_power = spec.power_w(spec.idle_sm_clock_mhz, 0.0, 0.0)
         for i in range(int(count)):
-            st = _DevState()
+            st = DevState()
             st.last_t = st.created_t = now
             st.energy_mj = 0.0
             st.temperature_c = spec.ambient_c + spec.thermal_resistance_c_per_w * idle_power
             st.compute = st.memory = 0.0
             st.avg_w = idle_power
             st.locked_mhz = 0.0
-            st.pending_mhz = _NO_PENDING
+            st.power_limit_w = 0.0  # the card's default
+            st.mem_locked_mhz = 0.0  # unlocked: the highest memory clock
+            st.pending_mhz = NO_PENDING
             st.pending_at = 0.0
-            st.ticks = [-1] * _GRID_N
-            st.tick_energy = [0.0] * _GRID_N
-            st.pack_into(buf, _DEVICES_OFFSET + i * _DEVICE_SIZE)
+            st.ticks = [-1] * GRID_N
+            st.tick_energy = [0.0] * GRID_N
+            st.pack_into(buf, DEVICES_OFFSET + i * DEVICE_SIZE)
         write_bytes(state_path, bytes(buf))
         return cls(state_path, time_source=time_source)
 
@@ -521,7 +175,7 @@ class SimGpu(Gpu):
     def effective_sm_clock_mhz(self, index: int) -> float:
         """The SM clock now: locked (after settle) or default clock, after power capping."""
         with self._state(index) as (st, _):
-            return _operating(self.spec, st)[0]
+            return operating(self.spec, st)[0]
 
     def power_cap_outlook(self, index: int) -> tuple[float, float]:
         """(seconds until the power limiter engages under the current load, the clock it
@@ -529,20 +183,31 @@ class SimGpu(Gpu):
         the cap is already engaged. The engine uses it to price an iteration during which
         the cap engages (``greenllm.sim.engine``)."""
         with self._state(index) as (st, _):
-            req = _requested(self.spec, st)
-            clock, power, capped = self.spec.limited_operating_point(
+            spec = settings_spec(self.spec, st)
+            req = requested_clock(spec, st)
+            clock, power, capped = spec.limited_operating_point(
                 req, st.compute, st.memory, st.avg_w)
             if capped:
                 return 0.0, clock
-            headroom = self.spec.limiter_headroom_s(st.avg_w, power)
+            headroom = spec.limiter_headroom_s(st.avg_w, power)
             if math.isinf(headroom):
                 return headroom, clock
-            return headroom, self.spec.operating_point(req, st.compute, st.memory)[0]
+            return headroom, spec.operating_point(req, st.compute, st.memory)[0]
+
+    def memory_clock_ratio(self, index: int) -> float:
+        """The memory clock now over the card's highest: HBM bandwidth scales with it
+        (``greenllm.sim.perf_model``)."""
+        return self.memory_clock_mhz(index) / self.spec.memory_clock_mhz
+
+    def memory_clock_mhz(self, index: int) -> int:
+        """The memory clock now: the locked one, else the card's highest."""
+        with self._state(index) as (st, _):
+            return int(st.mem_locked_mhz) or self.spec.memory_clock_mhz
 
     def locked_sm_clock_mhz(self, index: int) -> int | None:
         """The locked clock last asked for (settled or not), None when unlocked/reset."""
         with self._state(index) as (st, _):
-            value = st.pending_mhz if st.pending_mhz != _NO_PENDING else st.locked_mhz
+            value = st.pending_mhz if st.pending_mhz != NO_PENDING else st.locked_mhz
             return int(value) if value > 0 else None
 
     def load(self, index: int) -> tuple[float, float]:
@@ -568,12 +233,16 @@ class SimGpu(Gpu):
             memory_clock_mhz=self.spec.memory_clock_mhz,
             default_sm_clock_mhz=self.spec.max_sm_clock_mhz,
             simulated=True,
+            power_limit_min_w=self.spec.power_limit_min_w,
+            power_limit_max_w=self.spec.power_limit_max_w,
+            default_power_limit_w=self.spec.power_limit_w,
+            supported_memory_clocks_mhz=self.spec.supported_memory_clocks_mhz,
         )
 
     def sample(self, index: int, *, energy: bool = True) -> Sample:
         with self._state(index) as (st, now):
-            clock, power, reasons = _operating(self.spec, st)
-            avg = _avg_power_w(st, now, power)
+            clock, power, reasons = operating(self.spec, st)
+            avg = avg_power_w(st, now, power)
             return Sample(
                 index=index,
                 t_mono=now,
@@ -582,7 +251,7 @@ class SimGpu(Gpu):
                 power_instant_w=power,
                 power_avg_w=avg,
                 sm_clock_mhz=round(clock),
-                mem_clock_mhz=self.spec.memory_clock_mhz,
+                mem_clock_mhz=int(st.mem_locked_mhz) or self.spec.memory_clock_mhz,
                 temperature_c=st.temperature_c,
                 throttle_reasons=reasons,
                 utilization_pct=100.0 * max(st.compute, st.memory),
@@ -607,6 +276,37 @@ class SimGpu(Gpu):
     def reset_sm_clock(self, index: int) -> None:
         self._check_permitted(index, "resetting the SM clock")
         self._set_pending(index, 0.0)
+
+    def power_limit_w(self, index: int) -> float:
+        with self._state(index) as (st, _):
+            return st.power_limit_w or self.spec.power_limit_w
+
+    def power_limit_control_permitted(self, index: int) -> bool:
+        return self.clock_control_permitted(index)
+
+    def set_power_limit(self, index: int, watts: float) -> None:
+        self._check_permitted(index, f"setting the power limit to {watts:g} W")
+        lo, hi = self.spec.power_limit_min_w, self.spec.power_limit_max_w
+        if not lo <= float(watts) <= hi:
+            raise GpuError(f"power limit {watts:g} W is outside simulated GPU {index}'s range "
+                           f"{lo:g}-{hi:g} W")
+        with self._state(index) as (st, _):
+            # Takes effect at once: the limiter acts on its averaged power from now on.
+            st.power_limit_w = float(watts)
+
+    def lock_memory_clock(self, index: int, mhz: int) -> None:
+        self._check_permitted(index, f"locking the memory clock at {mhz} MHz")
+        listed = self.spec.supported_memory_clocks_mhz
+        if int(mhz) not in listed:
+            raise GpuError(f"memory clock {mhz} MHz is not one simulated GPU {index} lists "
+                           f"({', '.join(map(str, listed))} MHz)")
+        with self._state(index) as (st, _):
+            st.mem_locked_mhz = float(mhz)
+
+    def reset_memory_clock(self, index: int) -> None:
+        self._check_permitted(index, "resetting the memory clock")
+        with self._state(index) as (st, _):
+            st.mem_locked_mhz = 0.0
 
     def reopen_args(self) -> dict[str, object]:
         return {"backend": "sim", "sim_state_path": str(self.state_path)}
@@ -642,24 +342,24 @@ class SimGpu(Gpu):
             st.pending_mhz = mhz
             st.pending_at = now + self.settle_s
             if self.settle_s == 0:
-                st.locked_mhz, st.pending_mhz = mhz, _NO_PENDING
+                st.locked_mhz, st.pending_mhz = mhz, NO_PENDING
 
     def _offset(self, index: int) -> int:
         if index not in self._indices:
             raise GpuError(f"GPU {index} is not one of this run's simulated GPUs {self._indices}")
-        return _DEVICES_OFFSET + index * _DEVICE_SIZE
+        return DEVICES_OFFSET + index * DEVICE_SIZE
 
     @contextmanager
-    def _state(self, index: int) -> Iterator[tuple[_DevState, float]]:
+    def _state(self, index: int) -> Iterator[tuple[DevState, float]]:
         offset = self._offset(index)
         if self._mm is None:
             raise GpuError(f"simulated GPUs of {self.state_path} are closed")
         with self._tlock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                st = _DevState.unpack(self._mm, offset)
+                st = DevState.unpack(self._mm, offset)
                 now = max(self._now(), st.last_t)
-                _advance(self.spec, st, now)
+                advance(self.spec, st, now)
                 yield st, now
                 st.pack_into(self._mm, offset)
             finally:

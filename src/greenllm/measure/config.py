@@ -67,7 +67,9 @@ class GpuCfg:
     min_sm_clock_mhz: int = 345
     power_limit_w: float = 700.0
     sim_settle_s: float = 0.05  # simulated GPUs: how long a locked clock takes to apply
-    sim_count: int = 8  # simulated GPUs: how many the simulated node has (instance.gpus picks)
+    # Simulated GPUs: how many the simulated node has (instance.gpus picks among them and
+    # is refused beyond them); None: just enough for the GPUs the instance names.
+    sim_count: int | None = None
     # simulated GPUs: a node's state file shared by instances side by side (each on its
     # instance.gpus of it); None: a state file of the instance's own
     sim_node_state: str | None = None
@@ -77,6 +79,11 @@ class GpuCfg:
 class ClocksCfg:
     mode: str = "pin"  # pin | observe
     mhz: list[int] = field(default_factory=lambda: [800, 1000, 1200, 1400, 1600, 1800, 1980])
+    # The other knobs (greenllm.sweep_axes): power limits (W) and memory clocks (MHz) to
+    # sweep, each against the driver default of the others unless cross=true.
+    power_limit_w: list[float] = field(default_factory=list)
+    memory_mhz: list[int] = field(default_factory=list)
+    cross: bool = False
     settle_timeout_s: float = 5.0
     # When pinning is not permitted (no root): fail (false) or measure in observe mode
     # with a warning recorded in every result (true).
@@ -163,6 +170,14 @@ class InstanceCfg:
 
 
 @dataclass
+class AttributionCfg:
+    # Idle power per setting (measure.idle_power): seconds of an idle window, once per
+    # instance and setting; 0 skips it (the energy split then has no idle floor).
+    idle_window_s: float = 3.0
+    host_energy: bool = True  # read RAPL (host CPU/DRAM) where it is readable
+
+
+@dataclass
 class MeasureCfg:
     model: ModelCfg = field(default_factory=ModelCfg)
     engine: EngineCfg = field(default_factory=EngineCfg)
@@ -173,6 +188,7 @@ class MeasureCfg:
     slo: SloCfg = field(default_factory=SloCfg)
     search: SearchCfg = field(default_factory=SearchCfg)
     instance: InstanceCfg = field(default_factory=InstanceCfg)
+    attribution: AttributionCfg = field(default_factory=AttributionCfg)
     out_dir: str = MISSING
     retry_failed: bool = True  # a rerun measures failed cells again (ok cells are skipped)
     progress: bool = True

@@ -18,6 +18,7 @@ import pandas as pd
 from greenllm.engine.base import Engine, Sampler
 from greenllm.gpu import clock_stats, throttle_names, window_energy
 from greenllm.load import Workload, arrival_offsets_s, summarize
+from greenllm.measure.energy_phases import phase_energy
 from greenllm.measure.multi_gpu import per_gpu_fields
 from greenllm.search import Slo
 
@@ -116,6 +117,8 @@ def attach_energy(result: PointResult, telemetry: pd.DataFrame) -> None:
         "energy_per_output_token_j": we.energy_j / tokens if tokens else None,
         "power_mean_w": we.power_mean_w,
         "power_max_w": we.power_max_w,
+        # seconds and joules of idle / prefill / decode instants (measure.energy_phases)
+        "phases": phase_energy(telemetry, result.frame, t0, t1),
         **per_gpu_fields(we.per_gpu_energy_j),  # every GPU of the instance, and their spread
     }
     result.flags.extend(f for f in we.flags if f not in result.flags)

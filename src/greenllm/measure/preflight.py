@@ -34,6 +34,7 @@ from greenllm.measure.validate import static_problems, validate_parallelism
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 ENGINES_NEEDING_TOKENIZER = ("vllm",)
+SIMULATED_KINDS = ("sim", "virtual")  # engines on a simulated node of gpu.sim_count GPUs
 CONTEXT_MARGIN = 16  # tokens beyond the longest workload (measure.validate.max_model_len)
 
 
@@ -279,6 +280,14 @@ def instance_selectors(cfg: DictConfig) -> list[Any]:
     return list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(max(tp, 0)))
 
 
+def sim_node_size(cfg: DictConfig) -> int:
+    """GPUs of the simulated node: ``gpu.sim_count``, or just enough for the instance."""
+    if cfg.gpu.sim_count is not None:
+        return int(cfg.gpu.sim_count)
+    ints = [s for s in instance_selectors(cfg) if isinstance(s, int) and not isinstance(s, bool)]
+    return max([int(cfg.instance.tp), *(i + 1 for i in ints if i >= 0)], default=1)
+
+
 def _gpu_problems(cfg: DictConfig, host: bool) -> list[str]:
     tp = int(cfg.instance.tp)
     found: list[str] = []
@@ -290,10 +299,14 @@ def _gpu_problems(cfg: DictConfig, host: bool) -> list[str]:
         dupes = sorted({str(s) for s in selectors if selectors.count(s) > 1})
         if dupes:
             found.append(f"instance.gpus lists GPU {', '.join(dupes)} more than once")
-    if cfg.engine.kind == "sim":
-        count = int(cfg.gpu.sim_count)
+    if cfg.engine.kind in SIMULATED_KINDS:
+        count = sim_node_size(cfg)
         if not 1 <= count <= 64:
-            found.append(f"gpu.sim_count={count}: the simulated node has 1..64 GPUs")
+            if cfg.gpu.sim_count is not None:
+                found.append(f"gpu.sim_count={count}: the simulated node has 1..64 GPUs")
+            elif count > 64:
+                found.append(f"the simulated node can have at most 64 GPUs; instance.tp="
+                             f"{cfg.instance.tp} / instance.gpus ask for {count}")
             return found
         if cfg.instance.gpus is None and tp > count:
             found.append(f"instance.tp={tp} needs {tp} GPUs but the simulated node has {count} "

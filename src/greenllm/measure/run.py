@@ -32,13 +32,15 @@ from greenllm.errors import ClockPermissionError, ConfigError, EngineError, Gree
 from greenllm.gpu import Gpu, pin_clocks
 from greenllm.gpu.energy_read import describe as describe_energy_reads
 from greenllm.gpu.profiles import profile_warning
+from greenllm.host_energy import HostEnergySampler, annotate_host_energy
 from greenllm.load import Workload, workload_from
 from greenllm.locks import hold_gpus, hold_results_folder
-from greenllm.measure import adaptive
+from greenllm.measure import adaptive, knob_checks
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
+from greenllm.measure.idle_power import idle_power
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.outcome import RETRIED_STATUSES, pass_status, unmeasured_warning
 from greenllm.measure.points import PointSettings, run_point
@@ -49,6 +51,7 @@ from greenllm.measure.spend import SpendLedger, finish_spend
 from greenllm.measure.validate import max_model_len
 from greenllm.measure.warm_prior import cell_prior
 from greenllm.ownership import claim_results_folder
+from greenllm.sweep_axes import KnobSetting, knob_settings
 
 SCHEMA = "greenllm.cell/1"
 EXIT_ENGINE_FAILED = 3
@@ -56,9 +59,15 @@ EXIT_ENGINE_FAILED = 3
 
 @dataclass(frozen=True)
 class Cell:
-    clock_label: str  # f<MHz> or native
+    clock_label: str  # f<MHz>, p<W>, m<MHz> (greenllm.sweep_axes) or native
     mhz: int | None  # None in observe mode
     workload: Workload
+    power_limit_w: float | None = None  # None: the card's own
+    memory_mhz: int | None = None  # None: the driver's choice
+
+    @property
+    def setting(self) -> KnobSetting:
+        return KnobSetting(self.mhz, self.power_limit_w, self.memory_mhz)
 
     def dir(self, out: Path) -> Path:
         return out / "cells" / self.clock_label / self.workload.id
@@ -71,7 +80,8 @@ def instance_id(cfg: MeasureCfg) -> str:
 def plan_cells(cfg: MeasureCfg, workloads: Sequence[Workload], mode: str) -> list[Cell]:
     if mode == "observe":
         return [Cell("native", None, w) for w in workloads]
-    return [Cell(f"f{mhz}", int(mhz), w) for mhz in cfg.clocks.mhz for w in workloads]
+    return [Cell(s.label, s.mhz, w, s.power_limit_w, s.memory_mhz)
+            for s in knob_settings(cfg.clocks) for w in workloads]
 
 
 def read_summary(cell: Cell, out: Path) -> dict[str, Any] | None:
@@ -123,7 +133,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     plain, chash = to_plain(raw), config_hash(raw)
     cfg = to_settings(raw)
     # Every problem at once, before a file is written, a GPU opened or an engine started.
-    require_preflight(cfg)
+    require_preflight(raw)
     policy = adaptive.policy_from_cfg(cfg.load)  # bad targets/cap: one line, no GPU time
     workloads = [workload_from(w) for w in cfg.workload.ids]
     ctx_len = max_model_len(cfg, workloads)
@@ -184,7 +194,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
 def clock_mode(cfg: MeasureCfg, gpu: Gpu) -> str:
     if cfg.clocks.mode == "observe":
         return "observe"
-    denied = [i for i in gpu.indices if not gpu.clock_control_permitted(i)]
+    denied = knob_checks.denied_gpus(cfg, gpu)
     if not denied:
         return "pin"
     if cfg.clocks.fallback_to_observe:
@@ -206,6 +216,7 @@ def check_clocks_supported(cfg: MeasureCfg, gpu: Gpu, mode: str) -> None:
         for mhz in cfg.clocks.mhz:
             if not lo <= mhz <= hi:
                 raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
+    knob_checks.check_supported(cfg, gpu, mode)
 
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
@@ -260,7 +271,10 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                 if not group:
                     continue
                 with pin_clocks(gpu, group[0].mhz, mode=mode, marker_dir=marker_dir,
-                                settle_timeout_s=settle) as plan:
+                                settle_timeout_s=settle, power_limit_w=group[0].power_limit_w,
+                                memory_clock_mhz=group[0].memory_mhz) as plan:
+                    plan.idle = idle_power(engine, gpu, out, clock_label,
+                                           float(cfg.attribution.idle_window_s))
                     warm_up(cfg, settings, engine, group[0].workload)
                     for cell in group:
                         eta = ""
@@ -297,7 +311,8 @@ def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any],
         "instance": instance,
         "clock": {"label": cell.clock_label, "mode": plan.mode, "requested_mhz": cell.mhz,
                   "applied_mhz": plan.applied_mhz, "snapped": plan.snapped,
-                  "verified": plan.verified, "notes": list(plan.notes)},
+                  "verified": plan.verified, "notes": list(plan.notes),
+                  **knob_checks.knob_record(cell.setting, plan)},
         "workload": {"id": cell.workload.id, "input_tokens": cell.workload.input_tokens,
                      "output_tokens": cell.workload.output_tokens},
         "slo": baseline["slo"],
@@ -329,9 +344,11 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
     label = f"{cell.clock_label} {cell.workload.id}"
     frames: list[pd.DataFrame] = []
     sampler = engine.sampler(gpu)
+    # host CPU/DRAM energy (RAPL) on the live engines' clock; none in virtual time
+    host = HostEnergySampler(enabled=bool(cfg.attribution.host_energy) and engine.kind != "virtual")
     ok = interrupted = stop = False
     try:
-        with sampler:
+        with sampler, host:
             if getattr(sampler, "energy_plan", None) is not None:
                 note(f"{label}: {describe_energy_reads(sampler.energy_plan)}")
             # Only named points (fractions of the max) need the search; a run of
@@ -352,6 +369,7 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
                                                    baseline["slo_obj"], max_rps, sampler,
                                                    label, repeat)
         frames += point_frames
+        annotate_host_energy(points, host)
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
         summary["load_points"] += points
         summary["repeats_done"] = repeat + 1

@@ -11,7 +11,9 @@ from pathlib import Path
 from greenllm.engine.kinds import KINDS
 from greenllm.errors import ConfigError
 from greenllm.load.prompts import PROMPT_FORMATS
+from greenllm.measure import knob_checks
 from greenllm.measure.config import MeasureCfg, ModelShapeCfg
+from greenllm.sweep_axes import any_setting
 
 ENGINES = KINDS
 CLOCK_MODES = ("pin", "observe")
@@ -49,8 +51,10 @@ def static_problems(cfg: MeasureCfg) -> Iterator[str]:
     if cfg.instance.max_batch < 1:
         yield (f"instance.max_batch={cfg.instance.max_batch}: must be at least 1")
     if cfg.clocks.mode == "pin":
-        if not cfg.clocks.mhz:
-            yield ("clocks.mhz is empty: list the clocks to pin, or use clocks=observe")
+        if not any_setting(cfg.clocks):
+            yield ("clocks.mhz is empty: list the clocks to pin (or clocks.power_limit_w "
+                   "/ clocks.memory_mhz), or use clocks=observe")
+        yield from knob_checks.static_problems(cfg)
         lo, hi = cfg.gpu.min_sm_clock_mhz, cfg.gpu.max_sm_clock_mhz
         for mhz in cfg.clocks.mhz:
             if not lo <= mhz <= hi:

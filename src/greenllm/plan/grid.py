@@ -11,6 +11,7 @@ from typing import Any
 from greenllm.errors import ConfigError
 from greenllm.plan.config_files import effective_config
 from greenllm.plan.figures import FIGURE_STUDY, FIGURES, STUDY_NAMES
+from greenllm.sweep_axes import labels as sweep_labels
 
 
 def clock_label(mhz: int | None) -> str:
@@ -192,9 +193,8 @@ class Plan:
 
 
 def _clock_labels(clocks: Mapping[str, Any]) -> tuple[str, ...]:
-    if clocks["mode"] == "observe":
-        return (clock_label(None),)
-    return tuple(clock_label(m) for m in clocks["mhz"])
+    # SM clocks, power limits and memory clocks: the same labels measure gives its cells
+    return sweep_labels(clocks)
 
 
 def _study_needs(name: str, spec: Mapping[str, Any]) -> list[tuple[int, int, list[str], list[str]]]:

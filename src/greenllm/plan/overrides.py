@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from greenllm.plan.grid import Cell, Plan, clock_label
+from greenllm.sweep_axes import KnobSetting
 
 _PLAIN_RE = re.compile(r"[A-Za-z_/.][A-Za-z0-9_/.:+-]*")
 
@@ -67,8 +68,17 @@ def measure_overrides(plan: Plan, iid: str, cells: Iterable[Cell] | None = None)
         f"clocks={cfg['clocks']['mode']}",
     ]
     if cfg["clocks"]["mode"] == "pin":
-        mhz = [m for m in cfg["clocks"]["mhz"] if clock_label(m) in inst.clocks]
+        cross = bool(cfg["clocks"].get("cross"))
+        mhz = [m for m in cfg["clocks"]["mhz"] if cross or clock_label(m) in inst.clocks]
         out.append(f"clocks.mhz={hydra_value(mhz)}")
+        # the other axes (greenllm.sweep_axes), kept to this instance's cells like mhz
+        for key, label in (("power_limit_w", lambda w: KnobSetting(power_limit_w=w).label),
+                           ("memory_mhz", lambda m: KnobSetting(memory_mhz=m).label)):
+            values = [v for v in cfg["clocks"].get(key) or [] if cross or label(v) in inst.clocks]
+            if values:
+                out.append(f"clocks.{key}={hydra_value(values)}")
+        if cross:
+            out.append("clocks.cross=true")
     out.append(f"workload.ids={hydra_value(list(inst.workloads))}")
     out += _group_overrides("load", cfg["load"], skip=("points",))
     out.append(f"load.points={hydra_value(list(inst.loads))}")

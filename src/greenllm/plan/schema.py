@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from greenllm.errors import ConfigError
+from greenllm.sweep_axes import any_setting
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -124,8 +125,9 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     from greenllm.load.workloads import parse_workload
 
     clocks = cfg["clocks"]
-    if clocks["mode"] == "pin" and not clocks.get("mhz"):
-        raise ConfigError("config key 'clocks.mhz': pin mode needs at least one clock")
+    if clocks["mode"] == "pin" and not any_setting(clocks):
+        raise ConfigError("config key 'clocks.mhz': pin mode needs at least one clock "
+                          "(or clocks.power_limit_w / clocks.memory_mhz)")
     model = cfg["model"]
     source = model.get("source", "builtin")
     if source == "builtin":

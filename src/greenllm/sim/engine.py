@@ -267,6 +267,14 @@ class ModelEngine(BaseEngine):
         sink._wake()
 
     # --- GPU ----------------------------------------------------------------------
+    def memory_ratio(self) -> float:
+        """The instance's memory clock over the highest (1 without a SimGpu or a GPU that
+        does not model it): TP is lock-step, the slowest GPU sets the pace."""
+        ratio = getattr(self.gpu, "memory_clock_ratio", None)
+        if ratio is None or not self.gpu_indices:
+            return 1.0
+        return min(ratio(i) for i in self.gpu_indices)
+
     def clock_mhz(self) -> float:
         """The instance's SM clock now: TP is lock-step, so the slowest GPU sets the pace."""
         if self.gpu is None or not self.gpu_indices:
@@ -305,15 +313,16 @@ class ModelEngine(BaseEngine):
         The clock depends on the load (power-cap throttling), which depends on the cost:
         price at the current clock, apply the load, re-read the clock, re-price once.
         """
-        cost = self.perf.batch_cost(batch, self.clock_mhz())
+        mem = self.memory_ratio()
+        cost = self.perf.batch_cost(batch, self.clock_mhz(), mem)
         if self.set_load(cost.compute_util, cost.memory_util):
             clock = self.clock_mhz()  # the cap may throttle (or release) under the new load
             if abs(clock - cost.sm_clock_mhz) >= 1.0:
-                cost = self.perf.batch_cost(batch, clock)
+                cost = self.perf.batch_cost(batch, clock, mem)
                 self.set_load(cost.compute_util, cost.memory_util)
-        return self._cap_within(batch, cost)
+        return self._cap_within(batch, cost, mem)
 
-    def _cap_within(self, batch: Any, cost: IterationCost) -> IterationCost:
+    def _cap_within(self, batch: Any, cost: IterationCost, mem: float = 1.0) -> IterationCost:
         """``cost`` with the power limiter engaging part-way: SimGpu's limiter acts on
         averaged power, so a burst above the limit runs at the requested clock until the
         average reaches the limit (``SimGpu.power_cap_outlook``); the rest of the work
@@ -324,7 +333,7 @@ class ModelEngine(BaseEngine):
         boost_s, capped_mhz = min(outlook(i) for i in self.gpu_indices)
         if not 0.0 < boost_s < cost.duration_s:
             return cost
-        rest = self.perf.batch_cost(batch, capped_mhz)
+        rest = self.perf.batch_cost(batch, capped_mhz, mem)
         rest_s = (1.0 - boost_s / cost.duration_s) * rest.duration_s
         duration = boost_s + rest_s
         return replace(

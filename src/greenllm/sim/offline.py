@@ -90,6 +90,8 @@ def simulate_load(
     power_scale: float = 1.0,
     latency_scale: float = 1.0,
     record_token_times: bool = False,
+    power_limit_w: float | None = None,
+    memory_clock_mhz: int | None = None,
     lengths: Sequence[tuple[int, int]] | None = None,
 ) -> OfflineResult:
     """Poisson arrivals of equal requests; returns latencies and energy over the run.
@@ -118,9 +120,11 @@ def simulate_load(
     TP GPUs run in lock step with equal load), so a short compute-bound burst runs at
     the requested clock above the power limit and sustained load settles at the limit.
     An iteration during which the limiter engages runs its first part at the requested
-    clock and the rest of its work at the capped clock.
+    clock and the rest of its work at the capped clock. ``power_limit_w`` /
+    ``memory_clock_mhz`` set those knobs (None: the card's default), as ``SimGpu`` does.
     """
-    spec = gpu_spec or SimGpuSpec.h100_sxm()
+    spec = (gpu_spec or SimGpuSpec.h100_sxm()).with_settings(power_limit_w, memory_clock_mhz)
+    mem = spec.memory_clock_ratio()  # HBM bandwidth follows the memory clock (perf_model)
     if arrivals_s is not None:
         arrivals = [float(a) for a in arrivals_s]
         if not arrivals or any(b < a for a, b in zip(arrivals, arrivals[1:], strict=False)):
@@ -194,7 +198,7 @@ def simulate_load(
             trace_b.append(False)
             continue
         batch = sched.step()
-        cost = perf.batch_cost(batch, busy_req)
+        cost = perf.batch_cost(batch, busy_req, mem)
         cost_s = cost.duration_s * time_scale
         clock, power, capped = limiter.operating_point(
             busy_req, cost.compute_util, cost.memory_util)
@@ -213,7 +217,7 @@ def simulate_load(
                 trace_b.append(True)
             done = boost_s / cost_s
             clock, _, _ = spec.operating_point(busy_req, cost.compute_util, cost.memory_util)
-            capped_cost = perf.batch_cost(batch, clock)
+            capped_cost = perf.batch_cost(batch, clock, mem)
             clock, power, _ = spec.operating_point(
                 busy_req, capped_cost.compute_util, capped_cost.memory_util)
             rest_s = (1.0 - done) * capped_cost.duration_s * time_scale

@@ -11,7 +11,8 @@ through the model once on each GPU of a tensor-parallel group. Per GPU:
   duration = linear + attn + small + comm + host
 
 with F(clock) = peak FLOP/s x clock / boost clock x compute efficiency and B = HBM
-bandwidth x memory efficiency. Linear layers and attention are separate kernels, so
+bandwidth x memory efficiency x memory clock / highest memory clock (bandwidth taken as
+proportional to the memory clock: an assumption, docs/calibration.md). Linear layers and attention are separate kernels, so
 each is its own roofline and their times add; within one kernel class compute and
 memory traffic overlap (max). Constants: ``greenllm.sim.hardware``; equations and
 sources: docs/simulator.md.
@@ -134,6 +135,7 @@ class PerfModel:
         decode_context_lens: Sequence[int] = (),
         sm_clock_mhz: float | None = None,
         num_sampled: int | None = None,
+        memory_clock_ratio: float = 1.0,
     ) -> IterationCost:
         """Cost of one iteration.
 
@@ -141,7 +143,11 @@ class PerfModel:
         sequence. ``decode_context_lens``: KV length each decode token attends to
         (including itself). ``num_sampled``: sequences that run the LM head this
         iteration (decodes + prefills that finish); default: all sequences.
+        ``memory_clock_ratio``: the memory clock over the card's highest; HBM bandwidth
+        scales with it (weight and KV streaming slow down, FLOPs do not).
         """
+        if not memory_clock_ratio > 0:
+            raise ConfigError(f"memory clock ratio must be positive, got {memory_clock_ratio}")
         clock = self.gpu.boost_clock_mhz if sm_clock_mhz is None else float(sm_clock_mhz)
         if not clock > 0:
             raise ConfigError(f"SM clock must be positive, got {sm_clock_mhz}")
@@ -171,8 +177,9 @@ class PerfModel:
         weight_bytes = (self.layer_weight_bytes_per_gpu + lm_bytes) if tokens else 0.0
         kv_bytes = self.kv_bytes_per_token * kv_tokens
 
-        linear_c, linear_m = linear_flops / flops_per_s, weight_bytes / self._hbm_bps
-        attn_c, attn_m = attn_flops / flops_per_s, kv_bytes / self._kv_bps
+        hbm_bps, kv_bps = self._hbm_bps * memory_clock_ratio, self._kv_bps * memory_clock_ratio
+        linear_c, linear_m = linear_flops / flops_per_s, weight_bytes / hbm_bps
+        attn_c, attn_m = attn_flops / flops_per_s, kv_bytes / kv_bps
         # latency-bound small kernels run on the SMs: their time scales with 1 / clock
         small_s = (
             self._small_kernels_at_boost_s * self.gpu.boost_clock_mhz / clock if tokens else 0.0
@@ -218,11 +225,13 @@ class PerfModel:
             num_tokens=tokens,
         )
 
-    def batch_cost(self, batch: BatchLike, sm_clock_mhz: float | None = None) -> IterationCost:
+    def batch_cost(self, batch: BatchLike, sm_clock_mhz: float | None = None,
+                   memory_clock_ratio: float = 1.0) -> IterationCost:
         """Cost of a scheduler batch (``greenllm.sim.scheduler.ScheduledBatch``)."""
         return self.iteration_cost(
             prefill_chunks=batch.prefill_chunks,
             decode_context_lens=batch.decode_context_lens,
+            memory_clock_ratio=memory_clock_ratio,
             sm_clock_mhz=sm_clock_mhz,
             num_sampled=batch.num_sampled,
         )
