@@ -18,6 +18,8 @@ from greenllm import workflow_cells as gcells
 
 FIG07 = "reports/figures/fig07_tbt_vs_clock_tp.pdf"
 SIM = str(ROOT / "profiles/sim")
+# the smoke preset on the live sim engine (the sim profile's default is the paper grid)
+SMOKE = ("--config", "engine=sim", "preset=smoke")
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +108,9 @@ def runs(tmp_path_factory, smoke):
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("{}")
     procs = {
-        "fig07": start(workdir_for(base / "fig07"), "--workflow-profile", SIM, "-n", "-p",
-                       "--quiet", "host", "--", FIG07),
-        "ancient": start(wd, "--workflow-profile", SIM, "-n", "--quiet", "host", "--",
+        "fig07": start(workdir_for(base / "fig07"), "--workflow-profile", SIM, *SMOKE, "-n",
+                       "-p", "--quiet", "host", "--", FIG07),
+        "ancient": start(wd, "--workflow-profile", SIM, *SMOKE, "-n", "--quiet", "host", "--",
                          smoke.cell_json(ok),
                          smoke.cell_json(failed)),
     }

@@ -77,7 +77,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
     assert stats["measure"] == 3 and stats["cell"] == 3
 
     # 3b. A new clock: only its cells and what reads them; a smaller target: nothing.
-    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd,
+    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd, *SMOKE,
                      "clocks={mhz: [1000, 1500, 1980]}", env=env))
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     assert job_stats(r.stdout + r.stderr) == {
@@ -85,7 +85,7 @@ def test_smoke_dag_runs_resumes_and_reports(workdir, tmp_path):
         # the 3 failed ones (not ok: copied again whenever their instance is measured)
         "measure": 3, "cell": 8, "study_table": 3, "cells_table": 1, "figure": 15,
         "claims": 1, "all": 1}
-    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd, "--",
+    r = finish(start(workdir, "--workflow-profile", SIM, "-n", "--config", cmd, *SMOKE, "--",
                      "reports/figures/fig07_tbt_vs_clock_tp.pdf", env=env))
     assert "Nothing to be done" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
 

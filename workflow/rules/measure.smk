@@ -78,5 +78,7 @@ rule cell:
     params:
         python=PYTHON,
         summary=lambda wc: PLAN.raw_summary(gplan.Cell(wc.instance, wc.clock, wc.workload)),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.python} -m greenllm.cell_copy {params.summary:q} {output:q} {log:q}"
