@@ -145,6 +145,10 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
     t_held = time.monotonic()
     try:
         with ExitStack() as stack:
+            # The run's last line names the cells that are not ok: registered first, so it
+            # runs after every other exit step (the spend note included).
+            planned: list[Cell] = []
+            stack.callback(lambda: warn_not_ok(planned, out))
             # One run per output folder and per GPU (locks.py; the kernel frees them on exit).
             stack.enter_context(hold_results_folder(out))
             model_dir = prepare_model_dir(cfg)
@@ -156,12 +160,12 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
+            planned[:] = cells
             todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), policy)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
                  f"{len(todo)} to go")
             if not todo:
                 write_manifest(out, iid, cells, complete=True)
-                warn_not_ok(cells, out)
                 return 0
             infos = [gpu.info(i) for i in gpu.indices]
             prov = provenance(config=plain, config_hash=chash,
@@ -185,7 +189,6 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
             ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger)
             write_manifest(out, iid, cells, complete=ok)
-            warn_not_ok(cells, out)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
