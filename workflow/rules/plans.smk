@@ -24,8 +24,10 @@ rule plans_grid:
         f"{LOGS}/plans/grid_tp{{plan_tp}}_b{{plan_b}}.log",
     params:
         p=PLANS,
-        py=shlex.quote(sys.executable),
+        py=PYTHON,
         clocks=",".join(str(c) for c in PLANS["clocks"]),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.py} -m greenllm.recommend.sim_grid --out {output:q} --model {params.p[model]}"
         " --tps {wildcards.plan_tp} --max-batches {wildcards.plan_b}"
@@ -45,6 +47,8 @@ rule plans_replay_prediction:
     params:
         greenllm=GREENLLM,
         args=lambda w: _recommend_args(w.trace, replay=True),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} recommend --table {input:q} --out {output.md:q} {params.args}"
         " --title 'Plan of the replayed load' > {log:q} 2>&1"
@@ -59,7 +63,7 @@ rule plans_replay:
         f"{LOGS}/plans/{{trace}}_replay.log",
     params:
         greenllm=GREENLLM,
-        py=shlex.quote(sys.executable),
+        py=PYTHON,
         # one folder per replay setting: measure resumes finished cells, so a changed
         # setting must not find (and reuse) the cells of another
         raw=lambda w: (f"{PLANS_DIR}/{w.trace}/replay-raw-x{PLANS['replay']['time_scale']}"
@@ -76,6 +80,8 @@ rule plans_replay:
         ),
         clocks=",".join(str(c) for c in PLANS["clocks"]),
         top=max(PLANS["clocks"]),
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "({params.greenllm} measure out_dir={params.raw} {params.common}"
         " 'clocks.mhz=[{params.top}]' workload.trace.policy.kind=fixed"
@@ -101,6 +107,8 @@ rule plans_report:
         greenllm=GREENLLM,
         args=lambda w: _recommend_args(w.trace),
         title=lambda w: f"Operating plan for the {w.trace} trace",
+    conda:
+        "../envs/greenllm.yaml"
     shell:
         "{params.greenllm} recommend --table {input.tables:q} --out {output:q} {params.args}"
         " --replay-results {input.replay:q} --replay-prediction {input.prediction:q}"
