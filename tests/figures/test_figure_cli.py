@@ -74,4 +74,4 @@ def test_claims_command_writes_md_and_csv(table_path, tmp_path, synth, capsys):
     assert rc == 0
     assert "| ss_half_clock_throughput |" in out.read_text()
     assert out.with_suffix(".csv").exists()
-    assert "11 claims" in capsys.readouterr().err  # the 10 of the paper + the knob question
+    assert "10 claims" in capsys.readouterr().err  # the paper's (no power-limit cells: no knob row)

@@ -95,8 +95,16 @@ def compute_claims(table: pd.DataFrame, studies: Mapping[str, Study], *,
     stats = ensure_statistics(table)
     repeats = None if is_statistics_table(table) else RowIndex(table)
     stats_index = RowIndex(stats)
-    return pd.DataFrame([_row(c, stats, stats_index, repeats, studies, seed) for c in ALL_CLAIMS],
-                        columns=CLAIM_COLUMNS)
+    return pd.DataFrame([_row(c, stats, stats_index, repeats, studies, seed)
+                         for c in claims_for(stats)], columns=CLAIM_COLUMNS)
+
+
+def claims_for(table: pd.DataFrame) -> tuple[Claim, ...]:
+    """The paper's claims, plus the knob question when the grid swept a power limit: a
+    grid of SM clocks alone (the paper's) did not ask it, so its table has no such row
+    rather than a row saying it could not be measured."""
+    swept = "knob_axis" in table.columns and (table["knob_axis"] == "power_limit").any()
+    return ALL_CLAIMS if swept else CLAIMS
 
 
 def effect_interval(effect: Effect, stats: RowIndex, repeats: RowIndex | None, *,
