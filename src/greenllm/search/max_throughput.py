@@ -175,6 +175,18 @@ def _positive(name: str, value: Any) -> float:
     return float(value)
 
 
+def search_result(probes: list[ProbeResult], lower: float | None, upper: float | None,
+                  reason: str) -> SearchResult:
+    """The result of a search that stopped for ``reason``: the highest decided passing
+    rate below the failing bound (else the highest passing one), and the bracket."""
+    passing = [p.rate_rps for p in probes if p.decided]
+    below = [r for r in passing if upper is None or r < upper]
+    best = max(below) if below else (max(passing) if passing else None)
+    converged = reason in ("converged", "max_rps_passes", "min_rps_fails")
+    return SearchResult(rps=best, lower_rps=lower, upper_rps=upper, converged=converged,
+                        stop_reason=reason, probes=probes)
+
+
 def find_max_throughput(
     probe: Callable[[float], ProbeResult],
     *,
@@ -277,12 +289,7 @@ def find_max_throughput(
         return passed
 
     def finish(reason: str) -> SearchResult:
-        passing = [p.rate_rps for p in probes if p.decided]
-        below = [r for r in passing if upper is None or r < upper]
-        best = max(below) if below else (max(passing) if passing else None)
-        converged = reason in ("converged", "max_rps_passes", "min_rps_fails")
-        return SearchResult(rps=best, lower_rps=lower, upper_rps=upper, converged=converged,
-                            stop_reason=reason, probes=probes)
+        return search_result(probes, lower, upper, reason)
 
     # Phase 1: bracket.
     rate = start_rps

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from greenllm.errors import ConfigError
-from greenllm.search.max_throughput import ProbeResult, SearchResult, probe_margin
+from greenllm.search.max_throughput import ProbeResult, SearchResult, probe_margin, search_result
 from greenllm.search.slo import Slo
 
 
@@ -148,12 +148,7 @@ def warm_search(
         return min(max(rate, min_rps), max_rps)
 
     def finish(reason: str) -> SearchResult:
-        passing = [p.rate_rps for p in probes if p.decided]
-        below = [r for r in passing if upper is None or r < upper]
-        best = max(below) if below else (max(passing) if passing else None)
-        converged = reason in ("converged", "max_rps_passes", "min_rps_fails")
-        return SearchResult(rps=best, lower_rps=lower, upper_rps=upper, converged=converged,
-                            stop_reason=reason, probes=probes)
+        return search_result(probes, lower, upper, reason)
 
     # Bracket: a pair of probes within rel_tol around the prior's centre; when the prior
     # is wrong, widen in growing log steps ((1+tol)^2, ^4, ^8, ...) in the direction it missed.
