@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safety_helpers import ROOT, TINY, tree
 
-from conftest import ROOT, TINY, tree
 from greenllm import plan as gplan
 from greenllm.errors import GreenllmError
 from greenllm.load.model_folder import build_model_folder

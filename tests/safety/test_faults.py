@@ -25,10 +25,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from safety_helpers import TINY, clocks_restored, tree
 
 import greenllm.engine.live as live_engine
 import greenllm.measure.run as run_mod
-from conftest import TINY, clocks_restored, tree
 from greenllm.cli.main import main
 from greenllm.errors import GreenllmError
 from greenllm.gpu.sim import SimGpu

@@ -144,8 +144,8 @@ def test_snakemake_dry_run_shows_the_pass(tmp_path):
 def test_simulated_engine_measures_the_gpu_named(tmp_path, monkeypatch, capsys):
     """instance.gpus=[7] loads and samples simulated GPU 7, not GPU 0 (issue 14)."""
     import pandas as pd
+    from safety_helpers import TINY
 
-    from conftest import TINY
     from greenllm.gpu.sim import SimGpu
 
     monkeypatch.setenv("GREENLLM_STATE_DIR", str(tmp_path / "state"))
