@@ -93,3 +93,20 @@ def test_sigterm_outside_measure_names_the_signal(capsys, monkeypatch):
     assert code == 128 + signal.SIGTERM
     assert "stopped by SIGTERM" in err and ("clocks restored" in err or "no clock was pinned" in err)
     assert signal.getsignal(signal.SIGTERM) is not cli._terminate  # handler put back
+
+
+def test_a_subcommand_imports_only_its_own_module():
+    """`greenllm doctor` on a GPU box without the analysis stack (seen on the lent H200:
+    jsonschema missing made doctor fail while building every subcommand's parser)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['jsonschema'] = None; "
+            "from greenllm.cli.main import build_parser; "
+            "build_parser(only='doctor').parse_args(['doctor'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    code_all = code.replace("only='doctor'", "")
+    assert subprocess.run([sys.executable, "-c", code_all], capture_output=True,
+                          timeout=60).returncode != 0  # the whole CLI does need it

@@ -23,7 +23,9 @@ SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "
                "recommend")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``only`` that one: ``greenllm doctor`` on a
+    bare GPU box then needs only what doctor imports (not the analysis stack)."""
     parser = argparse.ArgumentParser(
         prog="greenllm",
         description="Energy, latency and throughput of LLM inference vs GPU clock, "
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an error (also: GREENLLM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"greenllm.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
-    parser = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=first if first in SUBCOMMANDS else None)
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "command", None) is None:
         parser.print_help()
