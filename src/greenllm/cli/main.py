@@ -17,6 +17,7 @@ import threading
 
 from greenllm import __version__
 from greenllm.cli.errors import EXIT_SIGNAL_BASE, debug_requested, run_guarded
+from greenllm.gpu.pinning import reset_restore_status
 
 # Subcommand modules under greenllm.cli, in the order `greenllm --help` lists them.
 SUBCOMMANDS = ("doctor", "clocks", "measure", "plan", "download", "aggregate", "figure", "claims",
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != "--debug"]  # anywhere: `greenllm measure --debug ...`
+    reset_restore_status()  # the exit message speaks of this invocation's pins only
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     try:

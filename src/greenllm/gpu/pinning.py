@@ -75,6 +75,14 @@ def restore_status() -> str:
     return "clocks restored" if _PINNED_ANY else "no clock was pinned"
 
 
+def reset_restore_status() -> None:
+    """Forget earlier pins of this process: one CLI invocation reports on its own (a
+    process that runs several, e.g. a test session, must not inherit a failed restore)."""
+    global _PINNED_ANY
+    _PINNED_ANY = False
+    _UNRESTORED.clear()
+
+
 def _warn(message: str) -> None:
     print(f"greenllm: warning: {message}", file=sys.stderr)
 
