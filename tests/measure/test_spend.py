@@ -72,3 +72,14 @@ def test_a_run_writes_its_spend_into_the_results(tmp_path):
     again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
     assert again.returncode == 0
     assert json.loads((tmp_path / "raw/spend.json").read_text())["runs"] == 1
+
+
+def test_a_virtual_run_states_no_share_of_wall_time():
+    """A virtual engine's windows are simulated seconds, its time held is the wall
+    clock's: the footnote gives the simulated GPU-h and no (meaningless) share."""
+    from greenllm.measure.spend import footnote
+
+    real = footnote(3600.0, 3000.0, 2)
+    assert "83% inside" in real and "1.00 GPU-h held" in real
+    for virtual in (footnote(10.0, 36000.0, 1), footnote(7200.0, 3600.0, 1, virtual_time=True)):
+        assert "simulated time inside measurement windows" in virtual and "%" not in virtual

@@ -40,6 +40,7 @@ def spend_note(rows: pd.DataFrame) -> list[str]:
     per = rows[cols].dropna(subset=["instance_gpu_s_held"]).groupby("instance_id").max()
     if per.empty:
         return []
+    virtual = "engine" in rows.columns and bool((rows["engine"] == "virtual").any())
     return [footnote(float(per["instance_gpu_s_held"].sum()),
                      float(per["instance_gpu_s_in_windows"].sum()),
-                     int(per["instance_engine_starts"].sum()))]
+                     int(per["instance_engine_starts"].sum()), virtual_time=virtual)]

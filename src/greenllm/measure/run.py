@@ -156,7 +156,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             stack.enter_context(hold_gpus([gpu.info(i).uuid for i in gpu.indices], gpu.indices))
             stack.callback(finish_spend, out, ledger, t_held, note, [
                 c.dir(out) / "summary.json" for m in ("pin", "observe")
-                for c in plan_cells(cfg, workloads, m)])
+                for c in plan_cells(cfg, workloads, m)], virtual_time=kind.name == "virtual")
             mode = clock_mode(cfg, gpu)
             check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)

@@ -125,9 +125,15 @@ def campaign_total(ledgers: Iterable[SpendLedger]) -> dict[str, float]:
     return out
 
 
-def footnote(gpu_s_held: float, gpu_s_in_windows: float, engine_starts: int) -> str:
-    """The figures' footnote line naming what the campaign spent."""
+def footnote(gpu_s_held: float, gpu_s_in_windows: float, engine_starts: int,
+             virtual_time: bool = False) -> str:
+    """The figures' footnote line naming what the campaign spent. ``virtual_time``: the
+    windows are a virtual engine's simulated seconds and the time held is the wall
+    clock's, so no share is given (also when the numbers show it: a share above 1)."""
     share = gpu_s_in_windows / gpu_s_held if gpu_s_held > 0 else 0.0
+    if virtual_time or share > 1:
+        return (f"Campaign spend: {gpu_s_in_windows / 3600:.2f} GPU-h of simulated time inside "
+                f"measurement windows (virtual engine), {engine_starts} engine start(s).")
     return (f"Campaign spend: {gpu_s_held / 3600:.2f} GPU-h held, {share:.0%} inside "
             f"measurement windows, {engine_starts} engine start(s).")
 
@@ -148,14 +154,21 @@ def stamp_summaries(paths: Iterable[Path], total: SpendLedger) -> None:
 
 
 def finish_spend(out: Path, ledger: SpendLedger, t_held: float, note: Callable[[str], None],
-                 summary_paths: Iterable[Path]) -> None:
+                 summary_paths: Iterable[Path], *, virtual_time: bool = False) -> None:
     """At the end of a run: spend.json (added to earlier runs') and each cell's copy. A
-    run that started no engine measured nothing and spent only its checks: not recorded."""
+    run that started no engine measured nothing and spent only its checks: not recorded.
+    ``virtual_time``: the engine's windows are virtual seconds while the time held is the
+    wall clock's, so their ratio means nothing and the note does not print one."""
     if not ledger.engine_starts:
         return
     ledger.hold(time.monotonic() - t_held)
     total = write_spend(out, ledger, read_spend(out))
     stamp_summaries(summary_paths, total)
+    if virtual_time:
+        note(f"virtual engine: {total.gpu_s_in_windows / 3600:.3f} GPU-h of simulated time inside "
+             f"measurement windows; {total.gpu_s_held:.0f} GPU-s of wall time held (not "
+             "comparable), spend.json")
+        return
     note(f"spent {total.gpu_s_held / 3600:.3f} GPU-h held, "
          f"{total.fraction_in_windows or 0:.0%} inside measurement windows, "
          f"{total.engine_starts} engine start(s) (spend.json)")
