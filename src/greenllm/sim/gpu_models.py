@@ -41,13 +41,9 @@ def _h100() -> SimulatedGpuModel:
 
 
 def _h200() -> SimulatedGpuModel:
-    # Same GH100 die and SM clocks as the H100 SXM; 141 GB HBM3e at 4.8 TB/s, 700 W
-    # (NVIDIA H200 SXM datasheet). Power-law constants are the H100's: not measured.
-    h100 = SimGpuSpec.h100_sxm()
-    power = replace(h100, name="Simulated NVIDIA H200 141GB HBM3e (greenllm sim)",
-                    memory_clock_mhz=3201)
-    perf = replace(GpuPerfSpec.h100_sxm(), name="NVIDIA H200 141GB HBM3e (simulated)",
-                   hbm_bandwidth_bps=4.8e12, memory_bytes=141e9)
+    # One H200 for every engine: the live sim's spec (SimGpuSpec.h200, GpuPerfSpec.h200;
+    # the H100's die, clocks and power law with 141 GB HBM3e at 4.8 TB/s).
+    power, perf = SimGpuSpec.h200(), GpuPerfSpec.h200()
     return SimulatedGpuModel(
         name="h200", power=power, perf=perf,
         measured=("datasheet: bf16 peak, HBM bandwidth and size, NVLink, 700 W limit",),
