@@ -14,13 +14,15 @@
 #   ENGINE=sim bash tools/device/h200-attribution.sh /tmp/out   # the same on the simulator
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
+if [ "$ENGINE" = sim ]; then CARD=${CARD:-h200}; fi   # no NVML card to name on the simulator
+need_card
 RATES=${RATES:-[2,12]}
 WINDOW_S=${WINDOW_S:-20}
 IDLE_S=${IDLE_S:-5}
 RAW=results/raw/h200_attribution_llama-1b_tp1_b64_$ENGINE
 step "greenllm measure ($ENGINE, observe mode): S-L and L-S at $RATES req/s, ${WINDOW_S} s windows"
 timeout "${MEASURE_TIMEOUT_S:-420}" "$PY" -m greenllm.cli.main measure \
-  out_dir=$RAW model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe \
+  out_dir=$RAW gpu=$CARD model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe \
   instance=tp1 instance.max_batch=64 'workload.ids=[S-L,L-S]' 'load.points=[]' \
   "load.rates_rps=$RATES" load.requests_per_point=10 load.min_duration_s=$WINDOW_S \
   load.max_duration_s=$WINDOW_S load.warmup_requests=8 load.repeats=1 slo.baseline_requests=3 \

@@ -3,8 +3,14 @@
 # Observe mode only (GREENLLM_GPU_READ_ONLY=1, clocks=observe: no setting of the card is
 # ever changed). 1B Llama shape with dummy weights on vLLM 0.26, TP1, max batch 64.
 #   PART=cells   measure the cell the planner needs: one workload of the segment's mean
-#                lengths, its max throughput under the SLO and low/medium/high load
-#                points x 3 repeats (~6 min with the engine start)
+#                lengths at absolute rates RATES that span the segment's per-window rates
+#                (16-25 req/s at the defaults), x 3 repeats, no search (~4 min with the
+#                engine start). A search under the 3x-alone SLO of a 1B model can end
+#                with nothing on this card (issue 13) and leave the planner no cell; the
+#                check is of energy, so it needs points at the trace's rates, not a
+#                capacity. SEARCH=1 measures max throughput and low/medium/high instead.
+#                The planner counts only points whose SLO holds: SLO_SCALE (default 10x
+#                the alone latency) keeps points that a 3x SLO would drop in the prediction.
 #   PART=trace   replay the time-compressed trace segment (~2.5 min of traffic) (~6 min)
 #   PART=compare aggregate, greenllm recommend on the segment for this configuration,
 #                and the measured energy vs the prediction (seconds, no GPU)
@@ -23,7 +29,7 @@ RATE_SCALE=${RATE_SCALE:-0.5}       # ~16 req/s on the card
 CONTEXT=${CONTEXT:-2048}
 RAW=${RAW:-results/raw/h200-trace-check}
 if [ "$ENGINE" = sim ]; then export GREENLLM_STATE_DIR="$RAW/state"; fi
-COMMON=(model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe
+COMMON=(${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe
   instance=tp1 instance.max_batch=64 engine.max_model_len=$CONTEXT engine.startup_timeout_s=300)
 read -r WL_IN WL_OUT < <("$PY" - "$TRACE" "$START_S" "$DURATION_S" "$TIME_SCALE" "$RATE_SCALE" "$CONTEXT" <<'PYEOF'
 import sys
@@ -41,11 +47,16 @@ TRACE_ARGS=(workload=trace workload.trace.path=$TRACE workload.trace.name=azure-
 
 if [[ $PART == cells || $PART == all ]]; then
   step "cells: the segment's mean workload ($WL_IN -> $WL_OUT), observe mode"
+  if [ "${SEARCH:-0}" = 1 ]; then
+    LOAD=('load.points=[low,medium,high]' search=smoke search.max_probes=10
+      search.requests_per_probe=60 search.probe_min_duration_s=3 search.probe_max_duration_s=10)
+  else
+    LOAD=('load.points=[]' "load.rates_rps=${RATES:-[12,18,24,30]}")
+  fi
   timeout "${CELLS_TIMEOUT_S:-520}" "$PY" -m greenllm.cli.main measure out_dir=$RAW/cells \
     "${COMMON[@]}" "workload.ids=[{id:seg-mean,input_tokens:$WL_IN,output_tokens:$WL_OUT}]" \
-    'load.points=[low,medium,high]' load.repeats=3 load.requests_per_point=60 \
-    load.min_duration_s=4 load.max_duration_s=12 search=smoke search.max_probes=6 \
-    search.requests_per_probe=60 search.probe_min_duration_s=3 search.probe_max_duration_s=10
+    "${LOAD[@]}" load.repeats=3 load.requests_per_point=150 load.warmup_requests=8 \
+    load.min_duration_s=6 load.max_duration_s=10
   echo "cells exit: $?"
 fi
 if [[ $PART == trace || $PART == all ]]; then
@@ -61,6 +72,7 @@ if [[ $PART == compare || $PART == all ]]; then
   greenllm recommend --table "$W/cells.parquet" --out "$W/plan.md" --trace "$TRACE" \
     --trace-start-s "$START_S" --trace-duration-s "$DURATION_S" --time-scale "$TIME_SCALE" \
     --rate-scale "$RATE_SCALE" --max-context "$CONTEXT" --window-s 60 --n-gpus 1 \
+    --slo-scale "${SLO_SCALE:-10}" \
     --replay-instance 1,64 --title "Planner prediction for the H200 trace check"
   "$PY" -m greenllm.recommend.prediction_check --replay $RAW/trace \
     --prediction "$W/plan.prediction.json" --out "$W/check.json"
