@@ -20,8 +20,10 @@ tokenization, client).
         --workload M-M --rates 7.9,auto70 -n 120 --rounds 5 --out DIR [--deadline-s 480]
     python benchmarks/latency_gap.py report DIR/runs*.json [--reference vllm] [--md F]
 
-``auto70`` is 70 % of the saturated throughput measured first (a burst of --capacity-n
-requests sent at once, text prompts). Every run is saved as it ends (``DIR/runs.json``).
+``auto70`` is 70 % of the highest rate the server sustains, measured first
+(``measure_capacity``: a burst of --capacity-n requests for its throughput, then a ladder
+of falling fractions of it until a run shows no growing queue; text prompts). A burst's
+own throughput overstates capacity: 70 % of it overloaded the H200 (docs/load.md). Every run is saved as it ends (``DIR/runs.json``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runnable from a source tree without installing
@@ -53,6 +57,7 @@ from greenllm.atomic import write_json, write_text  # noqa: E402
 from greenllm.engine.server_metrics import metrics_url  # noqa: E402
 from greenllm.load.arrivals import vllm_bench_offsets_s  # noqa: E402
 from greenllm.load.client import records_to_frame, run_requests_sync  # noqa: E402
+from greenllm.load.sustained import LADDER, check_sustained, sustained_capacity  # noqa: E402
 from greenllm.load.workloads import workload_from  # noqa: E402
 
 ARMS = ("ids", "text", "text_plain", "vllm")
@@ -64,9 +69,10 @@ def scrape(base_url: str) -> str:
         return resp.read().decode("utf-8", errors="replace")
 
 
-def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str,
-                 plain: bool) -> Arm:
-    def run(rate: float, n: int, seed: int) -> dict[str, float]:
+def greenllm_frame(base_url: str, model: str, workload: str, *, prompt_format: str,
+                   plain: bool) -> Callable[[float, int, int], pd.DataFrame]:
+    """One run of greenllm's client: its per-request frame (``records_to_frame``)."""
+    def run(rate: float, n: int, seed: int) -> pd.DataFrame:
         offsets = vllm_bench_offsets_s(rate, n, seed) if rate > 0 else [0.0] * n
         # "chunks": one token per streamed chunk with a choice, vLLM's own view.
         records = run_requests_sync(
@@ -75,7 +81,17 @@ def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str
             prompt_format=prompt_format, request_token_ids=not plain,
             # min_tokens 0 is vLLM's default: no min-tokens logits processor, as in vLLM's body
             extra_body={"repetition_penalty": 1.0, "min_tokens": 0} if plain else None)
-        frame = records_to_frame(records)
+        return records_to_frame(records)
+    return run
+
+
+def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str,
+                 plain: bool) -> Arm:
+    frame_of = greenllm_frame(base_url, model, workload, prompt_format=prompt_format,
+                              plain=plain)
+
+    def run(rate: float, n: int, seed: int) -> dict[str, float]:
+        frame = frame_of(rate, n, seed)
         out = greenllm_metrics_from_frame(frame, itl="chunk")
         lateness = frame["lateness_s"].dropna()
         if len(lateness):
@@ -135,6 +151,33 @@ def measured_run(arm: Arm, base_url: str, rate: float, n: int, seed: int) -> dic
     return with_server_view(client, histogram_means_ms(before, scrape(base_url)))
 
 
+def measure_capacity(a: argparse.Namespace, save: Callable[..., None]) -> float:
+    """The highest rate the server sustains (``greenllm.load.sustained``): a burst of
+    --capacity-n requests gives its throughput, then runs of --min-duration-s at falling
+    fractions of it until one shows no growing queue. Every run is saved (kind
+    ``capacity``: the burst, ``sustain``: the ladder's probes with their check)."""
+    frame_of = greenllm_frame(a.base_url, a.model, a.workload, prompt_format="text",
+                              plain=False)
+    burst = greenllm_metrics_from_frame(frame_of(0.0, a.capacity_n, 10_000), itl="chunk")
+    save("capacity", "text", 0.0, -1, 10_000, burst, a.capacity_n)
+    print(f"burst of {a.capacity_n}: {burst['throughput_rps']:.2f} req/s", flush=True)
+
+    def run_at(rate: float) -> pd.DataFrame:
+        n = max(a.n, int(round(rate * a.min_duration_s)))
+        frame = frame_of(rate, n, 10_001)
+        metrics = greenllm_metrics_from_frame(frame, itl="chunk")
+        check = check_sustained(frame, rate)
+        save("sustain", "text", rate, -1, 10_001, {**metrics, **check.as_dict()}, n)
+        print(f"  {rate:g} req/s: {check.reason}", flush=True)
+        return frame
+
+    rate, _ = sustained_capacity(run_at, burst["throughput_rps"])
+    if rate is None:
+        raise SystemExit(f"no rate down to {min(LADDER):.0%} of the burst's "
+                         f"{burst['throughput_rps']:.2f} req/s was sustained: pass --rates")
+    return rate
+
+
 def main_run(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="latency_gap.py run")
     p.add_argument("--base-url", required=True)
@@ -142,7 +185,7 @@ def main_run(argv: list[str]) -> int:
     p.add_argument("--tokenizer", required=True, help="the model folder (for vllm bench)")
     p.add_argument("--workload", default="M-M")
     p.add_argument("--rates", default="7.9,auto70",
-                   help="req/s, comma separated; autoNN = NN %% of the saturated throughput")
+                   help="req/s, comma separated; autoNN = NN %% of the sustained rate")
     p.add_argument("-n", type=int, default=120, help="requests per run (at least)")
     p.add_argument("--min-duration-s", type=float, default=15.0,
                    help="more requests where n would send for less than this")
@@ -167,14 +210,13 @@ def main_run(argv: list[str]) -> int:
         write_json(path, runs)
 
     rates: list[float] = []
+    capacity: float | None = None
     for item in a.rates.split(","):
         if item.startswith("auto"):
-            cap = measured_run(arms.get("text") or next(iter(arms.values())), a.base_url,
-                               0.0, a.capacity_n, 10_000)
-            save("capacity", "text", 0.0, -1, 10_000, cap, a.capacity_n)
-            rate = round(cap["throughput_rps"] * float(item[4:]) / 100.0, 2)
-            print(f"capacity {cap['throughput_rps']:.2f} req/s -> {item} = {rate} req/s",
-                  flush=True)
+            if capacity is None:
+                capacity = measure_capacity(a, save)
+            rate = round(capacity * float(item[4:]) / 100.0, 2)
+            print(f"sustained {capacity:.2f} req/s -> {item} = {rate} req/s", flush=True)
             rates.append(rate)
         else:
             rates.append(float(item))

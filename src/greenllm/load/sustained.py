@@ -1,0 +1,78 @@
+"""The highest request rate an engine sustains: what "NN % of capacity" should be a share of.
+
+A burst's throughput (every request sent at once) overstates it. On the H200 (issue 13),
+70 % of a burst's throughput of the 1.1B engine was 76 req/s, and at that rate the queue
+grew for the whole run (TTFT medians of 0.2-3 s), while the engine kept up with 45 req/s.
+So a rate counts as *sustained* only when a run at that rate shows no growing queue:
+every request succeeded, and the TTFT median of the last quarter of the requests (in
+send order) is at most ``growth`` x the first quarter's plus ``slack_s``. A queue that
+builds up shows as a TTFT that climbs through the run; an engine that keeps up has the
+same TTFT at the end as at the start.
+
+``sustained_capacity`` walks a ladder of fractions of the burst throughput downward and
+returns the first rate that is sustained, with every probe's check, so a caller can show
+how it got there (or that nothing on the ladder was sustained: ``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+LADDER = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
+
+
+@dataclass(frozen=True)
+class SustainCheck:
+    rate_rps: float
+    n_requests: int
+    n_failed: int
+    ttft_first_s: float  # TTFT median of the first quarter of the requests, in send order
+    ttft_last_s: float  # ... and of the last quarter
+    sustained: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_sustained(frame: pd.DataFrame, rate_rps: float, *, growth: float = 2.0,
+                    slack_s: float = 0.05) -> SustainCheck:
+    """Whether the run in ``frame`` (``records_to_frame``) kept up with ``rate_rps``."""
+    n = len(frame)
+    failed = int((~frame["ok"].astype(bool)).sum()) if n else 0
+    ok = frame[frame["ok"].astype(bool)].sort_values("send_s")
+    if len(ok) < 8:
+        return SustainCheck(rate_rps, n, failed, float("nan"), float("nan"), False,
+                            f"{len(ok)} requests succeeded: too few to see a queue")
+    ttft = (ok["first_token_s"] - ok["send_s"]).to_numpy(dtype=float)
+    quarter = len(ttft) // 4
+    first = float(pd.Series(ttft[:quarter]).median())
+    last = float(pd.Series(ttft[-quarter:]).median())
+    limit = growth * first + slack_s
+    if failed:
+        return SustainCheck(rate_rps, n, failed, first, last, False, f"{failed} requests failed")
+    if last > limit:
+        return SustainCheck(rate_rps, n, failed, first, last, False,
+                            f"queue grows: TTFT median {1e3 * first:.1f} ms in the first "
+                            f"quarter, {1e3 * last:.1f} ms in the last (> {1e3 * limit:.1f})")
+    return SustainCheck(float(rate_rps), n, failed, first, last, True,
+                        f"kept up: TTFT median {1e3 * first:.1f} -> {1e3 * last:.1f} ms")
+
+
+def sustained_capacity(run_at: Callable[[float], pd.DataFrame], burst_rps: float,
+                       ladder: Sequence[float] = LADDER, **check_kw: float
+                       ) -> tuple[float | None, list[SustainCheck]]:
+    """The first rate of ``ladder`` x ``burst_rps`` (highest first) that ``run_at`` sustains."""
+    if not burst_rps > 0:
+        raise ValueError(f"burst throughput must be > 0 req/s, got {burst_rps}")
+    checks: list[SustainCheck] = []
+    for fraction in sorted(ladder, reverse=True):
+        rate = round(float(fraction * burst_rps), 2)
+        check = check_sustained(run_at(rate), rate, **check_kw)
+        checks.append(check)
+        if check.sustained:
+            return rate, checks
+    return None, checks
