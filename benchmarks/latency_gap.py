@@ -23,7 +23,8 @@ tokenization, client).
 ``auto70`` is 70 % of the highest rate the server sustains, measured first
 (``measure_capacity``: a burst of --capacity-n requests for its throughput, then a ladder
 of falling fractions of it until a run shows no growing queue; text prompts). A burst's
-own throughput overstates capacity: 70 % of it overloaded the H200 (docs/load.md). Every run is saved as it ends (``DIR/runs.json``).
+own throughput overstates capacity: 70 % of it overloaded the H200 (docs/load.md).
+Every run is saved as it ends (``DIR/runs.json``).
 """
 
 from __future__ import annotations

@@ -41,25 +41,28 @@ class SustainCheck:
 def check_sustained(frame: pd.DataFrame, rate_rps: float, *, growth: float = 2.0,
                     slack_s: float = 0.05) -> SustainCheck:
     """Whether the run in ``frame`` (``records_to_frame``) kept up with ``rate_rps``."""
-    n = len(frame)
-    failed = int((~frame["ok"].astype(bool)).sum()) if n else 0
-    ok = frame[frame["ok"].astype(bool)].sort_values("send_s")
+    ok_mask = frame["ok"].astype(bool)
+    failed = int((~ok_mask).sum())
+    ok = frame[ok_mask].sort_values("send_s")
+    first = last = float("nan")
     if len(ok) < 8:
-        return SustainCheck(rate_rps, n, failed, float("nan"), float("nan"), False,
-                            f"{len(ok)} requests succeeded: too few to see a queue")
-    ttft = (ok["first_token_s"] - ok["send_s"]).to_numpy(dtype=float)
-    quarter = len(ttft) // 4
-    first = float(pd.Series(ttft[:quarter]).median())
-    last = float(pd.Series(ttft[-quarter:]).median())
-    limit = growth * first + slack_s
-    if failed:
-        return SustainCheck(rate_rps, n, failed, first, last, False, f"{failed} requests failed")
-    if last > limit:
-        return SustainCheck(rate_rps, n, failed, first, last, False,
-                            f"queue grows: TTFT median {1e3 * first:.1f} ms in the first "
-                            f"quarter, {1e3 * last:.1f} ms in the last (> {1e3 * limit:.1f})")
-    return SustainCheck(float(rate_rps), n, failed, first, last, True,
-                        f"kept up: TTFT median {1e3 * first:.1f} -> {1e3 * last:.1f} ms")
+        sustained, reason = False, f"{len(ok)} requests succeeded: too few to see a queue"
+    else:
+        ttft = (ok["first_token_s"] - ok["send_s"]).to_numpy(dtype=float)
+        quarter = len(ttft) // 4
+        first = float(pd.Series(ttft[:quarter]).median())
+        last = float(pd.Series(ttft[-quarter:]).median())
+        limit = growth * first + slack_s
+        if failed:
+            sustained, reason = False, f"{failed} requests failed"
+        elif last > limit:
+            sustained, reason = False, (
+                f"queue grows: TTFT median {1e3 * first:.1f} ms in the first quarter, "
+                f"{1e3 * last:.1f} ms in the last (> {1e3 * limit:.1f})")
+        else:
+            sustained, reason = True, (
+                f"kept up: TTFT median {1e3 * first:.1f} -> {1e3 * last:.1f} ms")
+    return SustainCheck(float(rate_rps), len(frame), failed, first, last, sustained, reason)
 
 
 def sustained_capacity(run_at: Callable[[float], pd.DataFrame], burst_rps: float,
