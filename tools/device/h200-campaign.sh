@@ -18,7 +18,7 @@
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
 RAW=results/raw/h200_llama-1b_tp1_b64_campaign
-ARGS=(out_dir=$RAW model=llama-1b model.path=results/models/llama-1b engine=$ENGINE
+ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE
   clocks=observe instance=tp1 instance.max_batch=64 'workload.ids=[S-S,M-M,L-L]'
   'load.points=[low,medium]' load.repeats=${REPEATS:-5} load.requests_per_point=${REQ:-30}
   load.min_duration_s=${MIN_S:-3} load.max_duration_s=${MAX_S:-6} load.warmup_requests=4
