@@ -39,7 +39,7 @@ from greenllm.gpu import Gpu, open_gpus
 from greenllm.gpu.reasons import REASON_BITS
 from greenllm.gpu.telemetry import COLUMNS
 from greenllm.load import Workload
-from greenllm.load.client import RECORD_COLUMNS
+from greenllm.load.records import RECORD_COLUMNS
 from greenllm.sim.gpu_models import SimulatedGpuModel, simulated_gpu
 from greenllm.sim.jitter import Jitter
 from greenllm.sim.model_shape import ModelShape
