@@ -33,7 +33,7 @@ from greenllm.analysis import paper_claims as pc
 from greenllm.analysis.claim_helpers import NotMeasurable
 from greenllm.analysis.flatten import rows_to_frame
 from greenllm.analysis.studies import parse_study
-from greenllm.calibrate.calibration_check import check_out, emit
+from greenllm.calibrate.markdown_block import check_out, emit
 from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.shapes import SHAPES
