@@ -36,24 +36,26 @@ from greenllm.load.trace import Trace, TraceColumns, TraceSpec, clip_lengths, lo
 from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import point_record
+from greenllm.measure.cell_store import (
+    Cell,
+    instance_id,
+    note,
+    read_summary,
+    repeats_done,
+    write_manifest,
+)
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointResult, PointSettings, attach_energy
 from greenllm.measure.provenance import now_iso, provenance
 from greenllm.measure.run import (
-    Cell,
     _terminate,
     achieved_clock,
     check_clocks_supported,
     clock_mode,
-    instance_id,
     new_summary,
-    note,
-    read_summary,
-    repeats_done,
     warm_up,
-    write_manifest,
 )
 from greenllm.measure.settings import to_settings
 from greenllm.measure.validate import validate_static
