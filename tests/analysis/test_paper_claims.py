@@ -13,7 +13,7 @@ from greenllm.analysis.claim_helpers import (
     NOT_MEASURABLE,
 )
 from greenllm.analysis.claims import ALL_CLAIMS, CLAIM_COLUMNS, compute_claims, write_claims
-from greenllm.analysis.paper_claims import CLAIMS
+from greenllm.analysis.paper_claim_list import CLAIMS
 from greenllm.analysis.studies import parse_studies
 
 

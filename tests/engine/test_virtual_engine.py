@@ -26,8 +26,8 @@ from greenllm.gpu.sim import SimGpu
 from greenllm.gpu.telemetry import COLUMNS
 from greenllm.load import parse_workload
 from greenllm.load.arrivals import arrival_offsets_s
-from greenllm.load.records import RECORD_COLUMNS
 from greenllm.load.metrics import summarize
+from greenllm.load.records import RECORD_COLUMNS
 from greenllm.sim.gpu_models import simulated_gpu
 from greenllm.sim.jitter import (
     SIGMA_LATENCY,

@@ -3,13 +3,14 @@ and the ``Effect`` a check names so that its uncertainty can be computed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from greenllm.analysis.flatten import ROW_KEY
+from greenllm.analysis.studies import Study
 
 CONSISTENT = "consistent"
 NOT_CONSISTENT = "not consistent"
@@ -162,3 +163,13 @@ def data_kind(rows: pd.DataFrame) -> str:
 
 def pct(x: float) -> str:
     return f"{x:.1f} %"
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    statement: str  # quoted from the paper
+    paper_value: str
+    criterion: str  # how the verdict is decided
+    source: str  # figure ids whose rows the check uses
+    check: Callable[[pd.DataFrame, Mapping[str, Study]], Measured]

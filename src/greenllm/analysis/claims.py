@@ -1,6 +1,6 @@
 """The claims table: each quantitative statement of the paper beside what was measured here.
 
-``compute_claims`` runs every check of ``paper_claims.CLAIMS`` on the cells table and
+``compute_claims`` runs every check of ``paper_claim_list.CLAIMS`` on the cells table and
 returns one row per claim; ``write_claims`` writes ``claims.md`` (summary table, then one
 section per claim) and ``claims.csv`` beside it.
 
@@ -37,6 +37,7 @@ from greenllm.analysis.claim_helpers import (
     NOT_CONSISTENT,
     NOT_MEASURABLE,
     NOT_RESOLVED,
+    Claim,
     Effect,
     Measured,
     NotMeasurable,
@@ -45,7 +46,7 @@ from greenllm.analysis.claim_helpers import (
     describe_rows,
 )
 from greenllm.analysis.knob_claims import KNOB_CLAIMS
-from greenllm.analysis.paper_claims import CLAIMS, Claim
+from greenllm.analysis.paper_claim_list import CLAIMS
 from greenllm.analysis.statistics import (
     RowIndex,
     ensure_statistics,

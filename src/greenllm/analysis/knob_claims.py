@@ -13,9 +13,14 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from greenllm.analysis.claim_helpers import CONSISTENT, NOT_CONSISTENT, Measured, NotMeasurable
+from greenllm.analysis.claim_helpers import (
+    CONSISTENT,
+    NOT_CONSISTENT,
+    Claim,
+    Measured,
+    NotMeasurable,
+)
 from greenllm.analysis.knob_comparison import DEFAULT_FLOOR, TIE_REL, compare_knobs, winners_text
-from greenllm.analysis.paper_claims import Claim
 from greenllm.analysis.studies import Study
 
 
