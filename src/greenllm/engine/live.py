@@ -20,7 +20,7 @@ from greenllm.errors import ConfigError
 from greenllm.gpu import Gpu, SimGpuSpec, TelemetrySampler, open_gpus
 from greenllm.load import Workload, records_to_frame, run_requests_sync
 from greenllm.load.client import run_sequential_sync
-from greenllm.measure.preflight import instance_selectors, sim_node_size
+from greenllm.measure.preflight_gpus import instance_selectors, sim_node_size
 
 
 @dataclass

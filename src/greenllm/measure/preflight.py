@@ -10,7 +10,7 @@ same facts the engine will meet, not the built-in defaults:
   TP), a tokenizer for an engine that needs one, weights for ``load_format=real``; a
   folder greenllm would have to build must be one it may build (``greenllm.ownership``);
 * the output folder: greenllm's own or new, and writable;
-* the GPU list: ``instance.gpus`` vs ``instance.tp``, indices that exist on this node
+* the GPU list (`preflight_gpus`): ``instance.gpus`` vs ``instance.tp``, indices that exist on this node
   (the simulated node has ``gpu.sim_count`` GPUs);
 * the engine: vLLM importable for ``engine=vllm``, a fixed ``engine.port`` free;
 * ``--check`` also: no other run holds the output folder (``greenllm.locks``).
@@ -30,11 +30,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from greenllm.errors import ConfigError, GreenllmError
+from greenllm.measure.preflight_gpus import (
+    gpu_problems,
+)
 from greenllm.measure.validate import static_problems, validate_parallelism
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 ENGINES_NEEDING_TOKENIZER = ("vllm",)
-SIMULATED_KINDS = ("sim", "virtual")  # engines on a simulated node of gpu.sim_count GPUs
 CONTEXT_MARGIN = 16  # tokens beyond the longest workload (measure.validate.max_model_len)
 
 
@@ -67,7 +69,7 @@ def problems(cfg: DictConfig, *, host: bool = True, model_built_later: bool = Fa
     found += found_wl
     found += _model_problems(cfg, workloads, model_built_later)
     found += _output_problems(cfg) if str(cfg.out_dir).strip() else []
-    found += _gpu_problems(cfg, host)
+    found += gpu_problems(cfg, host)
     if host:
         found += _engine_problems(cfg)
     return list(dict.fromkeys(found))  # one line per problem, in order
@@ -272,81 +274,6 @@ def _read_only_mount(path: Path) -> bool:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
         return False
-
-
-def instance_selectors(cfg: DictConfig) -> list[Any]:
-    """The GPUs the instance asks for: ``instance.gpus``, or the first ``instance.tp``."""
-    tp = int(cfg.instance.tp)
-    return list(cfg.instance.gpus) if cfg.instance.gpus is not None else list(range(max(tp, 0)))
-
-
-def sim_node_size(cfg: DictConfig) -> int:
-    """GPUs of the simulated node: ``gpu.sim_count``, or just enough for the instance."""
-    if cfg.gpu.sim_count is not None:
-        return int(cfg.gpu.sim_count)
-    ints = [s for s in instance_selectors(cfg) if isinstance(s, int) and not isinstance(s, bool)]
-    return max([int(cfg.instance.tp), *(i + 1 for i in ints if i >= 0)], default=1)
-
-
-def _gpu_problems(cfg: DictConfig, host: bool) -> list[str]:
-    tp = int(cfg.instance.tp)
-    found: list[str] = []
-    selectors = instance_selectors(cfg)
-    if cfg.instance.gpus is not None:
-        if len(selectors) != tp:
-            found.append(f"instance.gpus lists {len(selectors)} GPU(s) but instance.tp={tp} "
-                         "needs one per TP rank: list exactly tp GPUs")
-        dupes = sorted({str(s) for s in selectors if selectors.count(s) > 1})
-        if dupes:
-            found.append(f"instance.gpus lists GPU {', '.join(dupes)} more than once")
-    if cfg.engine.kind in SIMULATED_KINDS:
-        count = sim_node_size(cfg)
-        if not 1 <= count <= 64:
-            if cfg.gpu.sim_count is not None:
-                found.append(f"gpu.sim_count={count}: the simulated node has 1..64 GPUs")
-            elif count > 64:
-                found.append(f"the simulated node can have at most 64 GPUs; instance.tp="
-                             f"{cfg.instance.tp} / instance.gpus ask for {count}")
-            return found
-        if cfg.instance.gpus is None and tp > count:
-            found.append(f"instance.tp={tp} needs {tp} GPUs but the simulated node has {count} "
-                         "(gpu.sim_count)")
-        for sel in selectors if cfg.instance.gpus is not None else []:
-            if isinstance(sel, bool) or not isinstance(sel, int) or not 0 <= sel < count:
-                found.append(f"instance.gpus has {sel!r}, but the simulated node has GPUs "
-                             f"0-{count - 1} (gpu.sim_count={count})")
-    elif host and cfg.engine.kind == "vllm":
-        found += _nvml_problems(selectors)
-    return found
-
-
-def _nvml_problems(selectors: list[Any]) -> list[str]:
-    from greenllm.gpu.selection import resolve_gpus
-
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception as err:  # no driver, no library, no GPU: all mean "no GPU here"
-        return [f"engine=vllm needs NVIDIA GPUs, but NVML is not available here "
-                f"({' '.join(str(err).split()) or type(err).__name__}); use engine=sim"]
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-        uuids = []
-        for i in range(count):
-            uuid = pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))
-            uuids.append(uuid.decode() if isinstance(uuid, bytes) else str(uuid))
-        resolve_gpus(selectors, physical_uuids=uuids)
-    except GreenllmError as err:
-        return [f"instance.gpus: {err}"]
-    except Exception as err:
-        return [f"cannot list GPUs through NVML: {' '.join(str(err).split())}"]
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
-    return []
 
 
 def lock_problems(cfg: DictConfig) -> list[str]:
