@@ -14,10 +14,7 @@ and checked before the engine starts; the clock moves only inside ``pin_clocks``
 
 from __future__ import annotations
 
-import queue
 import signal
-import threading
-import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,8 +27,8 @@ from omegaconf import DictConfig
 from greenllm import atomic
 from greenllm.engine.kinds import engine_kind
 from greenllm.errors import ConfigError, EngineError, GreenllmError
-from greenllm.gpu import Gpu, change_pinned_clock, pin_clocks
-from greenllm.load import Workload, records_to_frame, run_requests_sync, summarize
+from greenllm.gpu import Gpu, pin_clocks
+from greenllm.load import Workload, summarize
 from greenllm.load.trace import Trace, TraceColumns, TraceSpec, clip_lengths, load_trace
 from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure.baseline import load_baseline, measure_baseline
@@ -58,6 +55,7 @@ from greenllm.measure.run import (
     warm_up,
 )
 from greenllm.measure.settings import to_settings
+from greenllm.measure.trace_replay import replay, replay_window, trace_workload
 from greenllm.measure.validate import validate_static
 from greenllm.ownership import claim_results_folder
 from greenllm.recommend.policies import (
@@ -95,12 +93,6 @@ def trace_spec(cfg: DictConfig, max_context: int) -> TraceSpec:
         start_s=float(t.start_s), duration_s=None if t.duration_s is None else float(t.duration_s),
         time_scale=float(t.time_scale), rate_scale=float(t.rate_scale), seed=int(t.seed),
         max_context_tokens=max_context, name=t.name)
-
-
-def trace_workload(trace: Trace) -> Workload:
-    """A workload id for the trace's cells; its lengths are the trace's medians."""
-    return Workload(str(trace.name), int(np.median(trace.input_tokens)),
-                    int(np.median(trace.output_tokens)))
 
 
 def treatments(cfg: DictConfig, mode: str) -> list[tuple[str, int | None]]:
@@ -336,84 +328,3 @@ def replay_pass(cfg: DictConfig, gpu: Gpu, server: Any, settings: PointSettings,
             if not telemetry.empty:
                 atomic.write_parquet(cdir / f"telemetry.r{repeat}.parquet", telemetry)
             atomic.write_json(cdir / "summary.json", summary)
-
-
-def replay_window(frame: pd.DataFrame) -> tuple[float, float]:
-    """The whole replay: first send to the last token (a trace is finite: all its work)."""
-    sends = frame["send_s"].to_numpy(dtype=float)
-    ends = frame["end_s"].to_numpy(dtype=float)
-    sends, ends = sends[np.isfinite(sends)], ends[np.isfinite(ends)]
-    if len(sends) < 2 or len(ends) == 0:
-        return 0.0, 0.0
-    return float(sends.min()), float(ends.max())
-
-
-def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, policy: Any,
-           plan: Any, mode: str, server: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Send the trace (client in a worker thread) while this thread applies the policy.
-
-    Returns the requests (record columns, then the trace fields and the clock each
-    request was sent at) and the clock log: one entry per applied, verified change."""
-    latencies: queue.SimpleQueue[tuple[float, float]] = queue.SimpleQueue()
-
-    def on_record(rec: Any) -> None:
-        if rec.ok and len(rec.token_times_s) >= 1:
-            ttft = rec.first_token_s - rec.send_s
-            n = len(rec.token_times_s)
-            tbt = (rec.last_token_s - rec.first_token_s) / (n - 1) if n > 1 else float("nan")
-            latencies.put((ttft, tbt))
-
-    box: dict[str, Any] = {}
-
-    def client() -> None:
-        try:
-            box["records"] = run_requests_sync(
-                server.base_url, server.model, trace_workload(trace), trace.offsets_s,
-                seed=settings.seed, timeout_s=settings.timeout_s,
-                input_tokens=trace.input_tokens.tolist(),
-                output_tokens=trace.output_tokens.tolist(), on_record=on_record,
-                prompt_format=server.prompt_format)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            box["error"] = exc
-
-    check_engine = server.check_alive
-    check_engine()
-    t0 = time.monotonic()
-    current = plan.applied_mhz
-    # What the policy asked for: the applied clock may be a snapped one (1000 -> 1005 MHz),
-    # and comparing the request with it would "change" the clock at every period.
-    requested = plan.requested_mhz
-    log = [{"t_s": 0.0, "t_mono": t0, "mhz": current, "verified": plan.verified}]
-    worker = threading.Thread(target=client, name="trace-client", daemon=True)
-    worker.start()
-    period = float(cfg.workload.trace.policy.period_s)
-    try:
-        while worker.is_alive():
-            worker.join(period)
-            if not worker.is_alive() or mode != "pin" or isinstance(policy, FixedClock):
-                continue
-            while not latencies.empty():
-                policy.observe(*latencies.get())
-            wanted = policy.decide(time.monotonic() - t0, requested)
-            if wanted != requested:
-                change = change_pinned_clock(gpu, plan, wanted)
-                requested, current = wanted, change.applied_mhz
-                if current == log[-1]["mhz"]:
-                    continue  # another request that snaps to the same clock
-                log.append({"t_s": time.monotonic() - t0, "t_mono": time.monotonic(),
-                            "mhz": current, "verified": change.verified})
-    except GreenllmError:
-        # A clock change failed: let the requests in flight finish before the cell is
-        # marked failed, so they cannot spill into the next treatment's measurement.
-        worker.join()
-        raise
-    if "error" in box:
-        raise box["error"]
-    check_engine()
-    frame = records_to_frame(box["records"])
-    frame = pd.concat([frame, trace.frame_fields()], axis=1)
-    changes = np.array([e["t_mono"] for e in log])
-    clocks = np.array([e["mhz"] if e["mhz"] is not None else np.nan for e in log], dtype=float)
-    idx = np.searchsorted(changes, frame["send_s"].to_numpy(dtype=float), "right") - 1
-    frame["clock_at_send_mhz"] = clocks[np.clip(idx, 0, len(clocks) - 1)]
-    return frame, log
