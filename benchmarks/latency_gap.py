@@ -25,12 +25,23 @@ tokenization, client).
 of falling fractions of it until a run shows no growing queue; text prompts). A burst's
 own throughput overstates capacity: 70 % of it overloaded the H200 (docs/load.md).
 Every run is saved as it ends (``DIR/runs.json``).
+
+``--paired`` (exactly two arms) runs both arms *at the same time* in every round, each
+in its own worker process (imported once) sending half the requests at half the rate,
+so the server sees the full rate and both arms meet the same engine state. Sequential
+rounds compare runs that the engine's own run-to-run variation separates (on the H200
+it moved TPOT ±10 % between 16-s runs, docs/load.md); paired rounds cancel it, leaving
+what differs between the clients. Each arm's metrics also carry its first-send and
+last-response wall times (``wall_first_send_s``, ``wall_last_end_s``), so the overlap
+is on record. The engine's own histograms would mix both arms: no server view there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.request
@@ -94,12 +105,23 @@ def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str
     def run(rate: float, n: int, seed: int) -> dict[str, float]:
         frame = frame_of(rate, n, seed)
         out = greenllm_metrics_from_frame(frame, itl="chunk")
+        out.update(wall_span(frame))
         lateness = frame["lateness_s"].dropna()
         if len(lateness):
             out["send_lateness_p50_ms"] = 1000.0 * float(lateness.median())
             out["send_lateness_p99_ms"] = 1000.0 * float(lateness.quantile(0.99))
         return out
     return run
+
+
+def wall_span(frame: pd.DataFrame) -> dict[str, float]:
+    """First send and last response of a run in wall-clock seconds (``time.time()``):
+    comparable between processes, so paired arms can show that they overlapped."""
+    send = frame["send_wall_s"].dropna()
+    last = (frame["send_wall_s"] + frame["end_s"] - frame["send_s"]).dropna()
+    if send.empty or last.empty:
+        return {}
+    return {"wall_first_send_s": float(send.min()), "wall_last_end_s": float(last.max())}
 
 
 def vllm_arm(base_url: str, model: str, workload: str, tokenizer: str, result_dir: Path) -> Arm:
@@ -120,8 +142,13 @@ def vllm_arm(base_url: str, model: str, workload: str, tokenizer: str, result_di
             tokenizer=tokenizer, vllm="vllm")[3:]  # drop "vllm bench serve"
         parser = FlexibleArgumentParser()
         add_cli_args(parser)
+        t0 = time.time()
         bench_main(parser.parse_args(argv))
-        return parse_vllm_bench_result(result_dir / name)
+        t1 = time.time()
+        # vllm bench serve's result has no per-request wall times: its whole call
+        # (dataset, a test prompt, the run) brackets the run.
+        return {**parse_vllm_bench_result(result_dir / name), "wall_first_send_s": t0,
+                "wall_last_end_s": t1}
     return run
 
 
@@ -143,6 +170,86 @@ def make_arms(a: argparse.Namespace, out: Path) -> dict[str, Arm]:
         else:
             raise SystemExit(f"unknown arm {name!r} (known: {', '.join(ARMS)})")
     return arms
+
+
+class PairedArms:
+    """Two arms, each in a worker process (``latency_gap.py worker``), started together.
+
+    The workers read one JSON command a line on stdin and answer on a private copy of
+    their stdout (whatever ``vllm bench serve`` prints goes to stderr instead)."""
+
+    def __init__(self, a: argparse.Namespace, names: list[str], out: Path):
+        if len(names) != 2:
+            raise SystemExit(f"--paired needs exactly two arms, got {','.join(names)}")
+        self.names = names
+        self.workers = {}
+        for name in names:
+            argv = [sys.executable, str(Path(__file__).resolve()), "worker", "--arm", name,
+                    "--base-url", a.base_url, "--model", a.model, "--tokenizer", a.tokenizer,
+                    "--workload", a.workload, "--out", str(out)]
+            self.workers[name] = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                                  stdout=subprocess.PIPE, text=True)
+        for name in names:
+            self._reply(name)  # {"ready": true} once the arm is built
+
+    def _reply(self, name: str) -> dict[str, Any]:
+        line = self.workers[name].stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise SystemExit(f"worker for arm {name} exited "
+                             f"(code {self.workers[name].wait()}): see its stderr above")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise SystemExit(f"arm {name}: {reply['error']}")
+        return reply
+
+    def run(self, rate: float, n: int, rnd: int) -> dict[str, tuple[int, int, dict[str, float]]]:
+        """Both arms at rate/2 with n/2 requests each, from the same wall-clock instant;
+        each arm gets its own arrival draw (seed 2 rnd + i): two Poisson streams at half
+        the rate make one at the full rate. Returns {arm: (seed, n, metrics)}."""
+        start = time.time() + 1.0
+        sent = {}
+        for i, name in enumerate(self.names):
+            seed, k = 2 * rnd + i, max(1, n // 2)
+            sent[name] = (seed, k)
+            cmd = {"rate": rate / 2.0, "n": k, "seed": seed, "start_wall": start}
+            self.workers[name].stdin.write(json.dumps(cmd) + "\n")  # type: ignore[union-attr]
+            self.workers[name].stdin.flush()  # type: ignore[union-attr]
+        return {name: (*sent[name], self._reply(name)["metrics"]) for name in self.names}
+
+    def close(self) -> None:
+        for proc in self.workers.values():
+            if proc.stdin:
+                proc.stdin.close()
+        for proc in self.workers.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main_worker(argv: list[str]) -> int:
+    """One arm in its own process, for ``run --paired``: answers each command line."""
+    p = argparse.ArgumentParser(prog="latency_gap.py worker")
+    for flag in ("--arm", "--base-url", "--model", "--tokenizer", "--workload", "--out"):
+        p.add_argument(flag, required=True)
+    a = p.parse_args(argv)
+    reply_to = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything the arm prints goes to stderr, not into the replies
+    try:
+        arm = make_arms(argparse.Namespace(**{**vars(a), "arms": a.arm}), Path(a.out))[a.arm]
+    except BaseException as exc:  # noqa: BLE001 - reported to the coordinator, then exit
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), file=reply_to, flush=True)
+        return 1
+    print(json.dumps({"ready": True}), file=reply_to, flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        time.sleep(max(0.0, float(cmd["start_wall"]) - time.time()))
+        try:
+            reply = {"metrics": arm(float(cmd["rate"]), int(cmd["n"]), int(cmd["seed"]))}
+        except Exception as exc:  # noqa: BLE001 - one failed run ends the benchmark
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(reply), file=reply_to, flush=True)
+    return 0
 
 
 def measured_run(arm: Arm, base_url: str, rate: float, n: int, seed: int) -> dict[str, float]:
@@ -195,19 +302,32 @@ def main_run(argv: list[str]) -> int:
     p.add_argument("--capacity-n", type=int, default=400)
     p.add_argument("--deadline-s", type=float, default=1e9,
                    help="start no run after this many seconds (all finished runs kept)")
+    p.add_argument("--paired", action="store_true",
+                   help="two arms at once each round, half the rate each (see module doc)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     t_start = time.monotonic()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    arms = make_arms(a, out)
+    names = a.arms.split(",")
+    paired = PairedArms(a, names, out) if a.paired else None
+    try:
+        return _run_rounds(a, out, names, paired, t_start)
+    finally:
+        if paired is not None:
+            paired.close()
+
+
+def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
+                paired: PairedArms | None, t_start: float) -> int:
+    arms = {} if paired else make_arms(a, out)
     runs: list[dict[str, Any]] = []
     path = out / "runs.json"
 
     def save(kind: str, arm: str, rate: float, rnd: int, seed: int, metrics: dict,
-             n: int) -> None:
+             n: int, **extra: Any) -> None:
         runs.append({"kind": kind, "arm": arm, "rate": rate, "round": rnd, "seed": seed,
-                     "workload": a.workload, "n": n, "metrics": metrics})
+                     "workload": a.workload, "n": n, "metrics": metrics, **extra})
         write_json(path, runs)
 
     rates: list[float] = []
@@ -221,10 +341,17 @@ def main_run(argv: list[str]) -> int:
             rates.append(rate)
         else:
             rates.append(float(item))
-    names = list(arms)
     for rate in rates:
         n = max(a.n, int(round(rate * a.min_duration_s)))
         for rnd in range(a.rounds):
+            if paired is not None:
+                if time.monotonic() - t_start > a.deadline_s:
+                    print(f"deadline: stopping before rate {rate} round {rnd}")
+                    return 0
+                for name, (seed, k, metrics) in paired.run(rate, n, rnd).items():
+                    save("gap", name, rate, rnd, seed, metrics, k, paired=True)
+                    _print_run(rate, rnd, name, metrics, "paired")
+                continue
             k = rnd % len(names)
             order = names[k:] + names[:k]
             if rnd % 2:
@@ -236,12 +363,16 @@ def main_run(argv: list[str]) -> int:
                 t0 = time.monotonic()
                 metrics = measured_run(arms[name], a.base_url, rate, n, rnd)
                 save("gap", name, rate, rnd, rnd, metrics, n)
-                print(f"rate {rate:g} round {rnd} {name:10s} {time.monotonic() - t0:5.1f} s  "
-                      f"ttft p50 {metrics.get('ttft_p50_ms', float('nan')):6.2f}  "
-                      f"server ttft {metrics.get('server_ttft_mean_ms', float('nan')):6.2f}  "
-                      f"tpot p50 {metrics.get('tpot_p50_ms', float('nan')):5.2f}  "
-                      f"itl p50 {metrics.get('itl_p50_ms', float('nan')):5.2f}", flush=True)
+                _print_run(rate, rnd, name, metrics, f"{time.monotonic() - t0:5.1f} s")
     return 0
+
+
+def _print_run(rate: float, rnd: int, name: str, metrics: dict[str, float], note: str) -> None:
+    print(f"rate {rate:g} round {rnd} {name:10s} {note}  "
+          f"ttft p50 {metrics.get('ttft_p50_ms', float('nan')):6.2f}  "
+          f"server ttft {metrics.get('server_ttft_mean_ms', float('nan')):6.2f}  "
+          f"tpot p50 {metrics.get('tpot_p50_ms', float('nan')):5.2f}  "
+          f"itl p50 {metrics.get('itl_p50_ms', float('nan')):5.2f}", flush=True)
 
 
 def main_report(argv: list[str]) -> int:
@@ -263,6 +394,8 @@ def main(argv: list[str]) -> int:
         return main_run(argv[1:])
     if argv and argv[0] == "report":
         return main_report(argv[1:])
+    if argv and argv[0] == "worker":
+        return main_worker(argv[1:])
     print(__doc__)
     return 2
 

@@ -8,6 +8,9 @@
 # every run saved as it ends, and the report table is written beside them.
 #   RATES=7.9 bash tools/device/latency-gap.sh "$OUT"
 #   RATES=auto70 bash tools/device/latency-gap.sh "$OUT"     # same server, next call
+#   PAIRED=1 ARMS=text,vllm RATES=7.9,auto70 bash tools/device/latency-gap.sh "$OUT"
+#       both arms at once each round, half the rate each (cancels the engine's own
+#       run-to-run variation; benchmarks/latency_gap.py's module doc)
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
 MODEL=$PWD/results/models/$MODEL_ID
@@ -31,6 +34,7 @@ step "latency gap: $WL at $RATES req/s, arms ${ARMS:-ids,text,text_plain,vllm}, 
 "$PY" benchmarks/latency_gap.py run --base-url "$URL" --model "$MODEL_ID" --tokenizer "$MODEL" \
   --workload "$WL" --rates "$RATES" -n "$N" --rounds "$ROUNDS" \
   --arms "${ARMS:-ids,text,text_plain,vllm}" --deadline-s "${GAP_DEADLINE_S:-330}" \
+  ${PAIRED:+--paired} \
   --out "$OUT/gap-$TAG"
 echo "latency_gap exit: $?"
 "$PY" benchmarks/latency_gap.py report "$OUT/gap-$TAG/runs.json" --md "$OUT/gap-$TAG/table.md" || true
