@@ -4,18 +4,21 @@ a client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
 from greenllm.engine.ports import free_port
+from greenllm.gpu.sim import SimGpu
 from greenllm.sim import server_argv
 from greenllm.sim.launch import wait_healthy
 
@@ -99,6 +102,23 @@ class SimServer:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def one_gpu_server(tmp: Path, max_num_seqs: int) -> Iterator[tuple[SimServer, Path]]:
+    """A simulated server of the 1.1B shape (served as "m") on one simulated GPU:
+    yields it ready, with its model folder; stopped and closed afterwards."""
+    model = write_model(tmp / "llama-1b", TINY_1B)
+    gpu = SimGpu.create(tmp / "gpu.state", 1, settle_s=0.02)
+    srv = SimServer(tmp / "server.log", model=model, served_model_name="m",
+                    max_model_len=2048, max_num_seqs=max_num_seqs,
+                    gpu_state=tmp / "gpu.state", gpu_indices=[0])
+    try:
+        srv.wait_ready()
+        yield srv, model
+    finally:
+        srv.stop()
+        gpu.close()
 
 
 @dataclass

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from greenllm.gpu.sim import SimGpu
-from simtest_helpers import TINY_1B, SimServer, write_model
+from simtest_helpers import SimServer, one_gpu_server
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "latency_gap.py"
@@ -24,18 +23,8 @@ BENCH = ROOT / "benchmarks" / "latency_gap.py"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("paired")
-    model = write_model(tmp / "llama-1b", TINY_1B)
-    gpu = SimGpu.create(tmp / "gpu.state", 1, settle_s=0.02)
-    srv = SimServer(tmp / "server.log", model=model, served_model_name="m",
-                    max_model_len=2048, max_num_seqs=16, gpu_state=tmp / "gpu.state",
-                    gpu_indices=[0])
-    try:
-        srv.wait_ready()
-        yield srv, model
-    finally:
-        srv.stop()
-        gpu.close()
+    with one_gpu_server(tmp_path_factory.mktemp("paired"), max_num_seqs=16) as pair:
+        yield pair
 
 
 def _bench(srv: SimServer, model: Path, out: Path, arms: str) -> subprocess.CompletedProcess:

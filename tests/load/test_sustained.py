@@ -9,28 +9,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from greenllm.gpu.sim import SimGpu
 from greenllm.load.arrivals import vllm_bench_offsets_s
 from greenllm.load.client import records_to_frame, run_requests_sync
 from greenllm.load.sustained import check_sustained, sustained_capacity
 from greenllm.load.workloads import Workload
-from simtest_helpers import TINY_1B, SimServer, write_model
+from simtest_helpers import SimServer, one_gpu_server
 
 
 @pytest.fixture(scope="module")
 def small_engine(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("sustained")
-    model = write_model(tmp / "llama-1b", TINY_1B)
-    gpu = SimGpu.create(tmp / "gpu.state", 1, settle_s=0.02)
-    srv = SimServer(tmp / "server.log", model=model, served_model_name="m",
-                    max_model_len=2048, max_num_seqs=2, gpu_state=tmp / "gpu.state",
-                    gpu_indices=[0])
-    try:
-        srv.wait_ready()
+    with one_gpu_server(tmp_path_factory.mktemp("sustained"), max_num_seqs=2) as (srv, _):
         yield srv
-    finally:
-        srv.stop()
-        gpu.close()
 
 
 def _run(srv: SimServer, rate: float, n: int = 32, seed: int = 0) -> pd.DataFrame:
