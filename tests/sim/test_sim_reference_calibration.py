@@ -16,12 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from greenllm.calibrate.calibration_check import (
-    BEGIN_MARKER,
-    END_MARKER,
-    METRICS,
-    run_check,
-)
+from greenllm.calibrate.calibration_check import run_check
+from greenllm.calibrate.check_report import METRICS
+from greenllm.calibrate.markdown_block import BEGIN_MARKER, END_MARKER
 from greenllm.calibrate.reference import load_reference
 from greenllm.errors import ConfigError
 from greenllm.sim.hardware import Calibration

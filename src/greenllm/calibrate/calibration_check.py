@@ -39,25 +39,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from greenllm.calibrate.check_report import (  # noqa: F401  (re-exported)
-    CELL_METRICS,
-    METRIC_LABELS,
-    METRICS,
+from greenllm.calibrate.check_report import (
     POINT_METRICS,
     CheckReport,
-    MetricSummary,
     PointComparison,
     SearchComparison,
-    rel_error,
     render_markdown,
     summarize,
 )
-from greenllm.calibrate.markdown_block import (  # noqa: F401  (re-exported)
-    BEGIN_MARKER,
-    END_MARKER,
+from greenllm.calibrate.markdown_block import (
     check_out,
     emit,
-    write_into,
 )
 from greenllm.calibrate.reference import RefCell, RefPoint, RefRepeat, load_reference
 from greenllm.errors import ConfigError, GreenllmError

@@ -35,7 +35,7 @@ from greenllm.locks import hold_gpus, hold_results_folder
 from greenllm.measure import adaptive, knob_checks
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
-from greenllm.measure.cell_store import (  # noqa: F401  (re-exported for trace_run and tests)
+from greenllm.measure.cell_store import (
     Cell,
     cell_status,
     drop_unfinished_repeat,
