@@ -52,6 +52,23 @@ def test_power_interpolates_inside_and_bounds_outside():
     assert high.mid == pytest.approx(m.power_w[0, -1] * 1.05)
 
 
+def test_point_power_is_the_windows_measured_power_not_energy_per_request_x_nominal_rate():
+    # Poisson arrivals put a short window's requests off the nominal rate: here 20 % more
+    # arrived than nominal, so energy per request is the power over the *achieved* rate;
+    # multiplying it back by the nominal rate would read 1/1.2 of the power.
+    rows = cell_rows(8, 1980, "M-M", spread=0.0)
+    for row in rows:
+        row["energy_per_request_j"] = row["power_mean_w"] / (1.2 * row["rate_rps"])
+    (m,) = build_models(rows_to_frame(rows), Slo())[0]
+    want = sorted({row["power_mean_w"] for row in rows})
+    assert m.power_w[0] == pytest.approx(want)
+    # a table without power_mean_w (older runs): energy per request x rate is the fallback
+    for row in rows:
+        del row["power_mean_w"]
+    (m,) = build_models(rows_to_frame(rows), Slo())[0]
+    assert m.power_w[0] == pytest.approx([w / 1.2 for w in want])
+
+
 def test_instances_fill_the_node_and_utilisation_is_shared():
     p, _ = planner(grid())
     cfg = Config(2, 64, 1980)

@@ -10,7 +10,8 @@ batch, clock, workload) the planner keeps:
 * the capacity of one instance under the SLO: the lower end of the max-throughput
   interval when the planner's SLO is at least as loose as the one the search used,
   else only the highest load point that holds (no search under a tighter SLO exists);
-* power at each counted point (median, CI low, CI high): energy per request x rate.
+* power at each counted point (median, CI low, CI high): the window's measured mean
+  power (``point_power``; energy per request x rate only for tables without it).
 
 Nothing is extrapolated: ``power_at`` interpolates between counted points and outside
 them returns an upper bound, with a note saying which (see ``Power``).
@@ -140,10 +141,10 @@ def _model(cfg: Config, wid: str, rows: pd.DataFrame, slo: Slo) -> CellModel | N
             continue
         if ttft_hi > ttft_lim or tbt_hi > tbt_lim:
             continue
-        e_mid, e_lo, e_hi, c3 = _ci(row, "energy_per_request_j")
+        watts, c3 = point_power(row, rate)
         has_ci &= c3
         rates.append(rate)
-        power.append((e_mid * rate, e_lo * rate, e_hi * rate))
+        power.append(watts)
         a = row.get("slo_attainment")
         att.append(float(a) if a is not None and not pd.isna(a) else math.nan)
     if not rates:
@@ -162,6 +163,22 @@ def _model(cfg: Config, wid: str, rows: pd.DataFrame, slo: Slo) -> CellModel | N
         notes.append("capacity = highest load point meeting the SLO (no search under it)")
     return CellModel(cfg, wid, int(first["input_tokens"]), int(first["output_tokens"]),
                      np.asarray(rates), np.asarray(power).T, np.asarray(att), cap, notes, has_ci)
+
+
+def point_power(row: pd.Series, rate: float) -> tuple[tuple[float, float, float], bool]:
+    """(median, CI low, CI high) instance power at one load point, and whether a CI exists.
+
+    The window's measured mean power (its energy over its seconds) where the table has
+    it. Energy per request x the point's *nominal* rate is only the fallback (tables
+    without ``power_mean_w``): energy per request divides by the requests that actually
+    arrived in the window, which a Poisson schedule puts up to ~15 % off the nominal rate
+    in a 6-10 s window, and multiplying back by the nominal rate read the H100 trace
+    check's cells 9-14 % high (docs/planner.md, "Real-GPU check")."""
+    if "power_mean_w" in row.index and not pd.isna(row["power_mean_w"]):
+        mid, lo, hi, has_ci = _ci(row, "power_mean_w")
+        return (mid, lo, hi), has_ci
+    e_mid, e_lo, e_hi, has_ci = _ci(row, "energy_per_request_j")
+    return (e_mid * rate, e_lo * rate, e_hi * rate), has_ci
 
 
 def power_at(model: CellModel, rate: float) -> Power:
