@@ -170,10 +170,12 @@ def point_power(row: pd.Series, rate: float) -> tuple[tuple[float, float, float]
 
     The window's measured mean power (its energy over its seconds) where the table has
     it. Energy per request x the point's *nominal* rate is only the fallback (tables
-    without ``power_mean_w``): energy per request divides by the requests that actually
-    arrived in the window, which a Poisson schedule puts up to ~15 % off the nominal rate
-    in a 6-10 s window, and multiplying back by the nominal rate read the H100 trace
-    check's cells 9-14 % high (docs/planner.md, "Real-GPU check")."""
+    without ``power_mean_w``): a window spans a fixed number of sends, so its length, and
+    the rate that really arrived in it, carries the Poisson schedule's noise (up to ~15 %
+    off nominal in a 6-10 s window; CV ~1/sqrt(sends)), which multiplying back by the
+    nominal rate puts into the power; GPU power itself varied ~3 % between repeats. On the
+    H100 trace check's cells the product read 5-14 % high at three of four rates
+    (docs/planner.md, "Pricing a window")."""
     if "power_mean_w" in row.index and not pd.isna(row["power_mean_w"]):
         mid, lo, hi, has_ci = _ci(row, "power_mean_w")
         return (mid, lo, hi), has_ci
