@@ -37,6 +37,7 @@ from typing import Any
 
 from greenllm.errors import ClockPermissionError, GpuError
 from greenllm.gpu.base import Gpu, GpuInfo, Sample
+from greenllm.gpu.read_only import read_only, refuse_if_read_only
 from greenllm.gpu.selection import FROM_ENV, resolve_gpus
 
 # NVML constants used when the bindings lack a name (values from nvml.h).
@@ -182,7 +183,7 @@ class NvmlGpu(Gpu):
         return int(state) == getattr(nv, "NVML_FEATURE_DISABLED", _FEATURE_DISABLED)
 
     def lock_sm_clock(self, index: int, mhz: int) -> None:
-        _refuse_if_read_only("locking the SM clock", index)
+        refuse_if_read_only("locking the SM clock", index)
         mhz = int(mhz)
         self._call(
             self._nvml.nvmlDeviceSetGpuLockedClocks,
@@ -194,7 +195,7 @@ class NvmlGpu(Gpu):
         )
 
     def reset_sm_clock(self, index: int) -> None:
-        _refuse_if_read_only("resetting the SM clock", index)
+        refuse_if_read_only("resetting the SM clock", index)
         self._call(
             self._nvml.nvmlDeviceResetGpuLockedClocks,
             self._handle(index),
@@ -214,19 +215,19 @@ class NvmlGpu(Gpu):
         return not read_only() and self._geteuid() == 0
 
     def set_power_limit(self, index: int, watts: float) -> None:
-        _refuse_if_read_only("setting the power limit", index)
+        refuse_if_read_only("setting the power limit", index)
         mw = round(float(watts) * 1000.0)
         self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, self._handle(index), mw,
                    what=f"setting the power limit to {watts:g} W", index=index)
 
     def lock_memory_clock(self, index: int, mhz: int) -> None:
-        _refuse_if_read_only("locking the memory clock", index)
+        refuse_if_read_only("locking the memory clock", index)
         mhz = int(mhz)
         self._call(self._nvml.nvmlDeviceSetMemoryLockedClocks, self._handle(index), mhz, mhz,
                    what=f"locking the memory clock at {mhz} MHz", index=index)
 
     def reset_memory_clock(self, index: int) -> None:
-        _refuse_if_read_only("resetting the memory clock", index)
+        refuse_if_read_only("resetting the memory clock", index)
         self._call(self._nvml.nvmlDeviceResetMemoryLockedClocks, self._handle(index),
                    what="resetting the memory clock", index=index)
 
@@ -385,21 +386,4 @@ class NvmlGpu(Gpu):
             return int(nv.nvmlDeviceGetIndex(parent))
         except (nv.NVMLError, AttributeError) as exc:
             raise GpuError(f"MIG device {mig_uuid} not found (NVML: {exc})") from None
-
-
-READ_ONLY_ENV = "GREENLLM_GPU_READ_ONLY"
-
-
-def read_only() -> bool:
-    """``GREENLLM_GPU_READ_ONLY=1``: never call an NVML setter, whatever the config says.
-
-    A guard for shared cards whose settings must not change (e.g. a lent machine):
-    pin mode then reports "not permitted" and falls back to, or asks for, observe mode.
-    """
-    return os.environ.get(READ_ONLY_ENV, "") not in ("", "0")
-
-
-def _refuse_if_read_only(what: str, index: int) -> None:
-    if read_only():
-        raise ClockPermissionError(f"{what} on GPU {index} refused: {READ_ONLY_ENV} is set")
 
