@@ -5,7 +5,11 @@ draws them) to one running vLLM server; arms run in interleaved rounds (the orde
 every round, so drift falls on all arms alike). Arms:
 
 * ``ids``        greenllm's client, prompts as token ids (greenllm's default before 2026-12-04)
-* ``text``       greenllm's client, the same tokens as text (the server tokenizes them)
+* ``text``       greenllm's client, the same tokens as text (the server tokenizes them);
+                 its session honours proxies and ``~/.netrc`` (``trust_env``, the default
+                 since 2026-12-06), as ``vllm bench serve``'s does
+* ``text_lean``  as ``text`` with ``trust_env=False``: no per-request proxy/netrc lookups
+                 in worker threads after the clock starts (the default before 2026-12-06)
 * ``text_plain`` as ``text``, without greenllm's extra request fields (``return_token_ids``,
                  ``min_tokens``): the exact body ``vllm bench serve`` sends
 * ``vllm``       ``vllm bench serve`` itself (random dataset, text prompts), run
@@ -72,7 +76,7 @@ from greenllm.load.client import records_to_frame, run_requests_sync  # noqa: E4
 from greenllm.load.sustained import LADDER, check_sustained, sustained_capacity  # noqa: E402
 from greenllm.load.workloads import workload_from  # noqa: E402
 
-ARMS = ("ids", "text", "text_plain", "vllm")
+ARMS = ("ids", "text", "text_lean", "text_plain", "vllm")
 Arm = Callable[[float, int, int], dict[str, float]]
 
 
@@ -82,7 +86,8 @@ def scrape(base_url: str) -> str:
 
 
 def greenllm_frame(base_url: str, model: str, workload: str, *, prompt_format: str,
-                   plain: bool) -> Callable[[float, int, int], pd.DataFrame]:
+                   plain: bool, trust_env: bool = True
+                   ) -> Callable[[float, int, int], pd.DataFrame]:
     """One run of greenllm's client: its per-request frame (``records_to_frame``)."""
     def run(rate: float, n: int, seed: int) -> pd.DataFrame:
         offsets = vllm_bench_offsets_s(rate, n, seed) if rate > 0 else [0.0] * n
@@ -90,7 +95,7 @@ def greenllm_frame(base_url: str, model: str, workload: str, *, prompt_format: s
         records = run_requests_sync(
             base_url, model, workload_from(workload), offsets, seed=seed, timeout_s=300,
             tokens_per_chunk="chunks", request_id_prefix=f"gap{seed}-",
-            prompt_format=prompt_format, request_token_ids=not plain,
+            prompt_format=prompt_format, request_token_ids=not plain, trust_env=trust_env,
             # min_tokens 0 is vLLM's default: no min-tokens logits processor, as in vLLM's body
             extra_body={"repetition_penalty": 1.0, "min_tokens": 0} if plain else None)
         return records_to_frame(records)
@@ -98,9 +103,9 @@ def greenllm_frame(base_url: str, model: str, workload: str, *, prompt_format: s
 
 
 def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str,
-                 plain: bool) -> Arm:
+                 plain: bool, trust_env: bool = True) -> Arm:
     frame_of = greenllm_frame(base_url, model, workload, prompt_format=prompt_format,
-                              plain=plain)
+                              plain=plain, trust_env=trust_env)
 
     def run(rate: float, n: int, seed: int) -> dict[str, float]:
         frame = frame_of(rate, n, seed)
@@ -161,6 +166,9 @@ def make_arms(a: argparse.Namespace, out: Path) -> dict[str, Arm]:
         elif name == "text":
             arms[name] = greenllm_arm(a.base_url, a.model, a.workload,
                                       prompt_format="text", plain=False)
+        elif name == "text_lean":
+            arms[name] = greenllm_arm(a.base_url, a.model, a.workload,
+                                      prompt_format="text", plain=False, trust_env=False)
         elif name == "text_plain":
             arms[name] = greenllm_arm(a.base_url, a.model, a.workload,
                                       prompt_format="text", plain=True)

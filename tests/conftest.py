@@ -3,6 +3,7 @@ modules, e.g. ``simtest_helpers``, import from any test)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from greenllm.load.model_folder import llama_config
 from greenllm.load.shapes import SHAPES
 from opt_in_markers import pytest_collection_modifyitems  # noqa: F401 (the hook)
 from simtest_helpers import SimServer, write_model
+
+# The load client honours HTTP(S)_PROXY like vllm bench serve (load.trust_env): on a
+# machine behind a proxy, the tests' local servers must still be reached directly.
+for _name in ("NO_PROXY", "no_proxy"):
+    _hosts = [h for h in os.environ.get(_name, "").split(",") if h]
+    os.environ[_name] = ",".join(_hosts + [h for h in ("127.0.0.1", "localhost") if h not in _hosts])
 
 
 @pytest.fixture

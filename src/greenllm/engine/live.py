@@ -31,6 +31,7 @@ class LiveEngine:
     server: ServerProcess
     model: str
     prompt_format: str = "text"  # load.prompt_format: text (as users send) or token_ids
+    trust_env: bool = True  # load.trust_env: proxy/netrc lookups per request, as vllm bench serve
 
     @property
     def base_url(self) -> str:
@@ -40,13 +41,15 @@ class LiveEngine:
              timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_requests_sync(self.base_url, self.model, workload,
                                                   offsets_s, seed=seed, timeout_s=timeout_s,
-                                                  prompt_format=self.prompt_format))
+                                                  prompt_format=self.prompt_format,
+                                                  trust_env=self.trust_env))
 
     def send_sequential(self, workload: Workload, n: int, *, seed: int,
                         timeout_s: float) -> pd.DataFrame:
         return records_to_frame(run_sequential_sync(
             self.base_url, self.model, workload, n, seed=seed, timeout_s=timeout_s,
-            request_id_prefix="baseline-", prompt_format=self.prompt_format))
+            request_id_prefix="baseline-", prompt_format=self.prompt_format,
+            trust_env=self.trust_env))
 
     def sampler(self, gpu: Gpu) -> TelemetrySampler:
         # The energy counter's read period is chosen from its measured cost (gpu/energy_read.py).
@@ -96,4 +99,4 @@ class LiveKind:
         print(f"greenllm: starting {self.name} engine (log: {spec.log_path})", file=sys.stderr,
               flush=True)
         return LiveEngine(self.name, start_engine(spec, cfg), str(cfg.model.name),
-                          str(cfg.load.prompt_format))
+                          str(cfg.load.prompt_format), bool(cfg.load.trust_env))

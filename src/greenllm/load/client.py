@@ -48,6 +48,7 @@ from greenllm.load.stream_request import (  # noqa: F401  (re-exported)
     DEFAULT_CONNECTION_LIMIT,
     _Run,
     completions_url,
+    env_proxy_for,
     make_session,
     request_body,
 )
@@ -133,6 +134,7 @@ async def run_requests(
     input_tokens: Sequence[int] | None = None,
     output_tokens: Sequence[int] | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
+    trust_env: bool = True,
 ) -> list[RequestRecord]:
     """Send one request per offset (seconds from now) and stream every response.
 
@@ -143,27 +145,37 @@ async def run_requests(
     sends them as "text" (the default) or "token_ids".
     ``input_tokens`` / ``output_tokens`` (one per offset, e.g. a trace's) override the
     workload's lengths; ``on_record(record)`` sees each request as it finishes (a
-    controller that reacts to latency while the run goes on).
+    controller that reacts to latency while the run goes on). ``trust_env``: the session
+    made here honours proxy settings and ``~/.netrc`` as ``vllm bench serve``'s does
+    (``make_session``); ignored when a ``session`` is passed.
     """
     workload = workload_from(workload)
     offsets = np.asarray(offsets_s, dtype=float)
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
-    async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
+    async with _open_run(session, trust_env, base_url, model, workload, len(offsets), int(seed),
+                         timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
                          request_token_ids, output_tokens, prompt_format, input_tokens) as run:
         return await _run_schedule(run, offsets, on_progress, on_record)
 
 
 @contextlib.asynccontextmanager
-async def _open_run(session: aiohttp.ClientSession | None, *run_args: Any) -> AsyncIterator[_Run]:
+async def _open_run(session: aiohttp.ClientSession | None, trust_env: bool,
+                    *run_args: Any) -> AsyncIterator[_Run]:
     """The ``_Run`` that ``run_requests`` and ``run_sequential`` send through, with the GC
     frozen while it runs; ``run_args`` are ``_Run``'s arguments after the session.
 
-    Without a ``session`` one is made here and closed when the run ends, failed or not.
+    Without a ``session`` one is made here (``make_session(trust_env=...)``) and closed
+    when the run ends, failed or not.
     """
     own_session = session is None
     if own_session:
-        session = make_session()
+        session = make_session(trust_env=trust_env)
+        proxy = env_proxy_for(str(run_args[0])) if trust_env else None
+        if proxy is not None:
+            print(f"greenllm: warning: requests to {run_args[0]} go through proxy {proxy} "
+                  "(HTTP(S)_PROXY): set NO_PROXY for that host, or load.trust_env=false",
+                  file=sys.stderr, flush=True)
     assert session is not None
     try:
         run = _Run(session, *run_args)
@@ -268,11 +280,13 @@ async def run_sequential(
     extra_body: Mapping[str, Any] | None = None,
     request_token_ids: bool = True,
     prompt_format: str = "text",
+    trust_env: bool = True,
 ) -> list[RequestRecord]:
     """Send ``n_requests`` one at a time: each starts ``gap_s`` after the previous ended.
 
     The server then never batches or queues them: this is the paper's "request alone"
     used for the SLO baseline. ``scheduled_offset_s`` is the offset actually used.
+    ``trust_env`` as for ``run_requests``.
     """
     workload = workload_from(workload)
     _check_positive_int("n_requests", n_requests)
@@ -280,7 +294,8 @@ async def run_sequential(
         raise ConfigError(f"gap_s must be >= 0, got {gap_s!r}")
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
     records = []
-    async with _open_run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
+    async with _open_run(session, trust_env, base_url, model, workload, n_requests, int(seed),
+                         timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
                          request_token_ids, None, prompt_format) as run:
         t0 = time.monotonic()

@@ -71,8 +71,16 @@ def request_body(
     return body
 
 
-def make_session(connection_limit: int = DEFAULT_CONNECTION_LIMIT) -> aiohttp.ClientSession:
-    """One pooled session for a whole run: connections are reused between requests."""
+def make_session(connection_limit: int = DEFAULT_CONNECTION_LIMIT, *,
+                 trust_env: bool = True) -> aiohttp.ClientSession:
+    """One pooled session for a whole run: connections are reused between requests.
+
+    ``trust_env`` (default, as ``vllm bench serve``'s session): proxies from
+    ``HTTP(S)_PROXY``/``NO_PROXY`` and credentials from ``~/.netrc`` apply. aiohttp then
+    looks both up in worker threads for every request, after the TTFT clock has started:
+    ~0.8-1.2 ms more TTFT per request (docs/load.md), which is the reference tool's
+    offset too. ``trust_env=False`` skips those lookups.
+    """
     _raise_open_file_limit(connection_limit + 256)
     connector = aiohttp.TCPConnector(
         limit=connection_limit, limit_per_host=connection_limit, keepalive_timeout=60,
@@ -82,8 +90,21 @@ def make_session(connection_limit: int = DEFAULT_CONNECTION_LIMIT) -> aiohttp.Cl
     # No cookies and no decompression: nothing per request that a benchmark does not need.
     return aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
+        cookie_jar=aiohttp.DummyCookieJar(), trust_env=bool(trust_env),
     )
+
+
+def env_proxy_for(base_url: str) -> str | None:
+    """The proxy a ``trust_env`` session would send ``base_url``'s requests through
+    (``HTTP(S)_PROXY`` unless ``NO_PROXY`` exempts the host), or None."""
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        proxy, _auth = get_env_proxy_for_url(URL(base_url))
+    except LookupError:
+        return None
+    return str(proxy)
 
 
 def _raise_open_file_limit(wanted: int) -> None:

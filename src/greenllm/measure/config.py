@@ -129,6 +129,10 @@ class LoadCfg:
     # text (default: the server tokenizes, as for users' clients and vllm bench serve) or
     # token_ids (skips the server's tokenization: TTFT ~9 % lower on the H200, docs/load.md)
     prompt_format: str = "text"
+    # true (default): the client's HTTP session honours HTTP(S)_PROXY/NO_PROXY and ~/.netrc,
+    # looked up per request after TTFT's clock starts, as vllm bench serve's session does
+    # (~1 ms of TTFT: the reference tool's offset, docs/load.md); false skips the lookups.
+    trust_env: bool = True
 
 
 @dataclass

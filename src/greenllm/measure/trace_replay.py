@@ -63,7 +63,8 @@ def replay(cfg: DictConfig, gpu: Gpu, settings: PointSettings, trace: Trace, pol
                 seed=settings.seed, timeout_s=settings.timeout_s,
                 input_tokens=trace.input_tokens.tolist(),
                 output_tokens=trace.output_tokens.tolist(), on_record=on_record,
-                prompt_format=server.prompt_format)
+                prompt_format=server.prompt_format,
+                trust_env=server.trust_env)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
 
