@@ -3,7 +3,7 @@
 # latency, by experiment. One vLLM server (MODEL_ID, default the 1.1B Llama shape; dummy
 # weights, max batch 64, absolute model path so the compile cache is reused), left running
 # in its own session so that a second call on the same warm machine reuses it
-# (KEEP_SERVER=1). benchmarks/latency_gap.py then runs the arms ids / text / text_plain /
+# (KEEP_SERVER=1). benchmarks/latency_gap.py then runs the arms ids / text / text_lean / text_plain /
 # vllm in interleaved rounds at RATES (e.g. "7.9" in one call, "auto70" in the next),
 # every run saved as it ends, and the report table is written beside them.
 #   RATES=7.9 bash tools/device/latency-gap.sh "$OUT"
