@@ -51,3 +51,34 @@ def test_arm_table_ratio_and_verdict():
     assert ids["lo"] <= ids["ref_over_arm"] <= ids["hi"] and not math.isnan(ids["lo"])
     assert "ref_over_arm" not in rows[("vllm", "ttft_p50_ms")]
     assert "| 8 | ids | ttft_p50_ms | 5 |" in format_table(list(rows.values()), "vllm")
+
+
+def _paired(arm, values, paired=True):
+    return [{"rate": 8.0, "arm": arm, "round": i, "paired": paired,
+             "metrics": {"ttft_p50_ms": v}} for i, v in enumerate(values)]
+
+
+def test_paired_rounds_are_compared_round_by_round():
+    # The engine drifts 20 -> 34 ms between rounds; in every round the reference reads
+    # 4 % more than the arm. Paired: 1.04 with a tight interval; the ratio of the arms'
+    # medians would carry the drift's spread into its interval.
+    engine = [20.0, 34.0, 22.0, 30.0, 25.0, 28.0, 21.0]
+    runs = _paired("text", engine) + _paired("vllm", [1.04 * v for v in engine])
+    row = arm_table(runs, "vllm", ["ttft_p50_ms"])[0]
+    assert row["stat"] == "paired" and row["n_pairs"] == 7
+    assert row["ref_over_arm"] == pytest.approx(1.04)
+    assert row["lo"] == pytest.approx(1.04) and row["hi"] == pytest.approx(1.04)
+    assert row["within"]
+    unpaired = arm_table(_paired("text", engine, False) + _paired("vllm", [1.04 * v for v in engine], False),
+                         "vllm", ["ttft_p50_ms"])[0]
+    assert unpaired["stat"] == "unpaired" and unpaired["hi"] - unpaired["lo"] > 0.2
+    assert "medians of the rounds' ratios" in format_table([row], "vllm")
+
+
+def test_a_round_without_its_pair_is_left_out_and_mixed_sets_stay_unpaired():
+    runs = _paired("text", [20.0, 30.0, 25.0, 22.0]) + _paired("vllm", [21.0, 33.0, 26.0])
+    row = arm_table(runs, "vllm", ["ttft_p50_ms"])[0]
+    assert row["stat"] == "paired" and row["n_pairs"] == 3
+    assert row["ref_over_arm"] == pytest.approx(1.05)  # median of 1.05, 1.10, 1.04
+    mixed = _paired("text", [20.0, 30.0, 25.0]) + _paired("vllm", [21.0, 33.0, 26.0], False)
+    assert arm_table(mixed, "vllm", ["ttft_p50_ms"])[0]["stat"] == "unpaired"

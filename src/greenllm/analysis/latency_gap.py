@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from greenllm.analysis.compare import DEFAULT_TOLERANCE, compare_values
+from greenllm.analysis.uncertainty import median_ci
 from greenllm.prometheus_text import parse_counters
 
 # vLLM 0.26's request-latency histograms (vllm/v1/metrics/loggers.py), seconds.
@@ -77,16 +78,24 @@ def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
     """One row per (rate, arm, metric): the arm's median over rounds, the reference
     arm's, reference/arm with its 95 % bootstrap interval over rounds, and whether that
     ratio is within ``tolerance``. ``runs`` are dicts with ``rate``, ``arm`` and
-    ``metrics``, as the benchmark saves them."""
-    by: dict[tuple[float, str], list[Mapping[str, float]]] = {}
+    ``metrics``, as the benchmark saves them.
+
+    Runs saved by ``--paired`` (``paired: true``, a ``round`` each) are compared round by
+    round: the ratio is the median of each round's reference/arm, its interval a
+    bootstrap over rounds (``stat`` "paired"). Both arms of a round met the same engine
+    state, so the engine's drift between rounds (on the H200: TTFT p50 22-34 ms from one
+    round to the next at the same light load) cancels instead of widening the interval;
+    the ratio of the two arms' medians would keep it. Otherwise ``stat`` is "unpaired"."""
+    by: dict[tuple[float, str], list[Mapping[str, Any]]] = {}
     for run in runs:
-        by.setdefault((float(run["rate"]), str(run["arm"])), []).append(run["metrics"])
+        by.setdefault((float(run["rate"]), str(run["arm"])), []).append(run)
     rows = []
     for (rate, arm), got in sorted(by.items()):
         ref = by.get((rate, reference), [])
+        pairs = _round_pairs(got, ref)
         for metric in metrics:
-            a = [m[metric] for m in got if _finite(m.get(metric))]
-            r = [m[metric] for m in ref if _finite(m.get(metric))]
+            a = [m["metrics"][metric] for m in got if _finite(m["metrics"].get(metric))]
+            r = [m["metrics"][metric] for m in ref if _finite(m["metrics"].get(metric))]
             if not a:
                 continue
             row: dict[str, Any] = {"rate": rate, "arm": arm, "metric": metric, "n": len(a),
@@ -95,23 +104,44 @@ def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
                 c = compare_values(metric, a, r, tolerance)
                 row.update(ref_median=c.median_b, ref_over_arm=c.ratio, lo=c.ratio_ci[0],
                            hi=c.ratio_ci[1], within=c.within_tolerance,
-                           gap_exceeds_spread=c.gap_exceeds_spread)
+                           gap_exceeds_spread=c.gap_exceeds_spread, stat="unpaired")
+                ratios = [y / x for x, y in ((p[0].get(metric), p[1].get(metric))
+                                             for p in pairs)
+                          if _finite(x) and _finite(y) and x != 0]
+                if pairs and ratios:
+                    ratio = float(np.median(ratios))
+                    lo, hi = median_ci(ratios)
+                    row.update(ref_over_arm=ratio, lo=lo, hi=hi, n_pairs=len(ratios),
+                               within=bool(abs(ratio - 1) <= tolerance), stat="paired")
             rows.append(row)
     return rows
 
 
+def _round_pairs(arm_runs: Sequence[Mapping[str, Any]], ref_runs: Sequence[Mapping[str, Any]]
+                 ) -> list[tuple[Mapping[str, float], Mapping[str, float]]]:
+    """(arm metrics, reference metrics) of every round both ran paired; [] unless every
+    run of both is a paired one (a mixed set is compared unpaired)."""
+    if not arm_runs or not ref_runs or not all(r.get("paired") for r in [*arm_runs, *ref_runs]):
+        return []
+    ref_by_round = {int(r["round"]): r["metrics"] for r in ref_runs}
+    return [(r["metrics"], ref_by_round[int(r["round"])]) for r in arm_runs
+            if int(r["round"]) in ref_by_round]
+
+
 def format_table(rows: Sequence[Mapping[str, Any]], reference: str) -> str:
-    """Markdown: one line per (rate, arm, metric)."""
+    """Markdown: one line per (rate, arm, metric); the last column says which ratio."""
     out = [f"| rate | arm | metric | n | median | {reference} median | {reference}/arm "
-           "[95 % CI] | within 5 % |", "|---|---|---|---|---|---|---|---|"]
+           "[95 % CI] | within 5 % | ratio of |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "ref_over_arm" in r:
             ratio = f"{r['ref_over_arm']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
             ref, within = f"{r['ref_median']:.2f}", "yes" if r["within"] else "NO"
+            stat = ("medians of the rounds' ratios" if r.get("stat") == "paired"
+                    else "the arms' medians")
         else:
-            ratio, ref, within = "", "", ""
+            ratio, ref, within, stat = "", "", "", ""
         out.append(f"| {r['rate']:g} | {r['arm']} | {r['metric']} | {r['n']} | "
-                   f"{r['median']:.2f} | {ref} | {ratio} | {within} |")
+                   f"{r['median']:.2f} | {ref} | {ratio} | {within} | {stat} |")
     return "\n".join(out)
 
 

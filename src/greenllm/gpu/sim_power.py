@@ -120,13 +120,13 @@ class SimGpuSpec:
         """An H200 SXM 141GB: the H100's die, clocks and 700 W limit with HBM3e.
 
         Measured on the lent H200 (issue 13, 2026-12-04): 700 W limit, 110 SM clocks
-        345-1980 MHz in 15 MHz steps. Assumed: the memory clock (3201 MHz, NVIDIA's
-        HBM3e figure; ``greenllm doctor`` prints the card's own) and every power constant,
-        which are the H100's fit (docs/calibration.md lists which are which). The memory
-        clock list is that one clock (assumed too: HBM3e cards may list more).
+        345-1980 MHz in 15 MHz steps; and (``greenllm doctor``, 2026-12-06) memory clocks
+        2201 and 3201 MHz, 3201 by default, power limit settable 200-700 W. Assumed:
+        every power constant, which are the H100's fit (docs/calibration.md lists which
+        are which).
         """
         return cls(name="Simulated NVIDIA H200 (greenllm sim)", memory_clock_mhz=3201,
-                   supported_memory_clocks_mhz=(3201,), profile="h200")
+                   supported_memory_clocks_mhz=(2201, 3201), profile="h200")
 
     @classmethod
     def for_profile(cls, profile: str) -> SimGpuSpec:

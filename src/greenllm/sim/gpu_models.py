@@ -46,10 +46,11 @@ def _h200() -> SimulatedGpuModel:
     power, perf = SimGpuSpec.h200(), GpuPerfSpec.h200()
     return SimulatedGpuModel(
         name="h200", power=power, perf=perf,
-        measured=("datasheet: bf16 peak, HBM bandwidth and size, NVLink, 700 W limit",),
+        measured=("datasheet: bf16 peak, HBM bandwidth and size, NVLink, 700 W limit",
+                  "NVML on the lent H200: SM clocks 345-1980 MHz, memory clocks 2201/3201 "
+                  "MHz, power limit 200-700 W"),
         assumed=("every power-law constant (the H100's)", "efficiencies and overheads "
-                 "(the H100 fit)", "run-to-run jitter (the H100's)",
-                 "memory clock 3201 MHz (reported only)"),
+                 "(the H100 fit)", "run-to-run jitter (the H100's)"),
     )
 
 
