@@ -28,6 +28,9 @@ tokenization, client).
 (``measure_capacity``: a burst of --capacity-n requests for its throughput, then a ladder
 of falling fractions of it until a run shows no growing queue; text prompts). A burst's
 own throughput overstates capacity: 70 % of it overloaded the H200 (docs/load.md).
+With ``--paired`` the ladder itself runs paired rounds (a rate counts when every
+greenllm arm's half kept up): one client's sustained rate overloaded the engine once two
+client processes shared the host (H200, 2026-12-06).
 Every run is saved as it ends (``DIR/runs.json``).
 
 ``--paired`` (exactly two arms) runs both arms *at the same time* in every round, each
@@ -111,6 +114,9 @@ def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str
         frame = frame_of(rate, n, seed)
         out = greenllm_metrics_from_frame(frame, itl="chunk")
         out.update(wall_span(frame))
+        # Whether this run kept up (no growing queue): what a paired capacity ladder reads.
+        check = check_sustained(frame, rate)
+        out.update(sustained=float(check.sustained), sustain_reason=check.reason)
         lateness = frame["lateness_s"].dropna()
         if len(lateness):
             out["send_lateness_p50_ms"] = 1000.0 * float(lateness.median())
@@ -267,16 +273,24 @@ def measured_run(arm: Arm, base_url: str, rate: float, n: int, seed: int) -> dic
     return with_server_view(client, histogram_means_ms(before, scrape(base_url)))
 
 
-def measure_capacity(a: argparse.Namespace, save: Callable[..., None]) -> float:
+def measure_capacity(a: argparse.Namespace, save: Callable[..., None],
+                     paired: PairedArms | None = None) -> float:
     """The highest rate the server sustains (``greenllm.load.sustained``): a burst of
     --capacity-n requests gives its throughput, then runs of --min-duration-s at falling
     fractions of it until one shows no growing queue. Every run is saved (kind
-    ``capacity``: the burst, ``sustain``: the ladder's probes with their check)."""
+    ``capacity``: the burst, ``sustain``: the ladder's probes with their check).
+
+    With ``paired`` (and a greenllm arm among the two) the ladder's runs are paired
+    rounds, so the rate is one the engine sustains under the load the paired rounds put
+    on the host: on the H200 an engine that kept up with 88 req/s from one client
+    queued at 62 req/s in paired rounds (docs/load.md)."""
     frame_of = greenllm_frame(a.base_url, a.model, a.workload, prompt_format="text",
                               plain=False)
     burst = greenllm_metrics_from_frame(frame_of(0.0, a.capacity_n, 10_000), itl="chunk")
     save("capacity", "text", 0.0, -1, 10_000, burst, a.capacity_n)
     print(f"burst of {a.capacity_n}: {burst['throughput_rps']:.2f} req/s", flush=True)
+    if paired is not None and any(name in GREENLLM_ARMS for name in paired.names):
+        return _paired_capacity(a, save, paired, burst["throughput_rps"])
 
     def run_at(rate: float) -> pd.DataFrame:
         n = max(a.n, int(round(rate * a.min_duration_s)))
@@ -292,6 +306,30 @@ def measure_capacity(a: argparse.Namespace, save: Callable[..., None]) -> float:
         raise SystemExit(f"no rate down to {min(LADDER):.0%} of the burst's "
                          f"{burst['throughput_rps']:.2f} req/s was sustained: pass --rates")
     return rate
+
+
+GREENLLM_ARMS = ("ids", "text", "text_lean", "text_plain")
+
+
+def _paired_capacity(a: argparse.Namespace, save: Callable[..., None], paired: PairedArms,
+                     burst_rps: float) -> float:
+    """The ladder of ``measure_capacity`` in paired rounds: a rate counts as sustained
+    when every greenllm arm's half of it kept up (``check_sustained`` in the worker)."""
+    for step, fraction in enumerate(sorted(LADDER, reverse=True)):
+        rate = round(float(fraction * burst_rps), 2)
+        n = max(a.n, int(round(rate * a.min_duration_s)))
+        results = paired.run(rate, n, 10_000 + step)
+        for name, (seed, k, metrics) in results.items():
+            save("sustain", name, rate, -1, seed, metrics, k, paired=True)
+        checks = [(name, m) for name, (_, _, m) in results.items() if "sustained" in m]
+        held = bool(checks) and all(m["sustained"] for _, m in checks)
+        print(f"  {rate:g} req/s paired: "
+              + "; ".join(f"{name} {m.get('sustain_reason', '')}" for name, m in checks),
+              flush=True)
+        if held:
+            return rate
+    raise SystemExit(f"no rate down to {min(LADDER):.0%} of the burst's {burst_rps:.2f} "
+                     "req/s was sustained in paired rounds: pass --rates")
 
 
 def main_run(argv: list[str]) -> int:
@@ -343,7 +381,7 @@ def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
     for item in a.rates.split(","):
         if item.startswith("auto"):
             if capacity is None:
-                capacity = measure_capacity(a, save)
+                capacity = measure_capacity(a, save, paired)
             rate = round(capacity * float(item[4:]) / 100.0, 2)
             print(f"sustained {capacity:.2f} req/s -> {item} = {rate} req/s", flush=True)
             rates.append(rate)

@@ -61,3 +61,54 @@ def test_paired_needs_exactly_two_arms(server, tmp_path):
     done = _bench(srv, model, tmp_path / "gap", "ids,text,text_plain")
     assert done.returncode != 0
     assert "--paired needs exactly two arms" in done.stderr
+
+
+def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
+    # auto70 under --paired: the burst (one client), then the sustain ladder in paired
+    # rounds, each greenllm arm judging its own half; the rounds then run at 70 % of the
+    # first rate both halves kept up with.
+    srv, model = server
+    out = tmp_path / "gap"
+    argv = [sys.executable, str(BENCH), "run", "--base-url", srv.url, "--model", "m",
+            "--tokenizer", str(model), "--workload", "S-S", "--rates", "auto70", "-n", "24",
+            "--min-duration-s", "2", "--rounds", "1", "--arms", "text,text_lean",
+            "--paired", "--capacity-n", "48", "--out", str(out)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads((out / "runs.json").read_text())
+    burst = [r for r in runs if r["kind"] == "capacity"]
+    ladder = [r for r in runs if r["kind"] == "sustain"]
+    gap = [r for r in runs if r["kind"] == "gap"]
+    assert len(burst) == 1 and ladder and len(gap) == 2
+    assert all(r["paired"] for r in ladder)
+    assert {r["arm"] for r in ladder} == {"text", "text_lean"}
+    # the last ladder rate is the first whose both halves kept up, and only it
+    rates = sorted({r["rate"] for r in ladder}, reverse=True)
+    last = [r for r in ladder if r["rate"] == rates[-1]]
+    assert all(r["metrics"]["sustained"] == 1.0 for r in last)
+    for rate in rates[:-1]:
+        assert any(r["metrics"]["sustained"] == 0.0 for r in ladder if r["rate"] == rate)
+    assert all(r["rate"] == pytest.approx(round(rates[-1] * 0.7, 2)) for r in gap)
+    assert "req/s paired:" in done.stdout
+
+
+def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path):
+    srv, model = server
+    out = tmp_path / "gap"
+    argv = [sys.executable, str(BENCH), "run", "--base-url", srv.url, "--model", "m",
+            "--tokenizer", str(model), "--workload", "S-S", "--rates", "8", "-n", "12",
+            "--min-duration-s", "1", "--rounds", "2", "--arms", "text,text_lean",
+            "--out", str(out)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = [r for r in json.loads((out / "runs.json").read_text()) if r["kind"] == "gap"]
+    assert sorted((r["round"], r["arm"]) for r in runs) == [
+        (0, "text"), (0, "text_lean"), (1, "text"), (1, "text_lean")]
+    for r in runs:
+        assert r["metrics"]["n_ok"] == 12 and "sustained" in r["metrics"]
+    report = subprocess.run([sys.executable, str(BENCH), "report", str(out / "runs.json"),
+                             "--reference", "text"], capture_output=True, text=True,
+                            timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "| 8 | text_lean | ttft_p50_ms | 2 |" in report.stdout
+    assert "the arms' medians" in report.stdout  # sequential rounds: not paired
