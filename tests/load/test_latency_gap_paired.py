@@ -27,11 +27,13 @@ def server(tmp_path_factory):
         yield pair
 
 
-def _bench(srv: SimServer, model: Path, out: Path, arms: str) -> subprocess.CompletedProcess:
+def _bench(srv: SimServer, model: Path, out: Path, arms: str, *, rates: str = "8",
+           n: int = 24, min_duration_s: float = 2, rounds: int = 2, paired: bool = True,
+           extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     argv = [sys.executable, str(BENCH), "run", "--base-url", srv.url, "--model", "m",
-            "--tokenizer", str(model), "--workload", "S-S", "--rates", "8", "-n", "24",
-            "--min-duration-s", "2", "--rounds", "2", "--arms", arms, "--paired",
-            "--out", str(out)]
+            "--tokenizer", str(model), "--workload", "S-S", "--rates", rates, "-n", str(n),
+            "--min-duration-s", str(min_duration_s), "--rounds", str(rounds), "--arms", arms,
+            *(["--paired"] if paired else []), *extra, "--out", str(out)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300)
 
 
@@ -69,11 +71,8 @@ def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
     # first rate both halves kept up with.
     srv, model = server
     out = tmp_path / "gap"
-    argv = [sys.executable, str(BENCH), "run", "--base-url", srv.url, "--model", "m",
-            "--tokenizer", str(model), "--workload", "S-S", "--rates", "auto70", "-n", "24",
-            "--min-duration-s", "2", "--rounds", "1", "--arms", "text,text_lean",
-            "--paired", "--capacity-n", "48", "--out", str(out)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    done = _bench(srv, model, out, "text,text_lean", rates="auto70", rounds=1,
+                  extra=("--capacity-n", "48"))
     assert done.returncode == 0, done.stderr[-2000:]
     runs = json.loads((out / "runs.json").read_text())
     burst = [r for r in runs if r["kind"] == "capacity"]
@@ -95,11 +94,7 @@ def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
 def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path):
     srv, model = server
     out = tmp_path / "gap"
-    argv = [sys.executable, str(BENCH), "run", "--base-url", srv.url, "--model", "m",
-            "--tokenizer", str(model), "--workload", "S-S", "--rates", "8", "-n", "12",
-            "--min-duration-s", "1", "--rounds", "2", "--arms", "text,text_lean",
-            "--out", str(out)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    done = _bench(srv, model, out, "text,text_lean", n=12, min_duration_s=1, paired=False)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = [r for r in json.loads((out / "runs.json").read_text()) if r["kind"] == "gap"]
     assert sorted((r["round"], r["arm"]) for r in runs) == [
