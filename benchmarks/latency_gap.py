@@ -74,7 +74,7 @@ from greenllm.analysis.latency_gap import (
     with_server_view,
 )
 from greenllm.atomic import write_json, write_text
-from greenllm.load.sustained import LADDER, check_sustained, sustained_capacity
+from greenllm.load.sustained import LADDER, check_sustained, ladder_rates, sustained_capacity
 
 
 class PairedArms:
@@ -203,8 +203,7 @@ def _paired_capacity(a: argparse.Namespace, save: Callable[..., None], paired: P
                      burst_rps: float) -> float:
     """The ladder of ``measure_capacity`` in paired rounds: a rate counts as sustained
     when every greenllm arm's half of it kept up (``check_sustained`` in the worker)."""
-    for step, fraction in enumerate(sorted(LADDER, reverse=True)):
-        rate = round(float(fraction * burst_rps), 2)
+    for step, rate in enumerate(ladder_rates(burst_rps)):
         n = max(a.n, int(round(rate * a.min_duration_s)))
         results = paired.run(rate, n, 10_000 + step)
         for name, (seed, k, metrics) in results.items():

@@ -152,16 +152,16 @@ async def run_requests(
     workload = workload_from(workload)
     offsets = np.asarray(offsets_s, dtype=float)
     _validate(offsets, timeout_s, tokens_per_chunk, seed)
-    async with _open_run(session, trust_env, base_url, model, workload, len(offsets), int(seed),
-                         timeout_s,
+    async with _open_run(session, base_url, model, workload, len(offsets), int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids, output_tokens, prompt_format, input_tokens) as run:
+                         request_token_ids, output_tokens, prompt_format, input_tokens,
+                         trust_env=trust_env) as run:
         return await _run_schedule(run, offsets, on_progress, on_record)
 
 
 @contextlib.asynccontextmanager
-async def _open_run(session: aiohttp.ClientSession | None, trust_env: bool,
-                    *run_args: Any) -> AsyncIterator[_Run]:
+async def _open_run(session: aiohttp.ClientSession | None, *run_args: Any,
+                    trust_env: bool = True) -> AsyncIterator[_Run]:
     """The ``_Run`` that ``run_requests`` and ``run_sequential`` send through, with the GC
     frozen while it runs; ``run_args`` are ``_Run``'s arguments after the session.
 
@@ -294,10 +294,9 @@ async def run_sequential(
         raise ConfigError(f"gap_s must be >= 0, got {gap_s!r}")
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
     records = []
-    async with _open_run(session, trust_env, base_url, model, workload, n_requests, int(seed),
-                         timeout_s,
+    async with _open_run(session, base_url, model, workload, n_requests, int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, extra_body,
-                         request_token_ids, None, prompt_format) as run:
+                         request_token_ids, None, prompt_format, trust_env=trust_env) as run:
         t0 = time.monotonic()
         for i in range(n_requests):
             if i:

@@ -76,7 +76,7 @@ async def run_closed_loop(
     pool = concurrency * POOL_PER_WORKER
     lengths = output_lengths(workload, pool, output_spread, seed)
     records: list[RequestRecord] = []
-    async with _open_run(None, True, base_url, model, workload, pool, int(seed), timeout_s,
+    async with _open_run(None, base_url, model, workload, pool, int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, None, True,
                          lengths) as run:
         t0 = time.monotonic()

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from greenllm.errors import ConfigError
 from greenllm.load.prompts import (
@@ -97,9 +99,6 @@ def make_session(connection_limit: int = DEFAULT_CONNECTION_LIMIT, *,
 def env_proxy_for(base_url: str) -> str | None:
     """The proxy a ``trust_env`` session would send ``base_url``'s requests through
     (``HTTP(S)_PROXY`` unless ``NO_PROXY`` exempts the host), or None."""
-    from aiohttp.helpers import get_env_proxy_for_url
-    from yarl import URL
-
     try:
         proxy, _auth = get_env_proxy_for_url(URL(base_url))
     except LookupError:

@@ -69,13 +69,18 @@ def sustained_capacity(run_at: Callable[[float], pd.DataFrame], burst_rps: float
                        ladder: Sequence[float] = LADDER, **check_kw: float
                        ) -> tuple[float | None, list[SustainCheck]]:
     """The first rate of ``ladder`` x ``burst_rps`` (highest first) that ``run_at`` sustains."""
-    if not burst_rps > 0:
-        raise ValueError(f"burst throughput must be > 0 req/s, got {burst_rps}")
     checks: list[SustainCheck] = []
-    for fraction in sorted(ladder, reverse=True):
-        rate = round(float(fraction * burst_rps), 2)
+    for rate in ladder_rates(burst_rps, ladder):
         check = check_sustained(run_at(rate), rate, **check_kw)
         checks.append(check)
         if check.sustained:
             return rate, checks
     return None, checks
+
+
+def ladder_rates(burst_rps: float, ladder: Sequence[float] = LADDER) -> list[float]:
+    """The rates a sustain ladder probes: ``ladder`` x ``burst_rps``, highest first, in
+    req/s to 0.01 (what the probes and the saved runs carry)."""
+    if not burst_rps > 0:
+        raise ValueError(f"burst throughput must be > 0 req/s, got {burst_rps}")
+    return [round(float(fraction * burst_rps), 2) for fraction in sorted(ladder, reverse=True)]

@@ -80,7 +80,7 @@ async def run_waves(
         _check_positive_int("max waves", max_waves)
     _validate(np.zeros(1), timeout_s, tokens_per_chunk, seed)
     waves: list[Wave] = []
-    async with _open_run(None, True, base_url, model, workload, size, int(seed), timeout_s,
+    async with _open_run(None, base_url, model, workload, size, int(seed), timeout_s,
                          tokens_per_chunk, vocab_size, request_id_prefix, None, True) as run:
         start = time.monotonic()
         deadline = start + float(duration_s)
