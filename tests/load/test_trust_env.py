@@ -59,6 +59,9 @@ def test_default_session_goes_through_the_environments_proxy_and_warns(sse, prox
     assert all(line.startswith(f"POST {sse.url}/v1/completions") for line in proxy.lines)
     err = capsys.readouterr().err
     assert f"go through proxy {proxy_env}" in err and "load.trust_env=false" in err
+    # A run opens one session per probe and load point: the warning is said once.
+    run_requests_sync(sse.url, "m", SMALL, [0.0], seed=1, timeout_s=10)
+    assert "proxy" not in capsys.readouterr().err
 
 
 def test_trust_env_false_ignores_the_proxy(sse, proxy, proxy_env, capsys):

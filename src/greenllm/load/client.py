@@ -159,6 +159,9 @@ async def run_requests(
         return await _run_schedule(run, offsets, on_progress, on_record)
 
 
+_PROXY_WARNED: set[tuple[str, str]] = set()
+
+
 @contextlib.asynccontextmanager
 async def _open_run(session: aiohttp.ClientSession | None, *run_args: Any,
                     trust_env: bool = True) -> AsyncIterator[_Run]:
@@ -172,7 +175,9 @@ async def _open_run(session: aiohttp.ClientSession | None, *run_args: Any,
     if own_session:
         session = make_session(trust_env=trust_env)
         proxy = env_proxy_for(str(run_args[0])) if trust_env else None
-        if proxy is not None:
+        if proxy is not None and (str(run_args[0]), proxy) not in _PROXY_WARNED:
+            # once per server and proxy: a run makes one session per probe and load point
+            _PROXY_WARNED.add((str(run_args[0]), proxy))
             print(f"greenllm: warning: requests to {run_args[0]} go through proxy {proxy} "
                   "(HTTP(S)_PROXY): set NO_PROXY for that host, or load.trust_env=false",
                   file=sys.stderr, flush=True)
