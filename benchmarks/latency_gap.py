@@ -77,6 +77,16 @@ from greenllm.atomic import write_json, write_text
 from greenllm.load.sustained import LADDER, check_sustained, ladder_rates, sustained_capacity
 
 
+def crossover_seeds(rnd: int) -> tuple[int, int]:
+    """The two arms' arrival seeds in paired round ``rnd``: rounds 2j and 2j+1 use seeds
+    2j and 2j+1, swapped between the arms (a crossover design). Both rounds of a pair
+    send the engine the same combined stream, and each arm meets both halves of it, so
+    which arm's arrivals fell into a burst (near capacity, TTFT is mostly queueing and
+    follows the burst) weighs on both arms alike instead of on one."""
+    base, swap = 2 * (rnd // 2), rnd % 2
+    return base + swap, base + 1 - swap
+
+
 class PairedArms:
     """Two arms, each in a worker process (``latency_gap.py worker``), started together.
 
@@ -109,12 +119,12 @@ class PairedArms:
 
     def run(self, rate: float, n: int, rnd: int) -> dict[str, tuple[int, int, dict[str, float]]]:
         """Both arms at rate/2 with n/2 requests each, from the same wall-clock instant;
-        each arm gets its own arrival draw (seed 2 rnd + i): two Poisson streams at half
-        the rate make one at the full rate. Returns {arm: (seed, n, metrics)}."""
+        each arm gets its own arrival draw (``crossover_seeds``): two Poisson streams at
+        half the rate make one at the full rate. Returns {arm: (seed, n, metrics)}."""
         start = time.time() + 1.0
         sent = {}
-        for i, name in enumerate(self.names):
-            seed, k = 2 * rnd + i, max(1, n // 2)
+        for name, seed in zip(self.names, crossover_seeds(rnd), strict=True):
+            k = max(1, n // 2)
             sent[name] = (seed, k)
             cmd = {"rate": rate / 2.0, "n": k, "seed": seed, "start_wall": start}
             self.workers[name].stdin.write(json.dumps(cmd) + "\n")  # type: ignore[union-attr]

@@ -3,7 +3,8 @@
 Against the real simulated server (a subprocess): every round runs both arms at half the
 rate each, over the same span of wall-clock time (what makes a paired round cancel the
 engine's run-to-run variation), every request of both arms is answered, and the runs are
-saved per round with their own arrival seeds. A --paired call with other than two arms
+saved per round with their own arrival seeds, swapped between the arms from one round
+to the next (a crossover). A --paired call with other than two arms
 stops with one line before any worker starts."""
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def test_paired_rounds_run_both_arms_over_the_same_time(server, tmp_path):
         overlap = min(s[1] for s in spans) - max(s[0] for s in spans)
         shorter = min(s[1] - s[0] for s in spans)
         assert overlap > 0.5 * shorter, spans  # run side by side, not one after the other
+    # Crossover: the second round sends each arm the other arm's arrival draw of the first.
+    seeds = {(r["round"], r["arm"]): r["seed"] for r in runs}
+    assert seeds[1, "text"] == seeds[0, "text_plain"]
+    assert seeds[1, "text_plain"] == seeds[0, "text"]
 
 
 def test_paired_needs_exactly_two_arms(server, tmp_path):

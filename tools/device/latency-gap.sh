@@ -8,9 +8,10 @@
 # every run saved as it ends, and the report table is written beside them.
 #   RATES=7.9 bash tools/device/latency-gap.sh "$OUT"
 #   RATES=auto70 bash tools/device/latency-gap.sh "$OUT"     # same server, next call
-#   PAIRED=1 ARMS=text,vllm RATES=7.9,auto70 bash tools/device/latency-gap.sh "$OUT"
+#   PAIRED=1 ARMS=text,vllm RATES=7.9,auto70 ROUNDS=8 bash tools/device/latency-gap.sh "$OUT"
 #       both arms at once each round, half the rate each (cancels the engine's own
-#       run-to-run variation; benchmarks/latency_gap.py's module doc)
+#       run-to-run variation; benchmarks/latency_gap.py's module doc), arrival draws
+#       crossed between the arms every second round (so an even ROUNDS)
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
 MODEL=$PWD/results/models/$MODEL_ID
