@@ -1,0 +1,101 @@
+"""How much of energy per token's repeat-to-repeat spread is the window's arrival noise?
+
+A load point's window spans a fixed number of Poisson sends, so its realized throughput
+strays from the nominal rate (±20 % over 32 requests); energy per output token as
+measured (window energy / tokens served in it = mean power / realized token rate)
+carries that straying in full. Mean power moves much less with it. This script reads
+the cells of measured runs and prints, per load point and over its repeats:
+
+* ``e/tok``: the measured energy per output token (today's metric): mean, CV;
+* ``P/nominal``: the window's mean power over the *nominal* token rate
+  (rate x output tokens per request): mean, CV. Its spread is the engine's and the GPU's,
+  not the arrival draw's; its mean is the power at the realized load priced at the
+  nominal one, so where power rises with load it leans toward the realized rate;
+* ``thr/nom``: each repeat's realized throughput over the nominal rate.
+
+It changes no metric; it sizes the lead in docs/campaign.md (a variance-reduced energy
+estimator, issue 18), from data anyone can reread:
+
+    python benchmarks/energy_estimators.py RAW_DIR [RAW_DIR ...]
+
+RAW_DIR is a measure run's ``out_dir`` (its ``cells/*/*/summary.json``) or a ``.tgz`` of
+one (as the device scripts pack them).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def point_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per load point of a cell summary: both estimators over its repeats."""
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for lp in summary.get("load_points") or []:
+        energy = lp.get("energy") or {}
+        if not all(_positive(v) for v in (energy.get("energy_per_output_token_j"),
+                                          energy.get("power_mean_w"), lp.get("rate_rps"),
+                                          lp.get("throughput_rps"), lp.get("output_tok_s"))):
+            continue  # a repeat without a window or without output is not an estimate
+        by_name.setdefault(str(lp.get("name")), []).append(lp)
+    rows = []
+    for name, reps in by_name.items():
+        measured = [lp["energy"]["energy_per_output_token_j"] for lp in reps]
+        nominal = [lp["energy"]["power_mean_w"]
+                   / (lp["rate_rps"] * lp["output_tok_s"] / lp["throughput_rps"]) for lp in reps]
+        rows.append({"workload": summary.get("workload", {}).get("id"), "point": name,
+                     "repeats": len(reps), "measured": measured, "nominal": nominal,
+                     "thr_over_nominal": [lp["throughput_rps"] / lp["rate_rps"] for lp in reps]})
+    return rows
+
+
+def cv(values: Iterable[float]) -> float:
+    """Sample coefficient of variation (nan below two values)."""
+    v = list(values)
+    if len(v) < 2:
+        return float("nan")
+    return statistics.stdev(v) / statistics.fmean(v)
+
+
+def summaries(raw: Path) -> list[dict[str, Any]]:
+    if raw.is_file() and raw.name.endswith((".tgz", ".tar.gz")):
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(raw) as tar:
+            tar.extractall(tmp, filter="data")
+            return summaries(Path(tmp))
+    found = sorted(raw.rglob("cells/*/*/summary.json"))
+    if not found:
+        raise SystemExit(f"{raw}: no cells/*/*/summary.json (not a measure run's out_dir)")
+    return [json.loads(p.read_text()) for p in found]
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 2
+    print(f"{'workload':8s} {'point':8s} {'n':>2s}  {'e/tok mean':>10s} {'CV':>6s}  "
+          f"{'P/nominal':>10s} {'CV':>6s}  {'ratio':>5s}  thr/nom")
+    all_rows = [row for raw in argv for s in summaries(Path(raw)) for row in point_rows(s)]
+    for r in all_rows:
+        m, n = statistics.fmean(r["measured"]), statistics.fmean(r["nominal"])
+        print(f"{r['workload']!s:8s} {r['point']:8s} {r['repeats']:2d}  {m:10.4g} "
+              f"{100 * cv(r['measured']):5.1f}%  {n:10.4g} {100 * cv(r['nominal']):5.1f}%  "
+              f"{n / m:5.3f}  {' '.join(f'{x:.2f}' for x in r['thr_over_nominal'])}")
+    if all_rows:
+        print(f"median CV over {len(all_rows)} load points: e/tok "
+              f"{100 * statistics.median(cv(r['measured']) for r in all_rows):.1f} %, "
+              f"P/nominal {100 * statistics.median(cv(r['nominal']) for r in all_rows):.1f} %")
+    return 0
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
