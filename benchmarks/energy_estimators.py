@@ -11,6 +11,13 @@ the cells of measured runs and prints, per load point and over its repeats:
   (rate x output tokens per request): mean, CV. Its spread is the engine's and the GPU's,
   not the arrival draw's; its mean is the power at the realized load priced at the
   nominal one, so where power rises with load it leans toward the realized rate;
+* ``CV-adj``: a control variate on the realized load: ln(e/tok) regressed on
+  ln(throughput / nominal rate) within each load point, one slope ``b`` pooled over all
+  points (so a 5-repeat point loses no degree of freedom to its own fit), and each
+  repeat moved to the nominal load, ``e/tok x (thr/nom)^-b``. Where power were flat in
+  load b would be -1 and this the ``P/nominal`` column; where it rises, b is above -1
+  and the adjusted value keeps that rise, so its mean is the estimate *at the nominal
+  load* rather than at the realized one;
 * ``thr/nom``: each repeat's realized throughput over the nominal rate.
 
 It changes no metric; it sizes the lead in docs/campaign.md (a variance-reduced energy
@@ -25,6 +32,7 @@ one (as the device scripts pack them).
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 import tarfile
@@ -55,6 +63,29 @@ def point_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def pooled_log_slope(rows: list[Mapping[str, Any]]) -> tuple[float, float]:
+    """Within-point OLS slope of ln(measured) on ln(thr/nominal), pooled over ``rows``,
+    and its standard error (nan without a residual degree of freedom)."""
+    pairs = []
+    for r in rows:
+        ys = [math.log(v) for v in r["measured"]]
+        zs = [math.log(v) for v in r["thr_over_nominal"]]
+        my, mz = statistics.fmean(ys), statistics.fmean(zs)
+        pairs += [(y - my, z - mz) for y, z in zip(ys, zs, strict=True)]
+    den = sum(z * z for _, z in pairs)
+    if den <= 0:
+        raise SystemExit("no spread in realized load: the control variate has no slope")
+    slope = sum(y * z for y, z in pairs) / den
+    dof = len(pairs) - len(rows) - 1
+    rss = sum((y - slope * z) ** 2 for y, z in pairs)
+    return slope, math.sqrt(rss / dof / den) if dof > 0 else float("nan")
+
+
+def adjusted(row: Mapping[str, Any], slope: float) -> list[float]:
+    """Each repeat's measured value moved to the nominal load along ``slope``."""
+    return [v * x ** -slope for v, x in zip(row["measured"], row["thr_over_nominal"], strict=True)]
+
+
 def cv(values: Iterable[float]) -> float:
     """Sample coefficient of variation (nan below two values)."""
     v = list(values)
@@ -78,18 +109,26 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 2
+    all_rows = [row for raw in argv for s in summaries(Path(raw)) for row in point_rows(s)
+                if row["repeats"] >= 2]
+    if not all_rows:
+        raise SystemExit("no load point with two or more repeats that have a window")
+    slope, se = pooled_log_slope(all_rows)
+    print(f"control variate: pooled slope of ln(e/tok) on ln(thr/nom) b = {slope:.3f} "
+          f"(SE {se:.3f}; -1 = mean power does not follow the realized load)")
     print(f"{'workload':8s} {'point':8s} {'n':>2s}  {'e/tok mean':>10s} {'CV':>6s}  "
-          f"{'P/nominal':>10s} {'CV':>6s}  {'ratio':>5s}  thr/nom")
-    all_rows = [row for raw in argv for s in summaries(Path(raw)) for row in point_rows(s)]
+          f"{'P/nominal':>10s} {'CV':>6s}  {'adj mean':>10s} {'CV-adj':>6s}  thr/nom")
     for r in all_rows:
-        m, n = statistics.fmean(r["measured"]), statistics.fmean(r["nominal"])
-        print(f"{r['workload']!s:8s} {r['point']:8s} {r['repeats']:2d}  {m:10.4g} "
-              f"{100 * cv(r['measured']):5.1f}%  {n:10.4g} {100 * cv(r['nominal']):5.1f}%  "
-              f"{n / m:5.3f}  {' '.join(f'{x:.2f}' for x in r['thr_over_nominal'])}")
-    if all_rows:
-        print(f"median CV over {len(all_rows)} load points: e/tok "
-              f"{100 * statistics.median(cv(r['measured']) for r in all_rows):.1f} %, "
-              f"P/nominal {100 * statistics.median(cv(r['nominal']) for r in all_rows):.1f} %")
+        adj = adjusted(r, slope)
+        print(f"{r['workload']!s:8s} {r['point']:8s} {r['repeats']:2d}  "
+              f"{statistics.fmean(r['measured']):10.4g} {100 * cv(r['measured']):5.1f}%  "
+              f"{statistics.fmean(r['nominal']):10.4g} {100 * cv(r['nominal']):5.1f}%  "
+              f"{statistics.fmean(adj):10.4g} {100 * cv(adj):5.1f}%  "
+              f"{' '.join(f'{x:.2f}' for x in r['thr_over_nominal'])}")
+    print(f"median CV over {len(all_rows)} load points: e/tok "
+          f"{100 * statistics.median(cv(r['measured']) for r in all_rows):.1f} %, "
+          f"P/nominal {100 * statistics.median(cv(r['nominal']) for r in all_rows):.1f} %, "
+          f"adjusted {100 * statistics.median(cv(adjusted(r, slope)) for r in all_rows):.1f} %")
     return 0
 
 

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks/energy_estimators.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from energy_estimators import cv, point_rows  # noqa: E402
+from energy_estimators import adjusted, cv, point_rows, pooled_log_slope  # noqa: E402
 
 
 def _lp(rate: float, thr: float, power: float, e_tok: float | None) -> dict:
@@ -35,6 +35,27 @@ def test_power_over_the_nominal_token_rate():
     assert cv([1.0]) != cv([1.0])  # nan below two values
 
 
+def test_control_variate_recovers_power_elasticity_and_moves_to_nominal_load():
+    # Power rising with the realized load as x^0.3 (x = throughput / nominal): energy per
+    # token = P0 x^0.3 / (x * tokens/s at nominal), so the slope of ln(e/tok) on ln x is
+    # exactly 0.3 - 1, and every repeat moved to x = 1 reads P0 / nominal tokens/s.
+    def lp(name: str, x: float, p0: float) -> dict:
+        power = p0 * x ** 0.3
+        return {"name": name, "rate_rps": 10, "throughput_rps": 10 * x,
+                "output_tok_s": 1000 * x,
+                "energy": {"power_mean_w": power, "energy_per_output_token_j": power / (1000 * x)}}
+    cell = {"workload": {"id": "M-M"},
+            "load_points": [lp("low", x, 200) for x in (0.8, 1.0, 1.3)]
+            + [lp("medium", x, 400) for x in (0.9, 1.1, 1.2)]}
+    rows = point_rows(cell)
+    slope, se = pooled_log_slope(rows)
+    assert slope == pytest.approx(-0.7)
+    assert se == pytest.approx(0.0, abs=1e-9)
+    low, medium = (adjusted(r, slope) for r in rows)
+    assert low == pytest.approx([0.2] * 3) and medium == pytest.approx([0.4] * 3)
+    assert cv(low) < 1e-9 < cv(rows[0]["measured"])
+
+
 def test_h100_campaign_energy_spread_is_mostly_arrival_noise():
     run = subprocess.run([sys.executable, str(SCRIPT), str(
         ROOT / "reports/reference/h100-2026-12-05c/campaign/campaign-results.tgz")],
@@ -42,8 +63,9 @@ def test_h100_campaign_energy_spread_is_mostly_arrival_noise():
     assert run.returncode == 0, run.stderr
     last = run.stdout.strip().splitlines()[-1]
     assert last.startswith("median CV over 6 load points"), run.stdout
-    measured, nominal = (float(x.split()[-2]) for x in last.split(":")[1].split(","))
+    measured, nominal, adj = (float(x.split()[-2]) for x in last.split(":")[1].split(","))
     assert measured > 3 * nominal, last
+    assert measured > 2 * adj, last
 
 
 def test_not_a_run_folder_is_one_line(tmp_path):
