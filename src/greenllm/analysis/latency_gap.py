@@ -101,18 +101,20 @@ def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
             row: dict[str, Any] = {"rate": rate, "arm": arm, "metric": metric, "n": len(a),
                                    "median": float(np.median(a))}
             if r and arm != reference:
-                c = compare_values(metric, a, r, tolerance)
-                row.update(ref_median=c.median_b, ref_over_arm=c.ratio, lo=c.ratio_ci[0],
-                           hi=c.ratio_ci[1], within=c.within_tolerance,
-                           gap_exceeds_spread=c.gap_exceeds_spread, stat="unpaired")
                 ratios = [y / x for x, y in ((p[0].get(metric), p[1].get(metric))
                                              for p in pairs)
                           if _finite(x) and _finite(y) and x != 0]
                 if pairs and ratios:
                     ratio = float(np.median(ratios))
                     lo, hi = median_ci(ratios)
-                    row.update(ref_over_arm=ratio, lo=lo, hi=hi, n_pairs=len(ratios),
+                    row.update(ref_median=float(np.median(r)), ref_over_arm=ratio, lo=lo,
+                               hi=hi, n_pairs=len(ratios),
                                within=bool(abs(ratio - 1) <= tolerance), stat="paired")
+                else:
+                    c = compare_values(metric, a, r, tolerance)
+                    row.update(ref_median=c.median_b, ref_over_arm=c.ratio, lo=c.ratio_ci[0],
+                               hi=c.ratio_ci[1], within=c.within_tolerance,
+                               gap_exceeds_spread=c.gap_exceeds_spread, stat="unpaired")
             rows.append(row)
     return rows
 
