@@ -7,18 +7,19 @@ carries that straying in full. Mean power moves much less with it. This script r
 the cells of measured runs and prints, per load point and over its repeats:
 
 * ``e/tok``: the measured energy per output token (today's metric): mean, CV;
-* ``P/nominal``: the window's mean power over the *nominal* token rate
-  (rate x output tokens per request): mean, CV. Its spread is the engine's and the GPU's,
-  not the arrival draw's; its mean is the power at the realized load priced at the
-  nominal one, so where power rises with load it leans toward the realized rate;
-* ``CV-adj``: a control variate on the realized load: ln(e/tok) regressed on
-  ln(throughput / nominal rate) within each load point, one slope ``b`` pooled over all
-  points (so a 5-repeat point loses no degree of freedom to its own fit), and each
-  repeat moved to the nominal load, ``e/tok x (thr/nom)^-b``. Where power were flat in
-  load b would be -1 and this the ``P/nominal`` column; where it rises, b is above -1
-  and the adjusted value keeps that rise, so its mean is the estimate *at the nominal
-  load* rather than at the realized one;
-* ``thr/nom``: each repeat's realized throughput over the nominal rate.
+* ``P/nominal``: the window's mean power over the *nominal* token rate (rate x the
+  workload's output tokens per request): mean, CV. Its spread is the engine's and the
+  GPU's, not the arrival draw's; its mean is the power at the realized load priced at
+  the nominal one, so where power rises with load it leans toward the realized rate;
+* ``CV-adj``: a control variate on the realized load: ln(e/tok) regressed on ln(thr/nom)
+  (below) within each load point, one slope ``b`` pooled over all points (so a 5-repeat
+  point loses no degree of freedom to its own fit), and each repeat moved to the nominal
+  load, ``e/tok x (thr/nom)^-b``. Since e/tok = P / (thr/nom x nominal), b = -1 + the
+  elasticity of power to load: with flat power this is the ``P/nominal`` column; where
+  power rises with load the adjustment also takes out what the extra load drew, so its
+  mean estimates the energy per token *at the nominal load*;
+* ``thr/nom``: each repeat's realized token rate in its window (the tokens its energy
+  per token divides by, over the window's length) over the nominal token rate.
 
 It changes no metric; it sizes the lead in docs/campaign.md (a variance-reduced energy
 estimator, issue 18), from data anyone can reread:
@@ -48,18 +49,30 @@ def point_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     for lp in summary.get("load_points") or []:
         energy = lp.get("energy") or {}
         if not all(_positive(v) for v in (energy.get("energy_per_output_token_j"),
-                                          energy.get("power_mean_w"), lp.get("rate_rps"),
+                                          energy.get("power_mean_w"), energy.get("energy_j"),
+                                          energy.get("window_s"), lp.get("rate_rps"),
                                           lp.get("throughput_rps"), lp.get("output_tok_s"))):
             continue  # a repeat without a window or without output is not an estimate
         by_name.setdefault(str(lp.get("name")), []).append(lp)
     rows = []
+    out_tokens = (summary.get("workload") or {}).get("output_tokens")
     for name, reps in by_name.items():
         measured = [lp["energy"]["energy_per_output_token_j"] for lp in reps]
-        nominal = [lp["energy"]["power_mean_w"]
-                   / (lp["rate_rps"] * lp["output_tok_s"] / lp["throughput_rps"]) for lp in reps]
+        # The nominal token rate: the point's rate x the workload's output tokens per
+        # request (served in full: ignore_eos), else the tokens a served request carried.
+        nominal_tok_s = [lp["rate_rps"] * (out_tokens if _positive(out_tokens)
+                                           else lp["output_tok_s"] / lp["throughput_rps"])
+                         for lp in reps]
+        # The window's own token rate (the tokens its energy per token divides by), so
+        # that energy per token = mean power / (x * nominal) holds exactly.
+        window_tok_s = [lp["energy"]["energy_j"] / lp["energy"]["energy_per_output_token_j"]
+                        / lp["energy"]["window_s"] for lp in reps]
         rows.append({"workload": summary.get("workload", {}).get("id"), "point": name,
-                     "repeats": len(reps), "measured": measured, "nominal": nominal,
-                     "thr_over_nominal": [lp["throughput_rps"] / lp["rate_rps"] for lp in reps]})
+                     "repeats": len(reps), "measured": measured,
+                     "nominal": [lp["energy"]["power_mean_w"] / nom
+                                 for lp, nom in zip(reps, nominal_tok_s, strict=True)],
+                     "thr_over_nominal": [w / nom for w, nom
+                                          in zip(window_tok_s, nominal_tok_s, strict=True)]})
     return rows
 
 

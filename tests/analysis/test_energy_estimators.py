@@ -20,8 +20,10 @@ from energy_estimators import adjusted, cv, point_rows, pooled_log_slope  # noqa
 
 
 def _lp(rate: float, thr: float, power: float, e_tok: float | None) -> dict:
+    # a 2-s window: its token rate is power / energy per token
     return {"name": "low", "rate_rps": rate, "throughput_rps": thr, "output_tok_s": thr * 100,
-            "energy": {"power_mean_w": power, "energy_per_output_token_j": e_tok}}
+            "energy": {"power_mean_w": power, "energy_j": 2 * power, "window_s": 2.0,
+                       "energy_per_output_token_j": e_tok}}
 
 
 def test_power_over_the_nominal_token_rate():
@@ -41,10 +43,10 @@ def test_control_variate_recovers_power_elasticity_and_moves_to_nominal_load():
     # exactly 0.3 - 1, and every repeat moved to x = 1 reads P0 / nominal tokens/s.
     def lp(name: str, x: float, p0: float) -> dict:
         power = p0 * x ** 0.3
-        return {"name": name, "rate_rps": 10, "throughput_rps": 10 * x,
-                "output_tok_s": 1000 * x,
-                "energy": {"power_mean_w": power, "energy_per_output_token_j": power / (1000 * x)}}
-    cell = {"workload": {"id": "M-M"},
+        return {"name": name, "rate_rps": 10, "throughput_rps": 10, "output_tok_s": 1000,
+                "energy": {"power_mean_w": power, "energy_j": 3 * power, "window_s": 3.0,
+                           "energy_per_output_token_j": power / (1000 * x)}}
+    cell = {"workload": {"id": "M-M", "output_tokens": 100},
             "load_points": [lp("low", x, 200) for x in (0.8, 1.0, 1.3)]
             + [lp("medium", x, 400) for x in (0.9, 1.1, 1.2)]}
     rows = point_rows(cell)
