@@ -17,7 +17,7 @@
 # $OUT/prior.txt and the log. A run cut by the time limit resumes at its next repeat.
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
-RAW=results/raw/h200_llama-1b_tp1_b64_campaign
+RAW=results/raw/${CARD_ID:-h200}_llama-1b_tp1_b64_campaign  # h100_… on an H100
 ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE
   clocks=observe instance=tp1 instance.max_batch=64 'workload.ids=[S-S,M-M,L-L]'
   'load.points=[low,medium]' load.repeats=${REPEATS:-5} load.requests_per_point=${REQ:-30}
