@@ -38,9 +38,15 @@ import statistics
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # runnable from a source tree without installing
+
+# The project's sample CV (ddof 1, nan below two values), as the statistics table uses it.
+from greenllm.analysis.uncertainty import coefficient_of_variation as cv  # noqa: E402
 
 
 def point_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -99,14 +105,6 @@ def adjusted(row: Mapping[str, Any], slope: float) -> list[float]:
     return [v * x ** -slope for v, x in zip(row["measured"], row["thr_over_nominal"], strict=True)]
 
 
-def cv(values: Iterable[float]) -> float:
-    """Sample coefficient of variation (nan below two values)."""
-    v = list(values)
-    if len(v) < 2:
-        return float("nan")
-    return statistics.stdev(v) / statistics.fmean(v)
-
-
 def summaries(raw: Path) -> list[dict[str, Any]]:
     if raw.is_file() and raw.name.endswith((".tgz", ".tar.gz")):
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(raw) as tar:
@@ -131,8 +129,8 @@ def main(argv: list[str]) -> int:
           f"(SE {se:.3f}; -1 = mean power does not follow the realized load)")
     print(f"{'workload':8s} {'point':8s} {'n':>2s}  {'e/tok mean':>10s} {'CV':>6s}  "
           f"{'P/nominal':>10s} {'CV':>6s}  {'adj mean':>10s} {'CV-adj':>6s}  thr/nom")
-    for r in all_rows:
-        adj = adjusted(r, slope)
+    adj_of = [adjusted(r, slope) for r in all_rows]
+    for r, adj in zip(all_rows, adj_of, strict=True):
         print(f"{r['workload']!s:8s} {r['point']:8s} {r['repeats']:2d}  "
               f"{statistics.fmean(r['measured']):10.4g} {100 * cv(r['measured']):5.1f}%  "
               f"{statistics.fmean(r['nominal']):10.4g} {100 * cv(r['nominal']):5.1f}%  "
@@ -141,7 +139,7 @@ def main(argv: list[str]) -> int:
     print(f"median CV over {len(all_rows)} load points: e/tok "
           f"{100 * statistics.median(cv(r['measured']) for r in all_rows):.1f} %, "
           f"P/nominal {100 * statistics.median(cv(r['nominal']) for r in all_rows):.1f} %, "
-          f"adjusted {100 * statistics.median(cv(adjusted(r, slope)) for r in all_rows):.1f} %")
+          f"adjusted {100 * statistics.median(cv(adj) for adj in adj_of):.1f} %")
     return 0
 
 
