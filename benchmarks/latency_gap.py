@@ -24,6 +24,10 @@ tokenization, client).
         --workload M-M --rates 7.9,auto70 -n 120 --rounds 5 --out DIR [--deadline-s 480]
     python benchmarks/latency_gap.py report DIR/runs*.json [--reference vllm] [--md F]
 
+A run too long for one call continues in the next on the same server with
+``--first-round K`` (rounds K, K+1, ...; seeds follow the round), and ``report`` takes
+both runs files; it refuses two files that hold the same round.
+
 ``auto70`` is 70 % of the highest rate the server sustains, measured first
 (``measure_capacity``: a burst of --capacity-n requests for its throughput, then a ladder
 of falling fractions of it until a run shows no growing queue; text prompts). A burst's
@@ -241,6 +245,9 @@ def main_run(argv: list[str]) -> int:
     p.add_argument("--min-duration-s", type=float, default=15.0,
                    help="more requests where n would send for less than this")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--first-round", type=int, default=0,
+                   help="number the rounds (and draw their seeds) from here: a later call "
+                        "on the same server continues a run instead of repeating its draws")
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--capacity-n", type=int, default=400)
     p.add_argument("--deadline-s", type=float, default=1e9,
@@ -253,6 +260,9 @@ def main_run(argv: list[str]) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     names = a.arms.split(",")
+    if a.paired and a.first_round % 2:
+        raise SystemExit(f"--first-round {a.first_round}: paired rounds cross their draws "
+                         "in pairs (2j, 2j+1), so a continuation starts at an even round")
     paired = PairedArms(a, names, out) if a.paired else None
     try:
         return _run_rounds(a, out, names, paired, t_start)
@@ -286,7 +296,7 @@ def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
             rates.append(float(item))
     for rate in rates:
         n = max(a.n, int(round(rate * a.min_duration_s)))
-        for rnd in range(a.rounds):
+        for rnd in range(a.first_round, a.first_round + a.rounds):
             if paired is not None:
                 if time.monotonic() - t_start > a.deadline_s:
                     print(f"deadline: stopping before rate {rate} round {rnd}")
@@ -325,6 +335,13 @@ def main_report(argv: list[str]) -> int:
     p.add_argument("--md", help="also write the table here")
     a = p.parse_args(argv)
     runs = [r for f in a.runs for r in json.loads(Path(f).read_text()) if r["kind"] == "gap"]
+    seen: set[tuple[float, str, int]] = set()
+    for r in runs:
+        key = (float(r["rate"]), str(r["arm"]), int(r["round"]))
+        if key in seen:
+            raise SystemExit(f"round {key[2]} of arm {key[1]} at {key[0]:g} req/s is in more "
+                             "than one runs file: continue a run with --first-round")
+        seen.add(key)
     table = format_table(arm_table(runs, a.reference), a.reference)
     print(table)
     if a.md:

@@ -8,6 +8,7 @@ from greenllm.analysis.latency_gap import (
     arm_table,
     format_table,
     histogram_means_ms,
+    interval_verdict,
     with_server_view,
 )
 
@@ -82,3 +83,25 @@ def test_a_round_without_its_pair_is_left_out_and_mixed_sets_stay_unpaired():
     assert row["ref_over_arm"] == pytest.approx(1.05)  # median of 1.05, 1.10, 1.04
     mixed = _paired("text", [20.0, 30.0, 25.0]) + _paired("vllm", [21.0, 33.0, 26.0], False)
     assert arm_table(mixed, "vllm", ["ttft_p50_ms"])[0]["stat"] == "unpaired"
+
+
+def test_interval_verdict_tells_shown_agreement_from_luck():
+    assert interval_verdict(0.97, 1.03) == "inside"
+    assert interval_verdict(0.82, 1.105) == "undecided"  # H100 light-load TTFT p99
+    assert interval_verdict(1.06, 1.20) == "outside"
+    assert interval_verdict(0.80, 0.949) == "outside"
+    assert interval_verdict(0.94, 1.01) == "undecided"  # median may be inside; CI not
+    assert interval_verdict(float("nan"), 1.0) == "undecided"
+
+
+def test_a_noisy_p99_inside_by_its_median_is_reported_undecided():
+    # Eight rounds whose ratios scatter +-15 % around 1: the median lands inside 5 %,
+    # but the interval does not, and the table says so.
+    ratios = [0.84, 1.16, 0.95, 1.04, 0.88, 1.12, 0.99, 1.02]
+    runs = _paired("text", [40.0] * 8) + _paired("vllm", [40.0 * q for q in ratios])
+    row = arm_table(runs, "vllm", ["ttft_p50_ms"])[0]
+    assert row["within"] and row["decided"] == "undecided"
+    tight = _paired("text", [40.0] * 8) + _paired("vllm", [40.0 * (1 + (q - 1) / 10)
+                                                           for q in ratios])
+    assert arm_table(tight, "vllm", ["ttft_p50_ms"])[0]["decided"] == "inside"
+    assert "| yes | undecided |" in format_table([row], "vllm")

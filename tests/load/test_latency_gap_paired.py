@@ -112,3 +112,28 @@ def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path
     assert report.returncode == 0, report.stderr
     assert "| 8 | text_lean | ttft_p50_ms | 2 |" in report.stdout
     assert "the arms' medians" in report.stdout  # sequential rounds: not paired
+
+
+def test_a_continued_run_numbers_its_rounds_on_and_report_merges_both(server, tmp_path):
+    # A run too long for one device call goes on in the next with --first-round: new
+    # rounds with new arrival draws, and report reads both files as one run; the same
+    # round in two files is refused, and an odd first round (it would break the
+    # crossover pairs) stops before any worker starts.
+    srv, model = server
+    first = _bench(srv, model, tmp_path / "a", "text,text_plain")
+    again = _bench(srv, model, tmp_path / "b", "text,text_plain", extra=("--first-round", "2"))
+    assert first.returncode == 0 and again.returncode == 0, again.stderr[-2000:]
+    files = [str(tmp_path / d / "runs.json") for d in ("a", "b")]
+    later = [r for r in json.loads(Path(files[1]).read_text()) if r["kind"] == "gap"]
+    earlier = [r for r in json.loads(Path(files[0]).read_text()) if r["kind"] == "gap"]
+    assert sorted({r["round"] for r in later}) == [2, 3]
+    assert not {r["seed"] for r in later} & {r["seed"] for r in earlier}
+    report = subprocess.run([sys.executable, str(BENCH), "report", *files, "--reference",
+                             "text"], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "| 8 | text_plain | ttft_p50_ms | 4 |" in report.stdout
+    twice = subprocess.run([sys.executable, str(BENCH), "report", files[0], files[0]],
+                           capture_output=True, text=True, timeout=120)
+    assert twice.returncode != 0 and "--first-round" in twice.stderr
+    odd = _bench(srv, model, tmp_path / "c", "text,text_plain", extra=("--first-round", "3"))
+    assert odd.returncode != 0 and "even round" in odd.stderr

@@ -12,6 +12,8 @@
 #       both arms at once each round, half the rate each (cancels the engine's own
 #       run-to-run variation; benchmarks/latency_gap.py's module doc), arrival draws
 #       crossed between the arms every second round (so an even ROUNDS)
+#   FIRST_ROUND=8 TAG=7.9b PAIRED=1 ARMS=text,vllm RATES=7.9 ROUNDS=8 bash ...   # next call:
+#       rounds 8-15 on the same server (new draws); report takes both gap-runs-*.json
 source "$(dirname "$0")/common.sh"
 MODEL_ID=${MODEL_ID:-llama-1b}
 MODEL=$PWD/results/models/$MODEL_ID
@@ -33,7 +35,7 @@ nvidia-smi --query-gpu=name,uuid,driver_version,clocks.sm,clocks.mem,power.limit
 
 step "latency gap: $WL at $RATES req/s, arms ${ARMS:-ids,text,text_plain,vllm}, $ROUNDS rounds"
 "$PY" benchmarks/latency_gap.py run --base-url "$URL" --model "$MODEL_ID" --tokenizer "$MODEL" \
-  --workload "$WL" --rates "$RATES" -n "$N" --rounds "$ROUNDS" \
+  --workload "$WL" --rates "$RATES" -n "$N" --rounds "$ROUNDS" --first-round "${FIRST_ROUND:-0}" \
   --arms "${ARMS:-ids,text,text_plain,vllm}" --deadline-s "${GAP_DEADLINE_S:-330}" \
   ${PAIRED:+--paired} \
   --out "$OUT/gap-$TAG"

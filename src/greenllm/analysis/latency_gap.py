@@ -77,7 +77,8 @@ def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
               tolerance: float = DEFAULT_TOLERANCE) -> list[dict[str, Any]]:
     """One row per (rate, arm, metric): the arm's median over rounds, the reference
     arm's, reference/arm with its 95 % bootstrap interval over rounds, and whether that
-    ratio is within ``tolerance``. ``runs`` are dicts with ``rate``, ``arm`` and
+    ratio is within ``tolerance``, and where its interval lies against that band
+    (``decided``: ``interval_verdict``). ``runs`` are dicts with ``rate``, ``arm`` and
     ``metrics``, as the benchmark saves them.
 
     Runs saved by ``--paired`` (``paired: true``, a ``round`` each) are compared round by
@@ -115,8 +116,25 @@ def arm_table(runs: Iterable[Mapping[str, Any]], reference: str,
                     row.update(ref_median=c.median_b, ref_over_arm=c.ratio, lo=c.ratio_ci[0],
                                hi=c.ratio_ci[1], within=c.within_tolerance,
                                gap_exceeds_spread=c.gap_exceeds_spread, stat="unpaired")
+            if "lo" in row:
+                row["decided"] = interval_verdict(row["lo"], row["hi"], tolerance)
             rows.append(row)
     return rows
+
+
+def interval_verdict(lo: float, hi: float, tolerance: float = DEFAULT_TOLERANCE) -> str:
+    """What the ratio's 95 % interval says about the ``tolerance`` band around 1:
+    "inside" (the whole interval in it: agreement shown), "outside" (the whole interval
+    beyond one edge: a gap shown), else "undecided". A median can land inside the band by
+    luck when the rounds are few and noisy (a p99 from 60 requests); this says whether the
+    run was long enough to tell (docs/load.md, "How many rounds a p99 bar needs")."""
+    if not (_finite(lo) and _finite(hi)):
+        return "undecided"
+    if 1 - tolerance <= lo and hi <= 1 + tolerance:
+        return "inside"
+    if hi < 1 - tolerance or lo > 1 + tolerance:
+        return "outside"
+    return "undecided"
 
 
 def _round_pairs(arm_runs: Sequence[Mapping[str, Any]], ref_runs: Sequence[Mapping[str, Any]]
@@ -133,7 +151,8 @@ def _round_pairs(arm_runs: Sequence[Mapping[str, Any]], ref_runs: Sequence[Mappi
 def format_table(rows: Sequence[Mapping[str, Any]], reference: str) -> str:
     """Markdown: one line per (rate, arm, metric); the last column says which ratio."""
     out = [f"| rate | arm | metric | n | median | {reference} median | {reference}/arm "
-           "[95 % CI] | within 5 % | ratio of |", "|---|---|---|---|---|---|---|---|---|"]
+           "[95 % CI] | within 5 % | CI vs ±5 % | ratio of |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "ref_over_arm" in r:
             ratio = f"{r['ref_over_arm']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
@@ -143,7 +162,8 @@ def format_table(rows: Sequence[Mapping[str, Any]], reference: str) -> str:
         else:
             ratio, ref, within, stat = "", "", "", ""
         out.append(f"| {r['rate']:g} | {r['arm']} | {r['metric']} | {r['n']} | "
-                   f"{r['median']:.2f} | {ref} | {ratio} | {within} | {stat} |")
+                   f"{r['median']:.2f} | {ref} | {ratio} | {within} | "
+                   f"{r.get('decided', '')} | {stat} |")
     return "\n".join(out)
 
 
