@@ -1,4 +1,4 @@
-"""tools/device/h200-attribution.sh run end to end on the simulated engine (ENGINE=sim):
+"""tools/device/attribution.sh run end to end on the simulated engine (ENGINE=sim):
 the command the lead runs on the H200, with short windows. Slow (about a minute)."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ def test_attribution_script_on_the_simulator(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "ENGINE": "sim", "PY": sys.executable, "WINDOW_S": "3", "IDLE_S": "1",
            "RATES": "[4]", "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    run = subprocess.run(["bash", str(ROOT / "tools/device/h200-attribution.sh"), str(out)],
+    run = subprocess.run(["bash", str(ROOT / "tools/device/attribution.sh"), str(out)],
                          cwd=work, env=env, capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    log = (out / "h200-attribution.log").read_text()
+    log = (out / "attribution.log").read_text()
     assert "measure exit: 0" in log
     summary = (out / "attribution-summary.txt").read_text()
     assert "idle power at native" in summary and "energy_decode_j" in summary

@@ -16,8 +16,8 @@
 #                and the measured energy vs the prediction (seconds, no GPU)
 #   PART=all     the three in one call (only where the 10-minute limit allows)
 # Everything lands under $OUT (results tarball, plan, check.json/.md, logs). Results stay
-# in results/raw/h200-trace-check between calls on a warm machine.
-# Test it without a GPU: ENGINE=sim PART=all bash tools/device/h200-trace-check.sh /tmp/out
+# in results/raw/trace-check between calls on a warm machine.
+# Test it without a GPU: ENGINE=sim PART=all bash tools/device/trace-check.sh /tmp/out
 source "$(dirname "$0")/common.sh"
 PART=${PART:-all}
 ENGINE=${ENGINE:-vllm}
@@ -27,7 +27,7 @@ DURATION_S=${DURATION_S:-900}
 TIME_SCALE=${TIME_SCALE:-6}         # 15 minutes in 2.5
 RATE_SCALE=${RATE_SCALE:-0.5}       # ~16 req/s on the card
 CONTEXT=${CONTEXT:-2048}
-RAW=${RAW:-results/raw/h200-trace-check}
+RAW=${RAW:-results/raw/trace-check}
 if [ "$ENGINE" = sim ]; then export GREENLLM_STATE_DIR="$RAW/state"; fi
 COMMON=(${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe
   instance=tp1 instance.max_batch=64 engine.max_model_len=$CONTEXT engine.startup_timeout_s=300)
@@ -73,7 +73,7 @@ if [[ $PART == compare || $PART == all ]]; then
     --trace-start-s "$START_S" --trace-duration-s "$DURATION_S" --time-scale "$TIME_SCALE" \
     --rate-scale "$RATE_SCALE" --max-context "$CONTEXT" --window-s 60 --n-gpus 1 \
     --slo-scale "${SLO_SCALE:-10}" \
-    --replay-instance 1,64 --title "Planner prediction for the H200 trace check"
+    --replay-instance 1,64 --title "Planner prediction for the ${CARD_ID:-simulated} trace check"
   "$PY" -m greenllm.recommend.prediction_check --replay $RAW/trace \
     --prediction "$W/plan.prediction.json" --out "$W/check.json"
   echo "compare exit: $?"

@@ -9,8 +9,8 @@
 #      side (greenllm.measure.parallel), and how each side-by-side instance differs from
 #      the one alone (disturbance: TTFT, TBT, power, J/token, max throughput).
 #
-#   bash tools/device/h200-multi-gpu.sh "$OUT"              # MODEL=llama2-70b GPUS=0,...,7
-#   ENGINE=sim bash tools/device/h200-multi-gpu.sh OUT      # the same on simulated GPUs
+#   bash tools/device/multi-gpu.sh "$OUT"              # MODEL=llama2-70b GPUS=0,...,7
+#   ENGINE=sim bash tools/device/multi-gpu.sh OUT      # the same on simulated GPUs
 source "$(dirname "$0")/common.sh"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 ENGINE=${ENGINE:-vllm} MODEL=${MODEL:-llama2-70b} GPUS=${GPUS:-0,1,2,3,4,5,6,7}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One instance's grid on the lent H200, fixed vs adaptive repeats (issue 18), observe mode
+# One instance's grid on the lent GPU (any card doctor names), fixed vs adaptive repeats (issue 18), observe mode
 # only (GREENLLM_GPU_READ_ONLY=1 from common.sh: no setter is ever called), one vLLM start.
 #
 # 1.1B Llama shape (dummy weights), max batch 64, 3 workloads (S-S, M-M, L-L) x 2 loads
@@ -10,8 +10,8 @@
 # engine start. The warm search's first prior (the simulator's prediction of each
 # cell's capacity, calibrated on the H100) is printed beside the measured bracket.
 #
-#   bash tools/device/h200-campaign.sh "$OUT"          # ~5-6 min, one vLLM start
-#   ENGINE=sim bash tools/device/h200-campaign.sh OUT  # the same on the simulator (CI)
+#   bash tools/device/campaign.sh "$OUT"          # ~5-6 min, one vLLM start
+#   ENGINE=sim bash tools/device/campaign.sh OUT  # the same on the simulator (CI)
 #
 # Writes $OUT/campaign-results.tgz (raw cells, spend.json), $OUT/replay.json,
 # $OUT/prior.txt and the log. A run cut by the time limit resumes at its next repeat.

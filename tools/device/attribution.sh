@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Energy attribution on the lent H200 (issue 17), observe mode ONLY: GREENLLM_GPU_READ_ONLY=1
+# Energy attribution on the lent GPU (issue 17; any one-GPU card doctor names), observe mode ONLY: GREENLLM_GPU_READ_ONLY=1
 # (common.sh) and clocks=observe, so no NVML setter is ever called. vLLM 0.26, the 1.1B
 # Llama shape with dummy weights, max batch 64, two workloads that stress the phases
 # differently: S-L (100 -> 256 tokens, decode-heavy) and L-S (1024 -> 50, prefill-heavy),
@@ -10,8 +10,8 @@
 # the log, doctor.txt, attribution-results.tgz (raw cells, table, figure) and
 # attribution-summary.txt (the numbers to compare with the 137-300 W decode draw).
 #
-#   bash tools/device/h200-attribution.sh "$OUT"
-#   ENGINE=sim bash tools/device/h200-attribution.sh /tmp/out   # the same on the simulator
+#   bash tools/device/attribution.sh "$OUT"
+#   ENGINE=sim bash tools/device/attribution.sh /tmp/out   # the same on the simulator
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
 if [ "$ENGINE" = sim ]; then CARD=${CARD:-h200}; fi   # no NVML card to name on the simulator
@@ -19,7 +19,7 @@ need_card
 RATES=${RATES:-[2,12]}
 WINDOW_S=${WINDOW_S:-20}
 IDLE_S=${IDLE_S:-5}
-RAW=results/raw/h200_attribution_llama-1b_tp1_b64_$ENGINE
+RAW=results/raw/${CARD%%-*}_attribution_llama-1b_tp1_b64_$ENGINE  # h100_... on an H100
 step "greenllm measure ($ENGINE, observe mode): S-L and L-S at $RATES req/s, ${WINDOW_S} s windows"
 timeout "${MEASURE_TIMEOUT_S:-420}" "$PY" -m greenllm.cli.main measure \
   out_dir=$RAW gpu=$CARD model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe \
