@@ -12,14 +12,15 @@
 #
 #   bash tools/device/attribution.sh "$OUT"
 #   ENGINE=sim bash tools/device/attribution.sh /tmp/out   # the same on the simulator
-source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
-if [ "$ENGINE" = sim ]; then CARD=${CARD:-h200}; fi   # no NVML card to name on the simulator
+# No NVML card to name on the simulator: set before common.sh, which derives CARD_ID from it.
+if [ "$ENGINE" = sim ]; then CARD=${CARD:-h200}; fi
+source "$(dirname "$0")/common.sh"
 need_card
 RATES=${RATES:-[2,12]}
 WINDOW_S=${WINDOW_S:-20}
 IDLE_S=${IDLE_S:-5}
-RAW=results/raw/${CARD%%-*}_attribution_llama-1b_tp1_b64_$ENGINE  # h100_... on an H100
+RAW=results/raw/${CARD_ID}_attribution_llama-1b_tp1_b64_$ENGINE  # h100_… on an H100
 step "greenllm measure ($ENGINE, observe mode): S-L and L-S at $RATES req/s, ${WINDOW_S} s windows"
 timeout "${MEASURE_TIMEOUT_S:-420}" "$PY" -m greenllm.cli.main measure \
   out_dir=$RAW gpu=$CARD model=llama-1b model.path=results/models/llama-1b engine=$ENGINE clocks=observe \
