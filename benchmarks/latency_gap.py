@@ -24,6 +24,12 @@ tokenization, client).
         --workload M-M --rates 7.9,auto70 -n 120 --rounds 5 --out DIR [--deadline-s 480]
     python benchmarks/latency_gap.py report DIR/runs*.json [--reference vllm] [--md F]
 
+Every run also keeps its requests' TTFT, TPOT and E2E (``requests``), and ``report``
+adds a second table: each side's p50 and p99 over all rounds' requests pooled, with an
+interval that resamples whole rounds (``greenllm.analysis.pooled_quantiles``). A round's
+p99 of 60 requests is its largest value or next to it; the pooled p99 of eight rounds
+is one quantile of 480, steady enough to decide a 5 % band in the same run.
+
 A run too long for one call continues in the next on the same server with
 ``--first-round K`` (rounds K, K+1, ...; seeds follow the round), and ``report`` takes
 both runs files; it refuses two files that hold the same round.
@@ -77,6 +83,7 @@ from greenllm.analysis.latency_gap import (
     histogram_means_ms,
     with_server_view,
 )
+from greenllm.analysis.pooled_quantiles import format_pooled_table, pooled_table
 from greenllm.atomic import write_json, write_text
 from greenllm.load.sustained import LADDER, check_sustained, ladder_rates, sustained_capacity
 
@@ -279,6 +286,9 @@ def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
 
     def save(kind: str, arm: str, rate: float, rnd: int, seed: int, metrics: dict,
              n: int, **extra: Any) -> None:
+        requests = metrics.pop("per_request", None)  # kept beside the metrics, not in them
+        if requests:
+            extra["requests"] = requests
         runs.append({"kind": kind, "arm": arm, "rate": rate, "round": rnd, "seed": seed,
                      "workload": a.workload, "n": n, "metrics": metrics, **extra})
         write_json(path, runs)
@@ -343,6 +353,11 @@ def main_report(argv: list[str]) -> int:
                              "than one runs file: continue a run with --first-round")
         seen.add(key)
     table = format_table(arm_table(runs, a.reference), a.reference)
+    pooled = pooled_table(runs, a.reference)
+    if pooled:  # runs saved with their requests (since 2026-12-07)
+        table += ("\n\nPooled over rounds (each side's requests of all rounds in one "
+                  "quantile; interval: rounds resampled):\n\n"
+                  + format_pooled_table(pooled, a.reference))
     print(table)
     if a.md:
         write_text(Path(a.md), table + "\n")

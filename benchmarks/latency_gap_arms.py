@@ -1,13 +1,16 @@
 """The arms of ``benchmarks/latency_gap.py``: what each sends, and how it is run.
 
 An arm is a function (rate req/s, request count, seed) -> the client's metrics under
-vLLM's definitions. ``make_arms`` builds them by name; the module doc of
+vLLM's definitions, plus its requests' own latencies under ``per_request`` (``ttft_ms``,
+``tpot_ms``, ``e2e_ms`` lists: what ``greenllm.analysis.pooled_quantiles`` pools over
+rounds; the benchmark saves them beside the metrics, not in them). ``make_arms`` builds them by name; the module doc of
 ``latency_gap.py`` says what each name means.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import urllib.request
@@ -21,9 +24,12 @@ sys.path.insert(0, str(ROOT / "src"))  # runnable from a source tree without ins
 
 from greenllm.analysis.compare import (  # noqa: E402
     greenllm_metrics_from_frame,
+    greenllm_request_latencies_ms,
     parse_vllm_bench_result,
     vllm_bench_argv,
+    vllm_request_latencies_ms,
 )
+from greenllm.atomic import write_json  # noqa: E402
 from greenllm.engine.server_metrics import metrics_url  # noqa: E402
 from greenllm.load.arrivals import vllm_bench_offsets_s  # noqa: E402
 from greenllm.load.client import records_to_frame, run_requests_sync  # noqa: E402
@@ -66,6 +72,7 @@ def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str
         frame = frame_of(rate, n, seed)
         out = greenllm_metrics_from_frame(frame, itl="chunk")
         out.update(wall_span(frame))
+        out["per_request"] = _rounded(greenllm_request_latencies_ms(frame))
         # Whether this run kept up (no growing queue): what a paired capacity ladder reads.
         check = check_sustained(frame, rate)
         out.update(sustained=float(check.sustained), sustain_reason=check.reason)
@@ -102,7 +109,8 @@ def vllm_arm(base_url: str, model: str, workload: str, tokenizer: str, result_di
             base_url=base_url, model=model, input_tokens=wl.input_tokens,
             output_tokens=wl.output_tokens, rate_rps=rate if rate > 0 else float("inf"),
             n_requests=n, seed=seed, result_dir=result_dir, result_filename=name,
-            tokenizer=tokenizer, vllm="vllm")[3:]  # drop "vllm bench serve"
+            tokenizer=tokenizer, vllm="vllm",
+            extra_args=["--save-detailed"])[3:]  # drop "vllm bench serve"
         parser = FlexibleArgumentParser()
         add_cli_args(parser)
         t0 = time.time()
@@ -110,9 +118,20 @@ def vllm_arm(base_url: str, model: str, workload: str, tokenizer: str, result_di
         t1 = time.time()
         # vllm bench serve's result has no per-request wall times: its whole call
         # (dataset, a test prompt, the run) brackets the run.
-        return {**parse_vllm_bench_result(result_dir / name), "wall_first_send_s": t0,
-                "wall_last_end_s": t1}
+        result = json.loads((result_dir / name).read_text())
+        per_request = _rounded(vllm_request_latencies_ms(result))
+        # The texts and per-token ITLs are most of the file and are not needed again.
+        write_json(result_dir / name, {k: v for k, v in result.items()
+                                       if k not in ("generated_texts", "itls")})
+        return {**parse_vllm_bench_result(result), "wall_first_send_s": t0,
+                "wall_last_end_s": t1, "per_request": per_request}
     return run
+
+
+def _rounded(lists: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Microsecond resolution: enough for latencies, a third of the JSON."""
+    return {k: [round(v, 3) if v == v else None for v in values]  # NaN -> null in JSON
+            for k, values in lists.items()}
 
 
 def make_arms(a: argparse.Namespace, out: Path) -> dict[str, Arm]:

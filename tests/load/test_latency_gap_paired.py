@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simtest_helpers import SimServer, one_gpu_server
@@ -54,6 +55,11 @@ def test_paired_rounds_run_both_arms_over_the_same_time(server, tmp_path):
             assert r["metrics"]["n_ok"] == 12 and r["metrics"]["n_failed"] == 0
         spans = [(r["metrics"]["wall_first_send_s"], r["metrics"]["wall_last_end_s"])
                  for r in (a, b)]
+        for r in (a, b):  # each run keeps its requests' latencies, for pooled quantiles
+            ttft = r["requests"]["ttft_ms"]
+            assert len(ttft) == 12 and len(r["requests"]["e2e_ms"]) == 12
+            assert np.median(ttft) == pytest.approx(r["metrics"]["ttft_p50_ms"], abs=0.01)
+            assert "per_request" not in r["metrics"]
         overlap = min(s[1] for s in spans) - max(s[0] for s in spans)
         shorter = min(s[1] - s[0] for s in spans)
         assert overlap > 0.5 * shorter, spans  # run side by side, not one after the other
@@ -112,6 +118,9 @@ def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path
     assert report.returncode == 0, report.stderr
     assert "| 8 | text_lean | ttft_p50_ms | 2 |" in report.stdout
     assert "the arms' medians" in report.stdout  # sequential rounds: not paired
+    # and the same rounds pooled: 24 requests a side over the 2 rounds
+    assert "Pooled over rounds" in report.stdout
+    assert "| 8 | text_lean | ttft_p99_ms | 2 | 24 / 24 |" in report.stdout
 
 
 def test_a_continued_run_numbers_its_rounds_on_and_report_merges_both(server, tmp_path):

@@ -201,6 +201,36 @@ def parse_vllm_bench_result(result: Mapping[str, Any] | str | Path) -> Metrics:
     return out
 
 
+def vllm_request_latencies_ms(result: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Per successful request of a ``vllm bench serve --save-detailed`` result: ``ttft_ms``,
+    ``tpot_ms`` (NaN for a one-token reply) and ``e2e_ms``, by vLLM's own definitions:
+    its latency is the last token's arrival, i.e. TTFT plus the sum of the ITLs, and its
+    TPOT that sum over output_len - 1 (vllm/benchmarks/serve.py). {} if the result holds
+    no per-request lists (run without --save-detailed)."""
+    ttfts, itls = result.get("ttfts"), result.get("itls")
+    lens, errors = result.get("output_lens"), result.get("errors")
+    if not isinstance(ttfts, list) or not isinstance(itls, list) or not isinstance(lens, list):
+        return {}
+    errors = errors if isinstance(errors, list) else [""] * len(ttfts)
+    out: dict[str, list[float]] = {"ttft_ms": [], "tpot_ms": [], "e2e_ms": []}
+    for ttft, gaps, n_out, error in zip(ttfts, itls, lens, errors, strict=True):
+        if error or not n_out or not isinstance(ttft, (int, float)) or ttft <= 0:
+            continue  # a failed request: vLLM leaves it out of its percentiles too
+        decode = float(sum(gaps))
+        out["ttft_ms"].append(1000.0 * ttft)
+        out["e2e_ms"].append(1000.0 * (ttft + decode))
+        out["tpot_ms"].append(1000.0 * decode / (n_out - 1) if n_out > 1 else math.nan)
+    return out
+
+
+def greenllm_request_latencies_ms(frame: pd.DataFrame) -> dict[str, list[float]]:
+    """``vllm_request_latencies_ms``'s lists for greenllm's requests frame."""
+    from greenllm.load.metrics import request_latencies_s
+
+    return {f"{name}_ms": [1000.0 * float(v) for v in values]
+            for name, values in request_latencies_s(frame).items()}
+
+
 def vllm_bench_argv(
     *, base_url: str, model: str, input_tokens: int, output_tokens: int, rate_rps: float,
     n_requests: int, seed: int, result_dir: str | Path, result_filename: str,

@@ -125,6 +125,29 @@ def _output_tokens(frame: pd.DataFrame, counted: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(reported) & (reported > 0), reported, counted)
 
 
+def _latencies_s(send: np.ndarray, first: np.ndarray, last: np.ndarray,
+                 out_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TTFT, E2E and TPOT of each request (vLLM's definitions: TPOT excludes the first
+    token and is NaN for a one-token reply)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(out_tokens > 1, (last - first) / (out_tokens - 1), np.nan)
+    return first - send, last - send, tpot
+
+
+def request_latencies_s(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per successful request: ``ttft``, ``tpot``, ``e2e`` (s), as ``compute_metrics``
+    takes its percentiles of them; what a pooled quantile over many runs needs."""
+    ok = frame[frame["ok"].to_numpy(dtype=bool)] if len(frame) else frame
+    if ok.empty:
+        return {name: np.empty(0) for name in ("ttft", "tpot", "e2e")}
+    counted = np.array([np.asarray(t).size for t in ok["token_times_s"]], dtype=float)
+    ttft, e2e, tpot = _latencies_s(ok["send_s"].to_numpy(dtype=float),
+                                   ok["first_token_s"].to_numpy(dtype=float),
+                                   ok["last_token_s"].to_numpy(dtype=float),
+                                   _output_tokens(ok, counted))
+    return {"ttft": ttft, "tpot": tpot, "e2e": e2e}
+
+
 def compute_metrics(
     frame: pd.DataFrame,
     *,
@@ -145,10 +168,7 @@ def compute_metrics(
     counted = np.array([t.size for t in token_times], dtype=float)
     out_tokens = _output_tokens(ok, counted) if n_ok else np.empty(0)
 
-    ttft = first - send
-    e2e = last - send
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tpot = np.where(out_tokens > 1, (last - first) / (out_tokens - 1), np.nan)
+    ttft, e2e, tpot = _latencies_s(send, first, last, out_tokens)
     gaps = [token_gaps_s(t) for t in token_times]
     tbt = np.concatenate(gaps) if gaps else np.empty(0)
 
