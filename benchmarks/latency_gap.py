@@ -26,9 +26,9 @@ tokenization, client).
 
 Every run also keeps its requests' TTFT, TPOT and E2E (``requests``), and ``report``
 adds a second table: each side's p50 and p99 over all rounds' requests pooled, with an
-interval that resamples whole rounds (``greenllm.analysis.pooled_quantiles``). A round's
-p99 of 60 requests is its largest value or next to it; the pooled p99 of eight rounds
-is one quantile of 480, steady enough to decide a 5 % band in the same run.
+interval that resamples whole rounds (``greenllm.analysis.pooled_quantiles``): a view
+of the whole distributions. The bar stays on the first table: on an H100 the pooled p99
+intervals were wider than the paired rounds' (docs/load.md, 2026-12-07).
 
 A run too long for one call continues in the next on the same server with
 ``--first-round K`` (rounds K, K+1, ...; seeds follow the round), and ``report`` takes
