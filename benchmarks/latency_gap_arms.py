@@ -3,8 +3,8 @@
 An arm is a function (rate req/s, request count, seed) -> the client's metrics under
 vLLM's definitions, plus its requests' own latencies under ``per_request`` (``ttft_ms``,
 ``tpot_ms``, ``e2e_ms`` lists: what ``greenllm.analysis.pooled_quantiles`` pools over
-rounds; the benchmark saves them beside the metrics, not in them). ``make_arms`` builds them by name; the module doc of
-``latency_gap.py`` says what each name means.
+rounds; the benchmark saves them beside the metrics, not in them). ``make_arms`` builds
+them by name; the module doc of ``latency_gap.py`` says what each name means.
 """
 
 from __future__ import annotations
