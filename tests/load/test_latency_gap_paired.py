@@ -76,6 +76,7 @@ def test_paired_needs_exactly_two_arms(server, tmp_path):
     assert "--paired needs exactly two arms" in done.stderr
 
 
+@pytest.mark.slow  # ~20-26 s each: device-benchmark features, kept out of CI's 15 min
 def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
     # auto70 under --paired: the burst (one client), then the sustain ladder in paired
     # rounds, each greenllm arm judging its own half; the rounds then run at 70 % of the
@@ -123,6 +124,7 @@ def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path
     assert "| 8 | text_lean | ttft_p99_ms | 2 | 24 / 24 |" in report.stdout
 
 
+@pytest.mark.slow  # ~20-26 s each: device-benchmark features, kept out of CI's 15 min
 def test_a_continued_run_numbers_its_rounds_on_and_report_merges_both(server, tmp_path):
     # A run too long for one device call goes on in the next with --first-round: new
     # rounds with new arrival draws, and report reads both files as one run; the same
