@@ -225,10 +225,12 @@ def vllm_request_latencies_ms(result: Mapping[str, Any]) -> dict[str, list[float
 
 def greenllm_request_latencies_ms(frame: pd.DataFrame) -> dict[str, list[float]]:
     """``vllm_request_latencies_ms``'s lists for greenllm's requests frame."""
-    from greenllm.load.metrics import request_latencies_s
+    from greenllm.load.metrics import compute_metrics
 
+    m = compute_metrics(frame)
     return {f"{name}_ms": [1000.0 * float(v) for v in values]
-            for name, values in request_latencies_s(frame).items()}
+            for name, values in (("ttft", m.ttft_values_s), ("tpot", m.tpot_values_s),
+                                 ("e2e", m.e2e_values_s))}
 
 
 def vllm_bench_argv(

@@ -96,9 +96,12 @@ class LoadMetrics:
     goodput_rps: float | None = None
     slo_attainment: float | None = None
     errors: dict[str, int] = field(default_factory=dict)  # error text -> count (first 10)
-    # Raw values for percentiles other than the block's (an SLO at p95, say).
+    # Raw values for percentiles other than the block's (an SLO at p95, say), or for
+    # quantiles pooled over runs (one value a successful request; TBT one a token gap).
     ttft_values_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     tbt_values_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    tpot_values_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    e2e_values_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     def ttft_at(self, pct: float) -> float:
         return _percentile(self.ttft_values_s, pct)
@@ -125,29 +128,6 @@ def _output_tokens(frame: pd.DataFrame, counted: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(reported) & (reported > 0), reported, counted)
 
 
-def _latencies_s(send: np.ndarray, first: np.ndarray, last: np.ndarray,
-                 out_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TTFT, E2E and TPOT of each request (vLLM's definitions: TPOT excludes the first
-    token and is NaN for a one-token reply)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tpot = np.where(out_tokens > 1, (last - first) / (out_tokens - 1), np.nan)
-    return first - send, last - send, tpot
-
-
-def request_latencies_s(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per successful request: ``ttft``, ``tpot``, ``e2e`` (s), as ``compute_metrics``
-    takes its percentiles of them; what a pooled quantile over many runs needs."""
-    ok = frame[frame["ok"].to_numpy(dtype=bool)] if len(frame) else frame
-    if ok.empty:
-        return {name: np.empty(0) for name in ("ttft", "tpot", "e2e")}
-    counted = np.array([np.asarray(t).size for t in ok["token_times_s"]], dtype=float)
-    ttft, e2e, tpot = _latencies_s(ok["send_s"].to_numpy(dtype=float),
-                                   ok["first_token_s"].to_numpy(dtype=float),
-                                   ok["last_token_s"].to_numpy(dtype=float),
-                                   _output_tokens(ok, counted))
-    return {"ttft": ttft, "tpot": tpot, "e2e": e2e}
-
-
 def compute_metrics(
     frame: pd.DataFrame,
     *,
@@ -168,7 +148,10 @@ def compute_metrics(
     counted = np.array([t.size for t in token_times], dtype=float)
     out_tokens = _output_tokens(ok, counted) if n_ok else np.empty(0)
 
-    ttft, e2e, tpot = _latencies_s(send, first, last, out_tokens)
+    ttft = first - send
+    e2e = last - send
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(out_tokens > 1, (last - first) / (out_tokens - 1), np.nan)
     gaps = [token_gaps_s(t) for t in token_times]
     tbt = np.concatenate(gaps) if gaps else np.empty(0)
 
@@ -225,7 +208,7 @@ def compute_metrics(
         throughput_rps=rate(completed), output_tok_s=rate(tokens),
         offered_rps=float(offered_rps), achieved_rps=achieved_rps,
         goodput_rps=goodput_rps, slo_attainment=slo_attainment, errors=errors,
-        ttft_values_s=ttft, tbt_values_s=tbt,
+        ttft_values_s=ttft, tbt_values_s=tbt, tpot_values_s=tpot, e2e_values_s=e2e,
     )
 
 
