@@ -176,7 +176,14 @@ def build_model_folder(
             os.replace(tmp, dest)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, dest)
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                # Another builder (an instance started side by side) renamed its folder
+                # into place first: that one serves this caller too.
+                if not (dest / "config.json").is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

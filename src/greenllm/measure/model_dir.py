@@ -38,11 +38,5 @@ def prepare_model_dir(cfg: MeasureCfg) -> Path:
     print(f"greenllm: building dummy-weight model folder {path} from the {cfg.model.name} shape",
           file=sys.stderr)
     shape = asdict(cfg.model.shape)
-    try:
-        build_model_folder(path, shape, cfg.model.name)
-    except OSError:
-        # Instances started side by side may build the same folder at once: the first
-        # rename wins, and its folder (the same shape) serves the others.
-        if not (path / "config.json").is_file():
-            raise
+    build_model_folder(path, shape, cfg.model.name)
     return path.resolve()
