@@ -100,16 +100,14 @@ def pooled_table(runs: Iterable[Mapping[str, Any]], reference: str,
             continue
         for metric in metrics:
             field, pct = _split(metric)
-            a = [rounds[r].get(field, []) for r in common]
-            b = [ref[r].get(field, []) for r in common]
+            a = [_finite(rounds[r].get(field, [])) for r in common]
+            b = [_finite(ref[r].get(field, [])) for r in common]
             ratio, lo, hi = pooled_ratio(a, b, pct)
             if not math.isfinite(ratio):
                 continue
             rows.append({"rate": rate, "arm": arm, "metric": metric, "rounds": len(common),
-                         "n_arm": int(sum(_finite(x).size for x in a)),
-                         "n_ref": int(sum(_finite(x).size for x in b)),
-                         "arm_value": _quantile([_finite(x) for x in a], pct),
-                         "ref_value": _quantile([_finite(x) for x in b], pct),
+                         "n_arm": sum(x.size for x in a), "n_ref": sum(x.size for x in b),
+                         "arm_value": _quantile(a, pct), "ref_value": _quantile(b, pct),
                          "ref_over_arm": ratio, "lo": lo, "hi": hi,
                          "within": bool(abs(ratio - 1) <= tolerance),
                          "decided": interval_verdict(lo, hi, tolerance)})
