@@ -258,7 +258,8 @@ def main_run(argv: list[str]) -> int:
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--capacity-n", type=int, default=400)
     p.add_argument("--deadline-s", type=float, default=1e9,
-                   help="start no run after this many seconds (all finished runs kept)")
+                   help="start no run after this many seconds (all finished runs kept; "
+                        "--paired finishes a started pair of rounds)")
     p.add_argument("--paired", action="store_true",
                    help="two arms at once each round, half the rate each (see module doc)")
     p.add_argument("--out", required=True)
@@ -308,7 +309,8 @@ def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
         n = max(a.n, int(round(rate * a.min_duration_s)))
         for rnd in range(a.first_round, a.first_round + a.rounds):
             if paired is not None:
-                if time.monotonic() - t_start > a.deadline_s:
+                if past_deadline_at_pair_start(rnd, a.first_round,
+                                               time.monotonic() - t_start, a.deadline_s):
                     print(f"deadline: stopping before rate {rate} round {rnd}")
                     return 0
                 for name, (seed, k, metrics) in paired.run(rate, n, rnd).items():
@@ -328,6 +330,18 @@ def _run_rounds(a: argparse.Namespace, out: Path, names: list[str],
                 save("gap", name, rate, rnd, rnd, metrics, n)
                 _print_run(rate, rnd, name, metrics, f"{time.monotonic() - t0:5.1f} s")
     return 0
+
+
+def past_deadline_at_pair_start(rnd: int, first_round: int, elapsed_s: float,
+                                deadline_s: float) -> bool:
+    """Whether a paired run stops before round `rnd`.
+
+    Paired rounds cross their draws in pairs (2j, 2j+1), so the deadline is checked only
+    before a pair's first round: a pair once started is finished, and no rate is left
+    with half a crossover (the second round of a pair runs past the deadline by one
+    round's time).
+    """
+    return (rnd - first_round) % 2 == 0 and elapsed_s > deadline_s
 
 
 def _print_run(rate: float, rnd: int, name: str, metrics: dict[str, float], note: str) -> None:

@@ -148,3 +148,17 @@ def test_a_continued_run_numbers_its_rounds_on_and_report_merges_both(server, tm
     assert twice.returncode != 0 and "--first-round" in twice.stderr
     odd = _bench(srv, model, tmp_path / "c", "text,text_plain", extra=("--first-round", "3"))
     assert odd.returncode != 0 and "even round" in odd.stderr
+
+
+def test_a_paired_deadline_stops_only_between_pairs_of_rounds():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from latency_gap import past_deadline_at_pair_start
+
+    # Past the deadline: the second round of a started pair still runs, the next pair not.
+    assert not past_deadline_at_pair_start(1, 0, elapsed_s=500, deadline_s=380)
+    assert past_deadline_at_pair_start(2, 0, elapsed_s=500, deadline_s=380)
+    # Pairs count from the first round of a continued run.
+    assert not past_deadline_at_pair_start(9, 8, elapsed_s=500, deadline_s=380)
+    assert past_deadline_at_pair_start(10, 8, elapsed_s=500, deadline_s=380)
+    # Before the deadline every round starts.
+    assert not past_deadline_at_pair_start(2, 0, elapsed_s=100, deadline_s=380)
