@@ -72,6 +72,50 @@ def test_rebuilding_replaces_the_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+
+def _a_rival_builds_first(monkeypatch, rival):
+    """Run `rival` just before the builder's final rename: the side-by-side race made
+    deterministic (two instances that both saw no folder, the other one renaming first).
+    The rename itself is the real os.replace."""
+    import greenllm.load.model_folder as mf
+
+    real_replace = mf.os.replace
+    state = {"done": False}
+
+    def replace(src, dst):
+        if not state["done"]:
+            state["done"] = True
+            rival()
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(mf.os, "replace", replace)
+
+
+def test_a_builder_that_loses_the_race_keeps_the_winners_folder(tmp_path, monkeypatch):
+    dest = tmp_path / "m"
+    shape = dict(SHAPES["llama-1b"], vocab_size=64, num_hidden_layers=2)
+    _a_rival_builds_first(monkeypatch, lambda: build_model_folder(
+        dest, dict(shape, num_hidden_layers=3), "tiny"))
+    assert build_model_folder(dest, shape, "tiny") == dest
+    # The winner's folder (3 layers) stands, whole; the loser's temporary folder is gone.
+    assert json.loads((dest / "config.json").read_text())["num_hidden_layers"] == 3
+    assert Tokenizer.from_file(str(dest / "tokenizer.json")).get_vocab_size() == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_lost_rename_onto_something_else_is_still_an_error(tmp_path, monkeypatch):
+    dest = tmp_path / "m"
+
+    def rival():  # not a model folder: nothing that could serve this caller
+        dest.mkdir()
+        (dest / "notes.txt").write_text("mine")
+
+    _a_rival_builds_first(monkeypatch, rival)
+    with pytest.raises(OSError):
+        build_model_folder(dest, dict(SHAPES["llama-1b"], vocab_size=64), "tiny")
+    assert [p.name for p in dest.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
 def test_all_shapes_are_consistent():
     for name, shape in SHAPES.items():
         assert shape["hidden_size"] % shape["num_attention_heads"] == 0, name
