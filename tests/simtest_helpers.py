@@ -191,3 +191,26 @@ def post_json(url: str, body: dict, timeout_s: float = 30.0) -> tuple[int, dict,
 def get_json(url: str) -> tuple[int, dict, dict]:
     with _OPENER.open(url, timeout=5) as r:
         return r.status, dict(r.headers), json.loads(r.read() or b"null")
+
+
+def measure_cli(out: Path, args: list[str], *, wait: bool = True, timeout_s: float = 240,
+                **popen):
+    """`greenllm measure` as a subprocess writing to ``out``/raw, with its own model folder
+    and GPU state dir under ``out``. ``wait=False`` returns the running Popen (stderr
+    piped), so independent runs can go side by side: a simulated run waits on its server
+    most of the time."""
+    import os
+    import sys
+
+    env = {**os.environ, "GREENLLM_STATE_DIR": str(out / "state")}
+    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={out / 'raw'}",
+            f"model.path={out / 'model'}", *args]
+    if not wait:
+        return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
+
+
+def finish(proc: subprocess.Popen, timeout_s: float = 240) -> subprocess.CompletedProcess:
+    """Wait for a ``measure_cli(..., wait=False)`` run; its output as from subprocess.run."""
+    out, err = proc.communicate(timeout=timeout_s)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -8,9 +8,7 @@ comparison starts the live simulated server.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ from greenllm.sim.jitter import (
 )
 from greenllm.sim.offline import LLAMA2_70B
 from greenllm.sim.perf_model import PerfModel
+from simtest_helpers import measure_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,10 +53,7 @@ TINY = [
 
 
 def measure(out: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(out / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={out / 'raw'}",
-            f"model.path={out / 'model'}", *TINY, *overrides]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    return measure_cli(out, [*TINY, *overrides], timeout_s=300)
 
 
 def _keys(obj, prefix=""):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +11,7 @@ from greenllm.analysis.uncertainty import median_ci
 from greenllm.errors import ConfigError
 from greenllm.measure import adaptive
 from greenllm.measure.adaptive import STOP_CAP, STOP_FIXED, STOP_TARGETS_MET, decide
+from simtest_helpers import finish, measure_cli
 
 
 def _noisy(n: int, cv: float, seed: int = 0) -> list[float]:
@@ -116,18 +114,19 @@ TINY = [
 LOOSE = "load.ci_targets={ttft_p50_s:10.0,tbt_p50_s:10.0,energy_per_output_token_j:10.0}"
 
 
-def _measure(tmp_path, *overrides):
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
-            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+def _measure(tmp_path, *overrides, wait=True):
+    return measure_cli(tmp_path, [*TINY, *overrides], wait=wait)
 
 
 def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
     from greenllm.analysis.cells import load_summary
     from greenllm.analysis.flatten import rows_to_frame, summary_rows
 
-    run = _measure(tmp_path, "load.max_repeats=3", "load.ci_targets={ttft_p50_s:1e-9}")
+    # The capped run and the loose one side by side (independent folders and servers).
+    capped = _measure(tmp_path, "load.max_repeats=3", "load.ci_targets={ttft_p50_s:1e-9}",
+                      wait=False)
+    loose = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE, wait=False)
+    run, loose = finish(capped), finish(loose)
     assert run.returncode == 0, run.stderr[-2000:]
     (path,) = (tmp_path / "raw/cells").rglob("summary.json")
     s = load_summary(path)
@@ -137,7 +136,6 @@ def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
     table = rows_to_frame(summary_rows(s, path))
     assert set(table["repeat_stop"]) == {STOP_CAP} and sorted(table["repeat"]) == [0, 1, 2]
     # loose targets: stopped at the first interval (3 repeats), and a rerun measures nothing
-    loose = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE)
     assert loose.returncode == 0, loose.stderr[-2000:]
     (path,) = (tmp_path / "b/raw/cells").rglob("summary.json")
     s = load_summary(path)

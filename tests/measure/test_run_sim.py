@@ -7,7 +7,6 @@ state file is shared with it, and the CLI is the one users run.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from greenllm.analysis.cells import load_summary
 from greenllm.gpu.sim import SimGpu
+from simtest_helpers import measure_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +32,7 @@ TINY = [
 
 
 def measure(tmp_path: Path, *overrides: str, wait: bool = True, **popen):
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
-            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
-    if not wait:
-        return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, **popen)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    return measure_cli(tmp_path, [*TINY, *overrides], wait=wait, **popen)
 
 
 def test_grid_writes_valid_cells_then_resume_skips_them(tmp_path):

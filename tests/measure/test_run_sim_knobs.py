@@ -4,9 +4,7 @@ engine: the cells, what they record, restoration, and bad input before any GPU t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from greenllm.analysis.aggregate import read_cells
 from greenllm.analysis.cells import load_summary
 from greenllm.gpu.sim import SimGpu, SimGpuSpec
+from simtest_helpers import measure_cli
 
 TINY = [
     "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
@@ -25,10 +24,7 @@ TINY = [
 
 
 def measure(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
-            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    return measure_cli(tmp_path, [*TINY, *overrides])
 
 
 def one_line_error(run: subprocess.CompletedProcess, expect: str) -> None:

@@ -3,11 +3,10 @@ already searched, the first from the simulator's prediction; coverage is unchang
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 from greenllm.analysis.cells import load_summary
+from simtest_helpers import finish, measure_cli
 
 TINY = [
     "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]", "load=smoke",
@@ -18,15 +17,16 @@ TINY = [
 ]
 
 
-def _measure(tmp_path, *overrides):
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
-            f"model.path={tmp_path / 'model'}", *TINY, *overrides]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+def _start(tmp_path, *overrides) -> subprocess.Popen:
+    return measure_cli(tmp_path, [*TINY, *overrides], wait=False)
 
 
 def test_search_starts_from_the_prediction_then_the_neighbouring_clock(tmp_path):
-    run = _measure(tmp_path)
+    # The warm and the cold run side by side (each waits on its simulated server most of
+    # the time; their own state dirs and servers keep them apart).
+    warm = _start(tmp_path)
+    cold = _start(tmp_path / "cold", "search.warm_start=false")
+    run, cold = finish(warm), finish(cold)
     assert run.returncode == 0, run.stderr[-2000:]
     first = load_summary(tmp_path / "raw/cells/f1980/S-S/summary.json")["max_throughput"]
     second = load_summary(tmp_path / "raw/cells/f1700/S-S/summary.json")["max_throughput"]
@@ -38,7 +38,6 @@ def test_search_starts_from_the_prediction_then_the_neighbouring_clock(tmp_path)
         if mt["converged"]:
             assert mt["upper_rps"] / mt["lower_rps"] <= 1.0 + 0.35  # search=smoke rel_tol
     assert "search started from clock f1980" in run.stderr
-    cold = _measure(tmp_path / "cold", "search.warm_start=false")
     assert cold.returncode == 0, cold.stderr[-2000:]
     mt = load_summary(tmp_path / "cold/raw/cells/f1700/S-S/summary.json")["max_throughput"]
     assert mt["prior"] is None
