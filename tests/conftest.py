@@ -4,6 +4,7 @@ modules, e.g. ``simtest_helpers``, import from any test)."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from greenllm.load.model_folder import llama_config
 from greenllm.load.shapes import SHAPES
 from opt_in_markers import pytest_collection_modifyitems  # noqa: F401 (the hook)
 from simtest_helpers import SimServer, write_model
+
+# A suite started in the background by a non-interactive shell (`.ci/run &`, `( ... &)`)
+# inherits SIGINT ignored, and so would every child it starts: Python then installs no
+# KeyboardInterrupt, and the Ctrl-C tests (a measure run or a pinning child sent SIGINT)
+# fail for the launcher's sake. A handler here is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The load client honours HTTP(S)_PROXY like vllm bench serve (load.trust_env): on a
 # machine behind a proxy, the tests' local servers must still be reached directly.
