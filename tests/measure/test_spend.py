@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import time
 
 import pytest
 
@@ -13,6 +11,7 @@ from greenllm.analysis.cells import load_summary
 from greenllm.analysis.flatten import rows_to_frame, summary_rows
 from greenllm.figures.measurement_notes import spend_note
 from greenllm.measure.spend import SpendLedger, campaign_total, read_spend, write_spend
+from simtest_helpers import measure_cli
 
 
 def test_ledger_counts_gpu_seconds_and_adds_runs(tmp_path):
@@ -45,12 +44,9 @@ TINY = [
 
 
 def test_a_run_writes_its_spend_into_the_results(tmp_path):
-    env = {**os.environ, "GREENLLM_STATE_DIR": str(tmp_path / "state")}
-    argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={tmp_path / 'raw'}",
-            f"model.path={tmp_path / 'model'}", *TINY]
-    t0 = __import__("time").monotonic()
-    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
-    wall = __import__("time").monotonic() - t0
+    t0 = time.monotonic()
+    run = measure_cli(tmp_path, TINY)
+    wall = time.monotonic() - t0
     assert run.returncode == 0, run.stderr[-2000:]
     spend = json.loads((tmp_path / "raw/spend.json").read_text())
     assert spend["engine_starts"] == 1 and spend["gpus"] == 1 and spend["runs"] == 1
@@ -69,7 +65,7 @@ def test_a_run_writes_its_spend_into_the_results(tmp_path):
     assert note.startswith(f"Campaign spend: {spend['gpu_s_held'] / 3600:.2f} GPU-h held")
     assert "1 engine start(s)" in note
     # nothing left to measure: no engine start, nothing added
-    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    again = measure_cli(tmp_path, TINY)
     assert again.returncode == 0
     assert json.loads((tmp_path / "raw/spend.json").read_text())["runs"] == 1
 
