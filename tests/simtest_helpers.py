@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -199,9 +201,6 @@ def measure_cli(out: Path, args: list[str], *, wait: bool = True, timeout_s: flo
     and GPU state dir under ``out``. ``wait=False`` returns the running Popen (stderr
     piped), so independent runs can go side by side: a simulated run waits on its server
     most of the time."""
-    import os
-    import sys
-
     env = {**os.environ, "GREENLLM_STATE_DIR": str(out / "state")}
     argv = [sys.executable, "-m", "greenllm.cli.main", "measure", f"out_dir={out / 'raw'}",
             f"model.path={out / 'model'}", *args]
