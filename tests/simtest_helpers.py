@@ -209,7 +209,8 @@ def measure_cli(out: Path, args: list[str], *, wait: bool = True, timeout_s: flo
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
 
 
-def finish(proc: subprocess.Popen, timeout_s: float = 240) -> subprocess.CompletedProcess:
-    """Wait for a ``measure_cli(..., wait=False)`` run; its output as from subprocess.run."""
+def finish(proc: subprocess.Popen, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    """Wait for a process started with piped output (``measure_cli(..., wait=False)``,
+    ``smk_run.start``); its output as from subprocess.run."""
     out, err = proc.communicate(timeout=timeout_s)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

@@ -126,7 +126,7 @@ def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
     capped = _measure(tmp_path, "load.max_repeats=3", "load.ci_targets={ttft_p50_s:1e-9}",
                       wait=False)
     loose = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE, wait=False)
-    run, loose = finish(capped), finish(loose)
+    run, loose = finish(capped, 240), finish(loose, 240)
     assert run.returncode == 0, run.stderr[-2000:]
     (path,) = (tmp_path / "raw/cells").rglob("summary.json")
     s = load_summary(path)

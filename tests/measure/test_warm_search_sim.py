@@ -26,7 +26,7 @@ def test_search_starts_from_the_prediction_then_the_neighbouring_clock(tmp_path)
     # the time; their own state dirs and servers keep them apart).
     warm = _start(tmp_path)
     cold = _start(tmp_path / "cold", "search.warm_start=false")
-    run, cold = finish(warm), finish(cold)
+    run, cold = finish(warm, 240), finish(cold, 240)
     assert run.returncode == 0, run.stderr[-2000:]
     first = load_summary(tmp_path / "raw/cells/f1980/S-S/summary.json")["max_throughput"]
     second = load_summary(tmp_path / "raw/cells/f1700/S-S/summary.json")["max_throughput"]

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from simtest_helpers import finish  # noqa: F401 (the workflow tests' finish)
+
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
@@ -34,11 +36,6 @@ def start(workdir: Path, *args: str, env: dict | None = None) -> subprocess.Pope
     full_env = {**os.environ, **(env or {})}
     return subprocess.Popen(snakemake_cmd(workdir, *args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=full_env)
-
-
-def finish(proc: subprocess.Popen, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    out, err = proc.communicate(timeout=timeout_s)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def job_stats(output: str) -> dict[str, int]:
