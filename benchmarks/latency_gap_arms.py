@@ -33,6 +33,7 @@ from greenllm.atomic import write_json  # noqa: E402
 from greenllm.engine.server_metrics import metrics_url  # noqa: E402
 from greenllm.load.arrivals import vllm_bench_offsets_s  # noqa: E402
 from greenllm.load.client import records_to_frame, run_requests_sync  # noqa: E402
+from greenllm.load.metrics import compute_metrics  # noqa: E402
 from greenllm.load.sustained import check_sustained  # noqa: E402
 from greenllm.load.workloads import workload_from  # noqa: E402
 
@@ -70,9 +71,10 @@ def greenllm_arm(base_url: str, model: str, workload: str, *, prompt_format: str
 
     def run(rate: float, n: int, seed: int) -> dict[str, float]:
         frame = frame_of(rate, n, seed)
-        out = greenllm_metrics_from_frame(frame, itl="chunk")
+        metrics = compute_metrics(frame)
+        out = greenllm_metrics_from_frame(frame, itl="chunk", metrics=metrics)
         out.update(wall_span(frame))
-        out["per_request"] = _rounded(greenllm_request_latencies_ms(frame))
+        out["per_request"] = _rounded(greenllm_request_latencies_ms(frame, metrics=metrics))
         # Whether this run kept up (no growing queue): what a paired capacity ladder reads.
         check = check_sustained(frame, rate)
         out.update(sustained=float(check.sustained), sustain_reason=check.reason)

@@ -25,13 +25,16 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, bootstrap_effect
 from greenllm.errors import ConfigError, GreenllmError
+
+if TYPE_CHECKING:  # the runtime import stays lazy, as in the functions below
+    from greenllm.load.metrics import LoadMetrics
 
 Metrics = dict[str, float]
 DEFAULT_TOLERANCE = 0.05  # "the same" = medians within 5 %
@@ -223,11 +226,13 @@ def vllm_request_latencies_ms(result: Mapping[str, Any]) -> dict[str, list[float
     return out
 
 
-def greenllm_request_latencies_ms(frame: pd.DataFrame) -> dict[str, list[float]]:
-    """``vllm_request_latencies_ms``'s lists for greenllm's requests frame."""
+def greenllm_request_latencies_ms(frame: pd.DataFrame, *, metrics: LoadMetrics | None = None
+                                  ) -> dict[str, list[float]]:
+    """``vllm_request_latencies_ms``'s lists for greenllm's requests frame. ``metrics``:
+    ``compute_metrics(frame)`` when the caller has it already."""
     from greenllm.load.metrics import compute_metrics
 
-    m = compute_metrics(frame)
+    m = metrics if metrics is not None else compute_metrics(frame)
     return {f"{name}_ms": [1000.0 * float(v) for v in values]
             for name, values in (("ttft", m.ttft_values_s), ("tpot", m.tpot_values_s),
                                  ("e2e", m.e2e_values_s))}
@@ -284,15 +289,17 @@ def itl_per_chunk_s(frame: pd.DataFrame) -> np.ndarray:
     return np.concatenate(gaps) if gaps else np.empty(0)
 
 
-def greenllm_metrics_from_frame(frame: pd.DataFrame, *, itl: str = "chunk") -> Metrics:
+def greenllm_metrics_from_frame(frame: pd.DataFrame, *, itl: str = "chunk",
+                                metrics: LoadMetrics | None = None) -> Metrics:
     """TTFT/TPOT/E2E/ITL (ms) and throughput of a requests frame, named like
     ``parse_vllm_bench_result``'s output. ``itl``: "chunk" (vLLM's per-chunk ITL) or
-    "spread" (greenllm's TBT, a chunk's gap spread over its tokens)."""
+    "spread" (greenllm's TBT, a chunk's gap spread over its tokens). ``metrics``:
+    ``compute_metrics(frame)`` when the caller has it already."""
     from greenllm.load.metrics import compute_metrics, percentile_block
 
     if itl not in ("chunk", "spread"):
         raise ConfigError(f"itl must be 'chunk' or 'spread', got {itl!r}")
-    m = compute_metrics(frame)
+    m = metrics if metrics is not None else compute_metrics(frame)
     out: Metrics = {}
     blocks = {"ttft": m.ttft_s, "tpot": m.tpot_s, "e2e": m.e2e_s,
               "itl": percentile_block(itl_per_chunk_s(frame)) if itl == "chunk" else m.tbt_s}
