@@ -24,10 +24,11 @@ TAG=${TAG:-$(echo "$RATES" | tr ',' '_')}
 if ! "$PY" -c "import urllib.request; urllib.request.urlopen('$URL/health', timeout=2)" 2> /dev/null; then
   step "model folder"
   [ -f "$MODEL/config.json" ] || greenllm download --model "$MODEL_ID" --dest "$MODEL"
-  if [ "${KEEP_SERVER:-1}" = 1 ]; then kept="kept for the next call"; else kept="stopped at the end (KEEP_SERVER=0)"; fi
-  step "vllm serve ($MODEL_ID shape, max-num-seqs 64), $kept"
+  keep=${KEEP_SERVER:-1}
+  if [ "$keep" = 1 ]; then fate="kept for the next call"; else fate="stopped at the end (KEEP_SERVER=0)"; fi
+  step "vllm serve ($MODEL_ID shape, max-num-seqs 64), $fate"
   start_vllm "$MODEL" "$MODEL_ID" 64 8000 || exit 1
-  [ "${KEEP_SERVER:-1}" = 1 ] && trap - EXIT  # leave it up for the next call
+  [ "$keep" = 1 ] && trap - EXIT  # leave it up for the next call
 else
   echo "reusing the vllm server already on $URL"
 fi
