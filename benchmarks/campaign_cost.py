@@ -20,7 +20,7 @@ and whether the issue's goals hold:
 
     python benchmarks/campaign_cost.py [--preset paper] [--clocks 800,1400,1980]
         [--workloads S-S,M-M] [--prediction-error 1.3] [--targets ttft_p50_s=0.05,...]
-        [--cap 5] [--noise-cv 0.10] [--json out.json]
+        [--cap 5] [--noise-cv 0.10] [--exact-rate] [--json out.json]
 
 Simulated numbers: no GPU is used; the simulator's repeats differ only by their arrival
 draws (no thermal drift), so its intervals are narrower than on hardware.
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the noise greenllm plan assumes for its expected repeats")
     ap.add_argument("--targets", help="adaptive CI targets, metric=width,... (default: preset's)")
     ap.add_argument("--cap", type=int, help="adaptive repeat cap (default: preset's)")
+    ap.add_argument("--exact-rate", action="store_true",
+                    help="the adaptive policy's probes and load points send at exactly their "
+                         "nominal rate (load.exact_rate=true); the fixed policy stays today's")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -103,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     fixed = RepeatPolicy(fixed=5, targets={}, max_repeats=5)
     policies = [CampaignPolicy("fixed", fixed, warm_search=False),
                 CampaignPolicy("adaptive", adaptive, warm_search=True,
-                               prediction_error=args.prediction_error)]
+                               prediction_error=args.prediction_error,
+                               exact_rate=args.exact_rate)]
     print(f"preset {args.preset}: {len(plan.instances)} instances, {len(plan.cells)} cells, "
-          f"clocks {plan.config['clocks']['mhz']}; simulated (virtual time)", flush=True)
+          f"clocks {plan.config['clocks']['mhz']}; simulated (virtual time)"
+          + ("; adaptive sends at exact rates" if args.exact_rate else ""), flush=True)
     results = {}
     for pol in policies:
         t0 = time.monotonic()
@@ -119,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                               load_overrides={k: groups["load"][k]
                                               for k in ("ci_targets", "max_repeats")})
 
-    report: dict = {"preset": args.preset, "cells": len(plan.cells), "policies": {}}
+    report: dict = {"preset": args.preset, "cells": len(plan.cells),
+                    "exact_rate": args.exact_rate, "policies": {}}
     print(f"\n{'policy':<10}{'GPU-h':>9}{'in windows':>12}{'probes':>8}{'starts':>8}"
           f"{'repeats':>9}  stops")
     for name, r in results.items():

@@ -195,6 +195,17 @@ def get_json(url: str) -> tuple[int, dict, dict]:
         return r.status, dict(r.headers), json.loads(r.read() or b"null")
 
 
+# The smallest `greenllm measure` grid on the simulated GPU + engine: one workload, one
+# load point, a two-probe search, a few requests (tests add their own overrides after it).
+TINY_SIM_MEASURE = [
+    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
+    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
+    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
+    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
+    "slo.baseline_requests=2",
+]
+
+
 def measure_cli(out: Path, args: list[str], *, wait: bool = True, timeout_s: float = 240,
                 **popen):
     """`greenllm measure` as a subprocess writing to ``out``/raw, with its own model folder

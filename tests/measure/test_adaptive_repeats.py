@@ -11,7 +11,7 @@ from greenllm.analysis.uncertainty import median_ci
 from greenllm.errors import ConfigError
 from greenllm.measure import adaptive
 from greenllm.measure.adaptive import STOP_CAP, STOP_FIXED, STOP_TARGETS_MET, decide
-from simtest_helpers import finish, measure_cli
+from simtest_helpers import TINY_SIM_MEASURE, finish, measure_cli
 
 
 def _noisy(n: int, cv: float, seed: int = 0) -> list[float]:
@@ -100,11 +100,7 @@ def test_summary_values_follow_the_cells_table_names():
 # --- end to end on the simulated GPU + engine ----------------------------------------
 
 TINY = [
-    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]", "clocks.mhz=[1980]",
-    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
-    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
-    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
-    "slo.baseline_requests=2", "load.repeats=null",
+    *TINY_SIM_MEASURE, "clocks.mhz=[1980]", "load.repeats=null",
     # an absolute rate: no search, so every repeat has a measured point to judge
     "load.points=[]", "load.rates_rps=[3]",
 ]

@@ -18,17 +18,11 @@ import pytest
 
 from greenllm.analysis.cells import load_summary
 from greenllm.gpu.sim import SimGpu
-from simtest_helpers import measure_cli
+from simtest_helpers import TINY_SIM_MEASURE, measure_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TINY = [
-    "model=llama-1b", "engine=sim", "instance=tp1", "workload.ids=[S-S]",
-    "load=smoke", "load.points=[low]", "load.requests_per_point=8", "load.min_duration_s=0.2",
-    "load.warmup_requests=1", "search=smoke", "search.max_probes=2",
-    "search.requests_per_probe=8", "search.probe_min_duration_s=0.2", "search.confirm_repeats=0",
-    "slo.baseline_requests=2",
-]
+TINY = TINY_SIM_MEASURE
 
 
 def measure(tmp_path: Path, *overrides: str, wait: bool = True, **popen):

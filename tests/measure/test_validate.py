@@ -21,6 +21,7 @@ def _cfg(tmp_path, *overrides):
         (["instance.tp=abc"], "instance.tp"),
         (["model=llama9"], "llama9"),
         (["clocks.mhz=[fast]"], "clocks.mhz"),
+        (["load.exact_rate=sometimes"], "exact_rate"),
     ],
 )
 def test_compose_errors_are_one_line(tmp_path, overrides, expect):

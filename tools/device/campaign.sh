@@ -12,12 +12,16 @@
 #
 #   bash tools/device/campaign.sh "$OUT"          # ~5-6 min, one vLLM start
 #   ENGINE=sim bash tools/device/campaign.sh OUT  # the same on the simulator (CI)
+#   TAG=exact EXTRA=load.exact_rate=true bash tools/device/campaign.sh "$OUT"
+#                                                 # every window at exactly its nominal rate
 #
-# Writes $OUT/campaign-results.tgz (raw cells, spend.json), $OUT/replay.json,
-# $OUT/prior.txt and the log. A run cut by the time limit resumes at its next repeat.
+# Writes $OUT/campaign-results$SFX.tgz (raw cells, spend.json), $OUT/replay$SFX.json,
+# $OUT/prior$SFX.txt (SFX: -$TAG, empty without TAG) and the log. A run cut by the time limit resumes at its next repeat.
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
-RAW=results/raw/${CARD_ID:-h200}_llama-1b_tp1_b64_campaign  # h100_… on an H100
+# TAG=exact names a second run beside the first (e.g. with EXTRA=load.exact_rate=true)
+RAW=results/raw/${CARD_ID:-h200}_llama-1b_tp1_b64_campaign${TAG:+_$TAG}  # h100_… on an H100
+SFX=${TAG:+-$TAG}
 ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE
   clocks=observe instance=tp1 instance.max_batch=64 'workload.ids=[S-S,M-M,L-L]'
   'load.points=[low,medium]' load.repeats=${REPEATS:-5} load.requests_per_point=${REQ:-30}
@@ -25,13 +29,13 @@ ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/l
   search=smoke search.warm_start=false search.max_probes=${PROBES:-5}
   search.requests_per_probe=40 search.probe_min_duration_s=3 search.probe_max_duration_s=6
   slo.baseline_requests=3 engine.startup_timeout_s=300 ${EXTRA:-})
-step "greenllm measure (fixed: ${REPEATS:-5} repeats, cold search; observe mode, engine $ENGINE)"
+step "greenllm measure (fixed: ${REPEATS:-5} repeats, cold search; observe mode, engine $ENGINE${EXTRA:+; $EXTRA})"
 timeout "${MEASURE_TIMEOUT_S:-480}" "$PY" -m greenllm.cli.main measure "${ARGS[@]}"
 echo "measure exit: $?"
 step "spend (fixed run)"
 cat "$RAW/spend.json" 2> /dev/null || echo "no spend.json (no engine start?)"
 step "adaptive repeats replayed on the same repeats"
-"$PY" -m greenllm.measure.adaptive_replay "$RAW" --json "$OUT/replay.json"
+"$PY" -m greenllm.measure.adaptive_replay "$RAW" --json "$OUT/replay$SFX.json"
 step "warm-search prior (simulator prediction) vs the measured bracket"
 "$PY" - "$RAW" <<'PY' | tee "$OUT/prior.txt"
 import json, sys
@@ -50,5 +54,5 @@ for path in sorted(Path(sys.argv[1]).rglob("cells/*/*/summary.json")):
           f"{prior.centre_rps if prior else None}")
 PY
 step "pack"
-tar czf "$OUT/campaign-results.tgz" "$RAW" 2> /dev/null
+tar czf "$OUT/campaign-results$SFX.tgz" "$RAW" 2> /dev/null
 ls -la "$OUT"

@@ -83,6 +83,7 @@ class RefCell:
     engine_version: str | None
     gpu_name: str | None
     reference_set: str = ""  # the set folder's name, e.g. h100-2026-11-25
+    exact_rate: bool = False  # load.exact_rate of the run (absent before 2026-12-07: False)
 
     @property
     def label(self) -> str:
@@ -168,6 +169,7 @@ def _read_cell(path: Path) -> RefCell | None:
         slo_percentile=float(slo.get("percentile") or 90.0),
         arrival=str(load.get("arrival") or "poisson"),
         arrival_cv=float(load.get("cv") or 1.0),
+        exact_rate=bool(load.get("exact_rate") or False),
         ramp_fraction=float(load.get("ramp_fraction", 0.1)),
         load_seed=load_seed,
         search=RefSearch(

@@ -59,6 +59,12 @@ class CampaignPolicy:
     # is taken as this factor times the true capacity: a simulator predicting itself
     # would be an oracle, a real GPU differs from its model.
     prediction_error: float = 1.3
+    # load.exact_rate: probes and load points send at exactly their nominal rate
+    exact_rate: bool = False
+
+    @property
+    def arrivals(self) -> Arrivals:
+        return Arrivals(exact_rate=self.exact_rate)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,7 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
             if warm_n > 0:  # warm-up requests after the clock change, as greenllm measure
                 rate = max(1.0, warm_n / 2.0)
                 res = vinst.run(group[0].input_tokens, group[0].output_tokens,
-                                Arrivals().offsets(rate, warm_n, 999_999))
+                                policy.arrivals.offsets(rate, warm_n, 999_999))
                 ledger.hold(res.duration_s)
             for wl in group:
                 st = state[(mhz, wl.id)]
@@ -159,7 +165,7 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
                                      slos[wl.id])
                     if max_rps:
                         rate = frac * max_rps
-                        arrivals = Arrivals().offsets(rate, settings.point_sizing.count(rate),
+                        arrivals = policy.arrivals.offsets(rate, settings.point_sizing.count(rate),
                                                       1000 * (r + 1) + i)
                         res = vinst.run(wl.input_tokens, wl.output_tokens, arrivals)
                         ledger.hold(res.duration_s)
@@ -193,7 +199,7 @@ def _search(vinst: VirtualInstance, wl: Any, slo: SloSpec, settings: Settings,
 
     def probe(rate: float) -> ProbeResult:
         res = vinst.run(wl.input_tokens, wl.output_tokens,
-                        Arrivals().offsets(rate, sizing.count(rate), next(seeds)))
+                        policy.arrivals.offsets(rate, sizing.count(rate), next(seeds)))
         ledger.hold(res.duration_s)
         ledger.window(res.duration_s, "probe")
         return ProbeResult(rate_rps=rate, meets_slo=meets_slo(res, slo), duration_s=res.duration_s)

@@ -30,6 +30,9 @@ class PointSettings:
     timeout_s: float
     ramp_fraction: float
     seed: int
+    # True: the drawn gaps are rescaled so every schedule sends at exactly its nominal
+    # rate (as vllm bench serve does); False keeps the process as drawn (load.exact_rate)
+    exact_rate: bool = False
 
 
 @dataclass
@@ -56,7 +59,7 @@ def run_point(settings: PointSettings, engine: Engine, workload: Workload, rate_
               seed_offset: int = 0) -> PointResult:
     """Send ``n`` requests at ``rate_rps`` and summarise them (and their energy)."""
     offsets = arrival_offsets_s(settings.arrival, rate_rps, n, settings.seed + seed_offset,
-                                cv=settings.cv)
+                                cv=settings.cv, normalize=settings.exact_rate)
     engine.check_alive()
     frame = engine.send(workload, offsets, seed=settings.seed + seed_offset,
                         timeout_s=settings.timeout_s)

@@ -134,7 +134,8 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             settings = PointSettings(
                 arrival=cfg.load.arrival, cv=float(cfg.load.cv),
                 timeout_s=float(cfg.load.request_timeout_s),
-                ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed))
+                ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed),
+                exact_rate=bool(cfg.load.exact_rate))
             ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED

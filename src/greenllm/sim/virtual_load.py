@@ -58,9 +58,11 @@ class Arrivals:
 
     process: str = "poisson"
     cv: float = 1.0
+    exact_rate: bool = False  # load.exact_rate: gaps rescaled to the nominal rate
 
     def offsets(self, rate_rps: float, n: int, seed: int) -> np.ndarray:
-        return arrival_offsets_s(self.process, rate_rps, n, seed, cv=self.cv)
+        return arrival_offsets_s(self.process, rate_rps, n, seed, cv=self.cv,
+                                 normalize=self.exact_rate)
 
 
 @dataclass(frozen=True)
