@@ -37,7 +37,7 @@ from greenllm.sim.jitter import (
 )
 from greenllm.sim.offline import LLAMA2_70B
 from greenllm.sim.perf_model import PerfModel
-from simtest_helpers import measure_cli
+from simtest_helpers import finish, measure_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,8 +76,11 @@ def runs(tmp_path_factory):
     # The live sim has no run-to-run jitter: the virtual run is compared with it without its
     # own (a 24 % latency jitter would drown the clock's effect on 2 repeats).
     jitter_off = {"virtual": ["engine.virtual.jitter_latency=0"], "sim": []}
-    for kind in ("virtual", "sim"):
-        run = measure(base / kind, f"engine={kind}", *jitter_off[kind])
+    # side by side: the virtual run computes while the live sim run waits on its server
+    procs = {kind: measure_cli(base / kind, [*TINY, f"engine={kind}", *jitter_off[kind]],
+                               wait=False) for kind in ("virtual", "sim")}
+    for kind, proc in procs.items():
+        run = finish(proc, 300)
         assert run.returncode == 0, run.stderr[-3000:]
         out[kind] = base / kind / "raw"
     return out

@@ -14,9 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from greenllm.analysis.cells import load_summary
+from greenllm.calibrate.reference import load_reference
 from greenllm.gpu.sim import SimGpu
 from simtest_helpers import TINY_SIM_MEASURE, measure_cli
 
@@ -54,8 +57,9 @@ def test_grid_writes_valid_cells_then_resume_skips_them(tmp_path):
     assert gpu.locked_sm_clock_mhz(0) is None
 
 
-def test_absolute_rates_alone_skip_the_search(tmp_path):
-    run = measure(tmp_path, "clocks.mhz=[1980]", "load.points=[]", "load.rates_rps=[3]")
+def test_absolute_rates_alone_skip_the_search_at_exact_rates(tmp_path):
+    run = measure(tmp_path, "clocks.mhz=[1980]", "load.points=[]", "load.rates_rps=[3]",
+                  "load.requests_per_point=12", "load.exact_rate=true")
     assert run.returncode == 0, run.stderr[-2000:]
     paths = sorted((tmp_path / "raw/cells").rglob("summary.json"))
     assert len(paths) == 1, paths
@@ -65,6 +69,15 @@ def test_absolute_rates_alone_skip_the_search(tmp_path):
     assert [p["name"] for p in s["load_points"]] == ["r3"]
     assert s["load_points"][0]["energy"]["energy_j"] > 0
     assert "probe" not in run.stderr
+    # load.exact_rate: the schedule spans exactly (n - 1) gaps of 1/rate (the client's send
+    # jitter is ms), the run records the setting, and the calibration check replays it so
+    frame = pd.read_parquet(path.parent / "requests.r0.parquet")
+    sends = np.sort(frame.loc[frame["point"] == "r3", "send_s"].to_numpy(dtype=float))
+    assert len(sends) == 12
+    assert sends[-1] - sends[0] == pytest.approx(11 / 3.0, rel=0.02)
+    config = json.loads((tmp_path / "raw/instance.json").read_text())["config"]
+    assert config["load"]["exact_rate"] is True
+    assert {c.exact_rate for c in load_reference(tmp_path / "raw")} == {True}
     # the window is saved on the telemetry's clock: the energy is recomputable from disk
     out = tmp_path / "check.json"
     check = subprocess.run([sys.executable, str(ROOT / "benchmarks/energy_crosscheck.py"),
