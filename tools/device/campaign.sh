@@ -16,7 +16,8 @@
 #                                                 # every window at exactly its nominal rate
 #
 # Writes $OUT/campaign-results$SFX.tgz (raw cells, spend.json), $OUT/replay$SFX.json,
-# $OUT/prior$SFX.txt (SFX: -$TAG, empty without TAG) and the log. A run cut by the time limit resumes at its next repeat.
+# $OUT/prior$SFX.txt (SFX: -$TAG, empty without TAG) and the log. A run cut by the time
+# limit resumes at its next repeat.
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
 # TAG=exact names a second run beside the first (e.g. with EXTRA=load.exact_rate=true)
@@ -37,7 +38,7 @@ cat "$RAW/spend.json" 2> /dev/null || echo "no spend.json (no engine start?)"
 step "adaptive repeats replayed on the same repeats"
 "$PY" -m greenllm.measure.adaptive_replay "$RAW" --json "$OUT/replay$SFX.json"
 step "warm-search prior (simulator prediction) vs the measured bracket"
-"$PY" - "$RAW" <<'PY' | tee "$OUT/prior.txt"
+"$PY" - "$RAW" <<'PY' | tee "$OUT/prior$SFX.txt"
 import json, sys
 from pathlib import Path
 from greenllm.load import workload_from

@@ -165,8 +165,8 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
                                      slos[wl.id])
                     if max_rps:
                         rate = frac * max_rps
-                        arrivals = policy.arrivals.offsets(rate, settings.point_sizing.count(rate),
-                                                      1000 * (r + 1) + i)
+                        n = settings.point_sizing.count(rate)
+                        arrivals = policy.arrivals.offsets(rate, n, 1000 * (r + 1) + i)
                         res = vinst.run(wl.input_tokens, wl.output_tokens, arrivals)
                         ledger.hold(res.duration_s)
                         ledger.window(res.duration_s, "point")
