@@ -52,8 +52,9 @@ TINY = [
 ]
 
 
-def measure(out: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return measure_cli(out, [*TINY, *overrides], timeout_s=300)
+def measure(out: Path, *overrides: str, wait: bool = True):
+    """The tiny grid's run (``wait=False``: the running Popen, for ``finish``)."""
+    return measure_cli(out, [*TINY, *overrides], wait=wait, timeout_s=300)
 
 
 def _keys(obj, prefix=""):
@@ -77,8 +78,8 @@ def runs(tmp_path_factory):
     # own (a 24 % latency jitter would drown the clock's effect on 2 repeats).
     jitter_off = {"virtual": ["engine.virtual.jitter_latency=0"], "sim": []}
     # side by side: the virtual run computes while the live sim run waits on its server
-    procs = {kind: measure_cli(base / kind, [*TINY, f"engine={kind}", *jitter_off[kind]],
-                               wait=False) for kind in ("virtual", "sim")}
+    procs = {kind: measure(base / kind, f"engine={kind}", *jitter_off[kind], wait=False)
+             for kind in ("virtual", "sim")}
     for kind, proc in procs.items():
         run = finish(proc, 300)
         assert run.returncode == 0, run.stderr[-3000:]

@@ -87,11 +87,16 @@ def _median(values: Sequence[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def _arrivals(cell: RefCell) -> Arrivals:
+    """The arrival process the reference run drew its schedules from (points and probes)."""
+    return Arrivals(cell.arrival, cell.arrival_cv, cell.exact_rate)
+
+
 def simulate_point(perf: PerfModel, cell: RefCell, point: RefPoint,
                    spec: SimGpuSpec) -> dict[str, float | None]:
     """Medians over the point's repeats, each replayed with its own arrival schedule."""
     inst = _instance(perf, cell, spec)
-    arrivals = Arrivals(cell.arrival, cell.arrival_cv, cell.exact_rate)
+    arrivals = _arrivals(cell)
     per_repeat = [
         point_metrics(inst.run(cell.input_tokens, cell.output_tokens,
                                arrivals.offsets(r.rate_rps, r.n_requests, r.seed)),
@@ -129,7 +134,7 @@ def simulate_max_throughput(perf: PerfModel, cell: RefCell,
         SloSpec(cell.slo_ttft_s, cell.slo_tbt_s, cell.slo_percentile),
         ProbeSizing(s.requests_per_probe, s.probe_min_duration_s, s.probe_max_duration_s),
         start_rps=start_rps, seed=cell.load_seed + 1,
-        arrivals=Arrivals(cell.arrival, cell.arrival_cv, cell.exact_rate))
+        arrivals=_arrivals(cell))
 
 
 # --- the whole check ----------------------------------------------------------------
