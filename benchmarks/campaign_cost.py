@@ -3,10 +3,12 @@
 Runs every planned instance and cell of a preset (default: paper, 7 instances, 105
 cells) on the simulator in virtual time (``greenllm.calibrate.virtual_campaign``), twice:
 
-* fixed: ``load.repeats=5``, the cold max-throughput search at every clock (today);
-* adaptive: the preset's CI targets and repeat cap (``measure.adaptive``) and the
+* fixed: ``load.repeats=5``, the cold max-throughput search at every clock, Poisson
+  schedules as drawn (the issue's baseline: the policy before issue 18);
+* adaptive: the preset's CI targets and repeat cap (``measure.adaptive``), the
   warm-started search (``search.warm_start``; the first clock's prior is the simulator's
-  prediction times ``--prediction-error``, so the simulator is not its own oracle).
+  prediction times ``--prediction-error``, so the simulator is not its own oracle) and
+  the preset's ``load.exact_rate`` (``--exact-rate`` / ``--drawn`` override it).
 
 Prints GPU-hours (virtual GPU time held), GPU time inside measurement windows, probes,
 engine starts, why cells stopped, the 95 % CI half-widths reached (relative, per target
@@ -20,7 +22,7 @@ and whether the issue's goals hold:
 
     python benchmarks/campaign_cost.py [--preset paper] [--clocks 800,1400,1980]
         [--workloads S-S,M-M] [--prediction-error 1.3] [--targets ttft_p50_s=0.05,...]
-        [--cap 5] [--noise-cv 0.10] [--exact-rate] [--json out.json]
+        [--cap 5] [--noise-cv 0.10] [--exact-rate | --drawn] [--json out.json]
 
 Simulated numbers: no GPU is used; the simulator's repeats differ only by their arrival
 draws (no thermal drift), so its intervals are narrower than on hardware.
@@ -88,9 +90,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="the noise greenllm plan assumes for its expected repeats")
     ap.add_argument("--targets", help="adaptive CI targets, metric=width,... (default: preset's)")
     ap.add_argument("--cap", type=int, help="adaptive repeat cap (default: preset's)")
-    ap.add_argument("--exact-rate", action="store_true",
-                    help="the adaptive policy's probes and load points send at exactly their "
-                         "nominal rate (load.exact_rate=true); the fixed policy stays today's")
+    arrivals = ap.add_mutually_exclusive_group()
+    arrivals.add_argument("--exact-rate", dest="exact_rate", action="store_const", const=True,
+                          help="the adaptive policy's probes and load points send at exactly "
+                               "their nominal rate (load.exact_rate=true, the preset's default "
+                               "since 2026-12-07)")
+    arrivals.add_argument("--drawn", dest="exact_rate", action="store_const", const=False,
+                          help="the adaptive policy sends its Poisson schedules as drawn "
+                               "(load.exact_rate=false, the default before 2026-12-07); the "
+                               "fixed policy, the issue's baseline, always does")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -103,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cap:
         groups["load"]["max_repeats"] = args.cap
     adaptive = policy_from_cfg(argparse.Namespace(**groups["load"]))
+    if args.exact_rate is None:  # neither flag: the preset's load.exact_rate
+        args.exact_rate = bool(groups["load"].get("exact_rate", True))
     fixed = RepeatPolicy(fixed=5, targets={}, max_repeats=5)
     policies = [CampaignPolicy("fixed", fixed, warm_search=False),
                 CampaignPolicy("adaptive", adaptive, warm_search=True,

@@ -119,10 +119,11 @@ class LoadCfg:
     max_repeats: int = 5
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
-    # true: every probe and load point sends at exactly its nominal rate (the drawn gaps
-    # rescaled to their mean, as vllm bench serve does); the window's random length is
-    # then no longer most of energy per token's repeat-to-repeat spread (docs/campaign.md)
-    exact_rate: bool = False
+    # true (default since 2026-12-07): every probe and load point sends at exactly its
+    # nominal rate (the drawn gaps rescaled to their mean, as vllm bench serve does), so
+    # the window's random length is no longer most of energy per token's repeat-to-repeat
+    # spread; false: the schedule as drawn (docs/campaign.md, "Exact-rate windows")
+    exact_rate: bool = True
     requests_per_point: int = 200
     min_duration_s: float = 10.0  # a point sends max(requests, rate*min_duration) requests
     max_duration_s: float = 120.0
