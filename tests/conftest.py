@@ -29,6 +29,14 @@ for _name in ("NO_PROXY", "no_proxy"):
     os.environ[_name] = ",".join(_hosts + [h for h in ("127.0.0.1", "localhost") if h not in _hosts])
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """No workers (tests in this process, one after another) when the run selects the
+    real-GPU tests: two of them side by side would share the card, and each measures it."""
+    expr = config.getoption("markexpr") or ""
+    return 0 if ("gpu" in expr or "vllm" in expr) else None
+
+
 @pytest.fixture
 def sim_1b_server(tmp_path: Path) -> Iterator[str]:
     """A simulated vLLM server as a real subprocess (the 1.1B shape, max batch 8, served

@@ -74,3 +74,17 @@ def test_dash_m_gpu_or_vllm_runs_the_hardware_tests(inner_dir: Path) -> None:
     s = run_inner(inner_dir, "-m", "gpu or vllm")
     assert s["test_on_gpu"] == "PASSED" and s["test_vllm_cell"] == "PASSED", s["_out"]
     assert "test_long" not in s
+
+
+
+def test_gpu_tests_run_one_at_a_time() -> None:
+    """The project's addopts spread the suite over xdist workers, but a run selecting the
+    real-GPU tests makes none (tests/conftest.py): two GPU tests at once would share the
+    card each of them measures. A real pytest run with the project's own pyproject."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m",
+                           "gpu or vllm", str(TESTS / "hardware")], cwd=TESTS.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 5), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "-n auto" in proc.stdout or "xdist" in proc.stdout  # the plugin is loaded ...
+    assert not any(line.startswith("created:") for line in proc.stdout.splitlines()), \
+        proc.stdout[-2000:]  # ... and made no workers
