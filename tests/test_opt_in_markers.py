@@ -76,7 +76,6 @@ def test_dash_m_gpu_or_vllm_runs_the_hardware_tests(inner_dir: Path) -> None:
     assert "test_long" not in s
 
 
-
 def test_gpu_tests_run_one_at_a_time() -> None:
     """The project's addopts spread the suite over xdist workers, but a run selecting the
     real-GPU tests makes none (tests/conftest.py): two GPU tests at once would share the

@@ -55,8 +55,8 @@ def test_the_campaign_benchmark_policy_draws_exact_rates():
 
     pol = CampaignPolicy("adaptive", RepeatPolicy(), warm_search=True, exact_rate=True)
     assert pol.arrivals.offsets(4.0, 41, 7)[-1] == pytest.approx(10.0)
-    today = CampaignPolicy("fixed", RepeatPolicy(fixed=5), warm_search=False)
-    assert today.arrivals.offsets(4.0, 41, 7)[-1] != pytest.approx(10.0, rel=0.01)
+    baseline = CampaignPolicy("fixed", RepeatPolicy(fixed=5), warm_search=False)
+    assert baseline.arrivals.offsets(4.0, 41, 7)[-1] != pytest.approx(10.0, rel=0.01)
 
 
 def test_exact_rates_keep_the_energy_mean(values):

@@ -59,7 +59,8 @@ class CampaignPolicy:
     # is taken as this factor times the true capacity: a simulator predicting itself
     # would be an oracle, a real GPU differs from its model.
     prediction_error: float = 1.3
-    # load.exact_rate: probes and load points send at exactly their nominal rate
+    # load.exact_rate: probes and load points send at exactly their nominal rate (False:
+    # as drawn, the benchmark's fixed baseline; measure's default is True since 2026-12-07)
     exact_rate: bool = False
 
     @property
