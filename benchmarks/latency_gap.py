@@ -85,7 +85,12 @@ from greenllm.analysis.latency_gap import (
 )
 from greenllm.analysis.pooled_quantiles import format_pooled_table, pooled_table
 from greenllm.atomic import write_json, write_text
-from greenllm.load.sustained import LADDER, check_sustained, ladder_rates, sustained_capacity
+from greenllm.load.sustained import (
+    LADDER,
+    SustainCheck,
+    ladder_rates,
+    sustained_capacity,
+)
 
 
 def crossover_seeds(rnd: int) -> tuple[int, int]:
@@ -204,16 +209,19 @@ def measure_capacity(a: argparse.Namespace, save: Callable[..., None],
     if paired is not None and any(name in GREENLLM_ARMS for name in paired.names):
         return _paired_capacity(a, save, paired, burst["throughput_rps"])
 
-    def run_at(rate: float) -> pd.DataFrame:
-        n = max(a.n, int(round(rate * a.min_duration_s)))
-        frame = frame_of(rate, n, 10_001)
-        metrics = greenllm_metrics_from_frame(frame, itl="chunk")
-        check = check_sustained(frame, rate)
-        save("sustain", "text", rate, -1, 10_001, {**metrics, **check.as_dict()}, n)
-        print(f"  {rate:g} req/s: {check.reason}", flush=True)
-        return frame
+    def count(rate: float) -> int:
+        return max(a.n, int(round(rate * a.min_duration_s)))
 
-    rate, _ = sustained_capacity(run_at, burst["throughput_rps"])
+    def run_at(rate: float) -> pd.DataFrame:
+        return frame_of(rate, count(rate), 10_001)
+
+    def on_check(frame: pd.DataFrame, check: SustainCheck) -> None:
+        metrics = greenllm_metrics_from_frame(frame, itl="chunk")
+        save("sustain", "text", check.rate_rps, -1, 10_001, {**metrics, **check.as_dict()},
+             count(check.rate_rps))
+        print(f"  {check.rate_rps:g} req/s: {check.reason}", flush=True)
+
+    rate, _ = sustained_capacity(run_at, burst["throughput_rps"], on_check=on_check)
     if rate is None:
         raise SystemExit(f"no rate down to {min(LADDER):.0%} of the burst's "
                          f"{burst['throughput_rps']:.2f} req/s was sustained: pass --rates")

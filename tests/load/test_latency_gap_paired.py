@@ -103,6 +103,24 @@ def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
     assert "req/s paired:" in done.stdout
 
 
+def test_sequential_auto_rate_comes_from_a_one_client_ladder(server, tmp_path):
+    # auto70 without --paired: the burst, then the sustain ladder from one client, every
+    # run saved with its check as it ends, then the rounds at 70 % of the first rate kept up
+    srv, model = server
+    out = tmp_path / "gap"
+    done = _bench(srv, model, out, "text", rates="auto70", rounds=1, paired=False,
+                  extra=("--capacity-n", "48"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads((out / "runs.json").read_text())
+    ladder = [r for r in runs if r["kind"] == "sustain"]
+    gap = [r for r in runs if r["kind"] == "gap"]
+    assert ladder and [r["metrics"]["sustained"] for r in ladder][-1] == 1.0
+    assert all(r["metrics"]["sustained"] == 0.0 for r in ladder[:-1])
+    assert all(r["n"] == max(24, round(r["rate"] * 2)) for r in ladder)
+    assert gap and all(r["rate"] == pytest.approx(round(ladder[-1]["rate"] * 0.7, 2))
+                       for r in gap)
+
+
 def test_sequential_rounds_save_every_arm_with_the_servers_view(server, tmp_path):
     srv, model = server
     out = tmp_path / "gap"

@@ -38,8 +38,11 @@ def test_overload_builds_a_queue_and_the_ladder_stops_at_a_sustained_rate(small_
         probed.append(rate)
         return _run(small_engine, rate)
 
-    rate, checks = sustained_capacity(run_at, burst_rps, ladder=(0.3, 2.0))
+    seen: list[tuple[int, float]] = []
+    rate, checks = sustained_capacity(run_at, burst_rps, ladder=(0.3, 2.0),
+                                      on_check=lambda f, c: seen.append((len(f), c.rate_rps)))
     assert probed == [round(2.0 * burst_rps, 2), round(0.3 * burst_rps, 2)]  # highest first
+    assert seen == [(32, r) for r in probed]  # each run with its own check, as it ended
     assert not checks[0].sustained and "queue grows" in checks[0].reason
     assert checks[0].ttft_last_s > 2 * checks[0].ttft_first_s
     assert checks[1].sustained and rate == probed[1]

@@ -66,12 +66,17 @@ def check_sustained(frame: pd.DataFrame, rate_rps: float, *, growth: float = 2.0
 
 
 def sustained_capacity(run_at: Callable[[float], pd.DataFrame], burst_rps: float,
-                       ladder: Sequence[float] = LADDER, **check_kw: float
-                       ) -> tuple[float | None, list[SustainCheck]]:
-    """The first rate of ``ladder`` x ``burst_rps`` (highest first) that ``run_at`` sustains."""
+                       ladder: Sequence[float] = LADDER,
+                       on_check: Callable[[pd.DataFrame, SustainCheck], None] | None = None,
+                       **check_kw: float) -> tuple[float | None, list[SustainCheck]]:
+    """The first rate of ``ladder`` x ``burst_rps`` (highest first) that ``run_at`` sustains;
+    ``on_check`` sees each run with its check as it ends (to save or print it)."""
     checks: list[SustainCheck] = []
     for rate in ladder_rates(burst_rps, ladder):
-        check = check_sustained(run_at(rate), rate, **check_kw)
+        frame = run_at(rate)
+        check = check_sustained(frame, rate, **check_kw)
+        if on_check is not None:
+            on_check(frame, check)
         checks.append(check)
         if check.sustained:
             return rate, checks
