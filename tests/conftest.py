@@ -3,8 +3,11 @@ modules, e.g. ``simtest_helpers``, import from any test)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +24,17 @@ from simtest_helpers import SimServer, write_model
 # fail for the launcher's sake. A handler here is reset to the default in each child.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Clock-pin markers and GPU locks of runs that name no state dir go to one of this test
+# process's own, not to ~/.cache/greenllm: the xdist workers' tests never see each other's
+# (a stale marker is restored by whichever run finds it), nor a developer's real ones.
+# A state dir the caller set is kept; one a parent test process set (the xdist
+# controller, whose environment the workers inherit) is replaced.
+_owner = os.environ.get("GREENLLM_TEST_STATE_PID")
+if "GREENLLM_STATE_DIR" not in os.environ or _owner not in (None, str(os.getpid())):
+    os.environ["GREENLLM_STATE_DIR"] = tempfile.mkdtemp(prefix="greenllm-test-state-")
+    os.environ["GREENLLM_TEST_STATE_PID"] = str(os.getpid())
+    atexit.register(shutil.rmtree, os.environ["GREENLLM_STATE_DIR"], ignore_errors=True)
 
 # The load client honours HTTP(S)_PROXY like vllm bench serve (load.trust_env): on a
 # machine behind a proxy, the tests' local servers must still be reached directly.
