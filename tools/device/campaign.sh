@@ -12,15 +12,17 @@
 #
 #   bash tools/device/campaign.sh "$OUT"          # ~5-6 min, one vLLM start
 #   ENGINE=sim bash tools/device/campaign.sh OUT  # the same on the simulator (CI)
-#   TAG=exact EXTRA=load.exact_rate=true bash tools/device/campaign.sh "$OUT"
-#                                                 # every window at exactly its nominal rate
+#   TAG=drawn EXTRA=load.exact_rate=false bash tools/device/campaign.sh "$OUT"
+#                                                 # Poisson schedules as drawn (the default
+#                                                 # before 2026-12-07: every window at exactly
+#                                                 # its nominal rate now)
 #
 # Writes $OUT/campaign-results$SFX.tgz (raw cells, spend.json), $OUT/replay$SFX.json,
 # $OUT/prior$SFX.txt (SFX: -$TAG, empty without TAG) and the log. A run cut by the time
 # limit resumes at its next repeat.
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
-# TAG=exact names a second run beside the first (e.g. with EXTRA=load.exact_rate=true)
+# TAG=drawn names a second run beside the first (e.g. with EXTRA=load.exact_rate=false)
 RAW=results/raw/${CARD_ID:-h200}_llama-1b_tp1_b64_campaign${TAG:+_$TAG}  # h100_… on an H100
 SFX=${TAG:+-$TAG}
 ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE

@@ -9,9 +9,10 @@ process at a given mean rate.
 
 The first request goes at offset 0 and request ``i`` at the sum of the first ``i`` gaps,
 so ``n`` requests span ``n-1`` gaps. (``vllm bench serve`` waits one gap before its first
-request and rescales the gaps so the last one lands at exactly ``n/rate``; we keep the
-process as drawn unless ``normalize=True``, which rescales the gaps so their mean is
-exactly ``1/rate``: useful when the offered rate of a short run must not wander.)
+request and rescales the gaps so the last one lands at exactly ``n/rate``; this function
+keeps the process as drawn unless ``normalize=True``, which rescales the gaps so their
+mean is exactly ``1/rate``, so the offered rate of a short run does not wander:
+``greenllm measure`` asks for that by default, ``load.exact_rate``.)
 """
 
 from __future__ import annotations
