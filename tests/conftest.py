@@ -15,7 +15,10 @@ import pytest
 
 from greenllm.load.model_folder import llama_config
 from greenllm.load.shapes import SHAPES
-from opt_in_markers import pytest_collection_modifyitems  # noqa: F401 (the hook)
+from opt_in_markers import (
+    pytest_collection_modifyitems,  # noqa: F401 (the hook)
+    runs_gpu_tests,
+)
 from simtest_helpers import SimServer, write_model
 
 # A suite started in the background by a non-interactive shell (`.ci/run &`, `( ... &)`)
@@ -47,8 +50,7 @@ for _name in ("NO_PROXY", "no_proxy"):
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """No workers (tests in this process, one after another) when the run selects the
     real-GPU tests: two of them side by side would share the card, and each measures it."""
-    expr = config.getoption("markexpr") or ""
-    return 0 if ("gpu" in expr or "vllm" in expr) else None
+    return 0 if runs_gpu_tests(config.getoption("markexpr") or "") else None
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ OPT_IN_MARKERS = {
 }
 
 
-def _named_in(markexpr: str) -> set[str]:
+def named_in(markexpr: str) -> set[str]:
     """The opt-in marker names an ``-m`` expression mentions (as words)."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", markexpr))
     return words & set(OPT_IN_MARKERS)
@@ -28,10 +28,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Skip tests carrying an opt-in marker unless ``-m`` names one of their opt-in
     markers (`-m slow`, `-m "gpu or vllm"`); pytest's own -m then selects among them.
     A skip, not a deselect: the reason shows in the -ra summary."""
-    asked = _named_in(config.getoption("markexpr") or "")
+    asked = named_in(config.getoption("markexpr") or "")
     for item in items:
         mine = [m for m in OPT_IN_MARKERS if item.get_closest_marker(m) is not None]
         if mine and not asked & set(mine):
             what = ", ".join(OPT_IN_MARKERS[m] for m in mine)
             expr = " or ".join(mine)
             item.add_marker(pytest.mark.skip(reason=f"{what}: run with -m \"{expr}\""))
+
+
+def runs_gpu_tests(markexpr: str) -> bool:
+    """Whether ``-m markexpr`` runs the real-GPU tests (marked ``gpu``, or ``gpu`` and
+    ``vllm``): it names one of those markers, so they are not skipped, and selects them."""
+    if not {"gpu", "vllm"} & named_in(markexpr):
+        return False
+    try:  # pytest's own -m evaluation (a private module: if it moves, assume they run)
+        from _pytest.mark.expression import Expression
+
+        expr = Expression.compile(markexpr)
+    except Exception:
+        return True
+    return any(expr.evaluate(lambda name, _marks=marks, **_: name in _marks)
+               for marks in ({"gpu"}, {"gpu", "vllm"}))

@@ -87,3 +87,13 @@ def test_gpu_tests_run_one_at_a_time() -> None:
     assert "-n auto" in proc.stdout or "xdist" in proc.stdout  # the plugin is loaded ...
     assert not any(line.startswith("created:") for line in proc.stdout.splitlines()), \
         proc.stdout[-2000:]  # ... and made no workers
+
+
+@pytest.mark.parametrize("expr, alone", [
+    ("gpu or vllm", True), ("gpu", True), ("vllm", True), ("gpu and not vllm", True),
+    ("not gpu", False), ("slow", False), ("not slow", False), ("", False),
+])
+def test_only_runs_that_run_gpu_tests_give_up_the_workers(expr: str, alone: bool) -> None:
+    from opt_in_markers import runs_gpu_tests
+
+    assert runs_gpu_tests(expr) is alone
