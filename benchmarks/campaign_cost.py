@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cap:
         groups["load"]["max_repeats"] = args.cap
     adaptive = policy_from_cfg(argparse.Namespace(**groups["load"]))
-    if args.exact_rate is None:  # neither flag: the preset's load.exact_rate
-        args.exact_rate = bool(groups["load"].get("exact_rate", True))
+    if args.exact_rate is None:  # neither flag: the preset's load.exact_rate (or LoadCfg's)
+        args.exact_rate = bool(groups["load"]["exact_rate"])
     fixed = RepeatPolicy(fixed=5, targets={}, max_repeats=5)
     policies = [CampaignPolicy("fixed", fixed, warm_search=False),
                 CampaignPolicy("adaptive", adaptive, warm_search=True,

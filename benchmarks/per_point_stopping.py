@@ -7,8 +7,9 @@ two stopping rules on those repeats, as ``measure.adaptive_replay`` does for a r
 (repeat r is the same measurement under every rule):
 
 * per cell (what ``greenllm measure`` does): a cell stops after repeat n >= 3 once every
-  target of every one of its load points is met (``measure.adaptive.relative_half_width``);
-* per point: each load point stops on its own targets, its cell's other points go on.
+  target of every one of its load points is met (``measure.adaptive.decide``);
+* per point: each load point stops on its own targets (the same ``decide`` on that point
+  alone), its cell's other points go on.
 
 Prints how many points stopped after 3, 4 or 5 repeats and each rule's load-point time
 (the window's send span, requests / rate) as a share of 5 repeats everywhere.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +36,19 @@ from campaign_cost import ROOT, build_plan  # noqa: E402
 
 from greenllm import plan as gplan  # noqa: E402
 from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign  # noqa: E402
-from greenllm.measure.adaptive import RepeatPolicy, relative_half_width  # noqa: E402
+from greenllm.measure.adaptive import RepeatPolicy, decide  # noqa: E402
 from greenllm.plan.spend_estimate import with_measure_defaults  # noqa: E402
 
 POINT = ["instance_id", "clock_label", "workload_id", "load_point"]
 
 
-def stop_after(values: dict[str, np.ndarray], targets: dict[str, float], cap: int) -> int:
-    """The first repeat count (>= 3) at which every target is met, else ``cap``."""
-    for n in range(3, cap):
-        widths = [relative_half_width(values[m][:n]) for m in targets]
-        if all(w is not None and w <= targets[m] for w, m in zip(widths, targets, strict=True)):
+def stop_after(values: Mapping[tuple[str, str], np.ndarray], policy: RepeatPolicy) -> int:
+    """How many repeats ``decide`` gives the (load point, metric) ``values`` replayed one
+    repeat at a time: the first count at which every target is met, else the cap."""
+    for n in range(1, policy.cap + 1):
+        if decide(policy, {key: v[:n] for key, v in values.items()}, n).stop:
             return n
-    return cap
+    return policy.cap
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     cap = 5
     policy = CampaignPolicy("fixed", RepeatPolicy(fixed=cap, targets={}, max_repeats=cap),
                             warm_search=False, exact_rate=True)
+    adaptive = RepeatPolicy(targets=targets, max_repeats=cap)
     print(f"preset {args.preset}, clocks {args.clocks}: {len(plan.cells)} cells, "
           f"{cap} repeats at exact rates; simulated (virtual time)", flush=True)
     table = run_campaign(plan, settings, policy).table
+    values: dict[tuple, dict[tuple[str, str], np.ndarray]] = {}  # cell -> decide's values
     stops: dict[tuple, int] = {}
     span: dict[tuple, float] = {}
     for key, g in table.groupby(POINT):
@@ -73,15 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         rate = float(g["rate_rps"].iloc[0] or 0.0)
         if not rate > 0:
             continue  # a cell whose search found nothing ran no load point
-        stops[key] = stop_after({m: g[m].to_numpy(dtype=float) for m in targets}, targets, cap)
+        mine = {(key[3], m): g[m].to_numpy(dtype=float) for m in targets}
+        values.setdefault(key[:3], {}).update(mine)
+        stops[key] = stop_after(mine, adaptive)
         span[key] = settings.point_sizing.count(rate) / rate
-    cells: dict[tuple, list[tuple]] = {}
-    for key in stops:
-        cells.setdefault(key[:3], []).append(key)
     full = sum(cap * s for s in span.values())
     per_point = sum(stops[k] * span[k] for k in stops) / full
-    per_cell = sum(max(stops[k] for k in ks) * sum(span[k] for k in ks)
-                   for ks in cells.values()) / full
+    per_cell = sum(stop_after(vals, adaptive) * sum(span[k] for k in stops if k[:3] == cell)
+                   for cell, vals in values.items()) / full
     counts = Counter(stops.values())
     print(f"targets {targets}")
     print(f"{len(stops)} load points stopped after 3 / 4 / {cap} repeats: "

@@ -1,5 +1,5 @@
 """benchmarks/per_point_stopping.py's stopping rule: a point stops at the first repeat
-count (>= 3) at which every target is met, using the adaptive policy's own interval."""
+count (>= 3) at which every target is met, by the adaptive policy's own ``decide``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from per_point_stopping import stop_after  # noqa: E402
 
+from greenllm.measure.adaptive import RepeatPolicy  # noqa: E402
+
 TARGETS = {"ttft_p50_s": 0.05, "energy_per_output_token_j": 0.02}
+POLICY = RepeatPolicy(targets=TARGETS, max_repeats=5)
+
+
+def _point(values: dict[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray]:
+    return {("low", metric): v for metric, v in values.items()}
 
 
 def test_quiet_points_stop_at_three_noisy_ones_at_the_cap():
     quiet = {"ttft_p50_s": np.array([1.0, 1.001, 0.999, 1.0, 1.0]),
              "energy_per_output_token_j": np.array([2.0, 2.001, 1.999, 2.0, 2.0])}
-    assert stop_after(quiet, TARGETS, 5) == 3
+    assert stop_after(_point(quiet), POLICY) == 3
     noisy = {**quiet, "energy_per_output_token_j": np.array([2.0, 2.4, 1.7, 2.2, 1.9])}
-    assert stop_after(noisy, TARGETS, 5) == 5  # one metric off target keeps the point going
+    assert stop_after(_point(noisy), POLICY) == 5  # one metric off target keeps the point going
 
 
 def test_three_values_that_agree_by_chance_do_not_stop_a_noisy_point():
@@ -27,4 +34,4 @@ def test_three_values_that_agree_by_chance_do_not_stop_a_noisy_point():
     # (t = 4.3) is what keeps a point from stopping on a lucky start
     lucky = {"ttft_p50_s": np.array([1.0, 1.03, 0.97, 1.3, 0.7]),
              "energy_per_output_token_j": np.array([2.0, 2.0, 2.0, 2.0, 2.0])}
-    assert stop_after(lucky, TARGETS, 5) == 5
+    assert stop_after(_point(lucky), POLICY) == 5
