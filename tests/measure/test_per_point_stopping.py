@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from per_point_stopping import stop_after  # noqa: E402
@@ -35,3 +36,16 @@ def test_three_values_that_agree_by_chance_do_not_stop_a_noisy_point():
     lucky = {"ttft_p50_s": np.array([1.0, 1.03, 0.97, 1.3, 0.7]),
              "energy_per_output_token_j": np.array([2.0, 2.0, 2.0, 2.0, 2.0])}
     assert stop_after(_point(lucky), POLICY) == 5
+
+
+def test_short_windows_scale_every_bound_and_keep_the_gpu_time():
+    from per_point_stopping import short_repeats, shortened
+
+    load = {"requests_per_point": 200, "min_duration_s": 20, "max_duration_s": 180, "points": ["low"]}
+    short = shortened(load, 0.25)
+    assert (short["requests_per_point"], short["min_duration_s"], short["max_duration_s"]) == (50, 5.0, 45.0)
+    assert short["points"] == ["low"] and load["requests_per_point"] == 200  # a copy
+    assert short_repeats(0.25) == 20 and short_repeats(0.5) == 10 and short_repeats(1.0) == 5
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="window-fraction"):
+            shortened(load, bad)

@@ -1,0 +1,72 @@
+"""benchmarks/same_rate_arms.py: one load under several conventions, side by side.
+
+Hand-made cells check the reading and the arithmetic (means, CV, Welch difference over
+its SE against the first arm); the committed H100 paired runs (same rates, exact vs
+drawn arrivals) give the numbers docs/campaign.md quotes."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from same_rate_arms import arm_name, arm_values, compare, main, welch_z  # noqa: E402
+
+H100 = ROOT / "reports/reference/h100-2026-12-07c-exact-default"
+ENERGY = "energy per output token (J)"
+
+
+def _cell(e_tok: list[float], ttft_s: list[float]) -> dict:
+    return {"load_points": [
+        {"name": "r6", "repeat": r, "energy": {"energy_per_output_token_j": e, "power_mean_w": 200.0},
+         "ttft_s": {"p50": t}, "tbt_s": {"p50": None}}
+        for r, (e, t) in enumerate(zip(e_tok, ttft_s, strict=True))]}
+
+
+def test_values_read_by_point_and_metric_missing_ones_skipped():
+    vals = arm_values([_cell([0.3, 0.31, 0.29], [0.020, 0.022, 0.021])])
+    assert vals[("r6", ENERGY)] == [0.3, 0.31, 0.29]
+    assert vals[("r6", "TTFT p50 (ms)")] == pytest.approx([20.0, 22.0, 21.0])
+    assert ("r6", "TBT p50 (ms)") not in vals  # no value is not a zero
+
+
+def test_each_arm_against_the_first():
+    a = arm_values([_cell([1.0, 1.1, 0.9, 1.0], [0.02] * 4)])
+    b = arm_values([_cell([1.2, 1.3, 1.1, 1.2], [0.02] * 4)])
+    rows = {(r["arm"], r["metric"]): r for r in compare({"exact": a, "short": b})}
+    first, other = rows[("exact", ENERGY)], rows[("short", ENERGY)]
+    assert first["vs_first"] is None and first["diff_se"] is None
+    assert other["vs_first"] == pytest.approx(0.2)
+    se = math.sqrt(2 * statistics.variance([1.0, 1.1, 0.9, 1.0]) / 4)
+    assert other["diff_se"] == pytest.approx(0.2 / se)
+    assert other["cv"] == pytest.approx(statistics.stdev([1.2, 1.3, 1.1, 1.2]) / 1.2)
+    assert math.isnan(welch_z([1.0], [1.0, 2.0]))
+
+
+def test_arm_named_by_its_folder():
+    assert arm_name("results/raw/h200_llama-1b_tp1_b64_arm_short") == "short"
+    assert arm_name("x/h100_llama-1b_tp1_b64_paired_exact.tgz") == "h100_llama-1b_tp1_b64_paired_exact"
+
+
+def test_h100_paired_runs_energy_spread_falls_mean_stays(capsys):
+    exact, drawn = (arm_values_of(H100 / f"h100_llama-1b_tp1_b64_paired_{arm}")
+                    for arm in ("exact", "drawn"))
+    rows = {(r["point"], r["arm"]): r for r in compare({"exact": exact, "drawn": drawn})
+            if r["metric"] == ENERGY}
+    assert rows[("r6", "exact")]["cv"] == pytest.approx(0.030, abs=0.001)
+    assert rows[("r6", "drawn")]["cv"] == pytest.approx(0.126, abs=0.001)
+    for point in ("r6", "r16"):
+        assert abs(rows[(point, "drawn")]["diff_se"]) < 0.5  # the mean does not move
+    assert main([str(H100 / "h100_llama-1b_tp1_b64_paired_exact"),
+                 str(H100 / "h100_llama-1b_tp1_b64_paired_drawn")]) == 0
+    assert "diff/SE" in capsys.readouterr().out
+
+
+def arm_values_of(raw: Path) -> dict:
+    return arm_values([json.loads(p.read_text()) for p in sorted(raw.rglob("cells/*/*/summary.json"))])

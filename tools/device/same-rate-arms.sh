@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The same absolute load measured under several conventions ("arms"), one greenllm measure
+# run (one vLLM start) each, observe mode only (GREENLLM_GPU_READ_ONLY=1 from common.sh).
+# 1.1B Llama shape (dummy weights), max batch 64, M-M at RATES (default 6 and 16 req/s), no
+# search; per arm (issue 18):
+#   exact  every window at exactly its nominal rate (the default), 60 requests, 5 repeats
+#   drawn  the Poisson schedule as drawn (load.exact_rate=false), 60 requests, 5 repeats
+#   short  exact, windows a quarter as long (15 requests), 20 repeats: the same GPU time
+#          as 5 full ones, so a quarter-length window's bias and spread can be seen
+#
+#   bash tools/device/same-rate-arms.sh "$OUT"                # exact drawn short, ~9 min
+#   ARMS="exact short" bash tools/device/same-rate-arms.sh "$OUT"
+#   ENGINE=sim ARMS=short bash tools/device/same-rate-arms.sh OUT   # on the simulator
+#
+# Then, here or there: python benchmarks/same_rate_arms.py RAW_exact RAW_drawn RAW_short
+# Writes $OUT/same-rate-arms-<arms>.tgz (cell summaries, spend.json, engine log per arm),
+# the side-by-side table ($OUT/same-rate-arms-<arms>.txt) and the log.
+source "$(dirname "$0")/common.sh"
+ENGINE=${ENGINE:-vllm}
+[ "$ENGINE" = sim ] || need_card
+M=$PWD/results/models/llama-1b  # absolute: vLLM reuses its compile cache
+RATES=${RATES:-6,16}
+ARMS=${ARMS:-exact drawn short}
+TAG=${ARMS// /-}  # names this call's files: several calls may each run some arms
+RAWS=()
+for arm in $ARMS; do
+  case $arm in
+    exact) X=(load.exact_rate=true load.repeats=5 load.requests_per_point=60
+              load.min_duration_s=3 load.max_duration_s=15) ;;
+    drawn) X=(load.exact_rate=false load.repeats=5 load.requests_per_point=60
+              load.min_duration_s=3 load.max_duration_s=15) ;;
+    short) X=(load.exact_rate=true load.repeats=20 load.requests_per_point=15
+              load.min_duration_s=0.75 load.max_duration_s=3.75) ;;
+    *) echo "unknown arm $arm (exact, drawn, short)"; exit 2 ;;
+  esac
+  RAW=results/raw/${CARD_ID:-sim}_llama-1b_tp1_b64_arm_$arm
+  RAWS+=("$RAW")
+  step "arm $arm: M-M at [$RATES] req/s, ${X[*]} (engine $ENGINE)"
+  timeout "${ARM_TIMEOUT_S:-280}" "$PY" -m greenllm.cli.main measure out_dir=$RAW \
+    ${CARD:+gpu=$CARD} model=llama-1b model.path=$M engine=$ENGINE clocks=observe \
+    instance=tp1 instance.max_batch=64 'workload.ids=[M-M]' 'load.points=[]' \
+    "load.rates_rps=[$RATES]" load.warmup_requests=4 slo.baseline_requests=3 \
+    engine.startup_timeout_s=300 "${X[@]}" ${EXTRA:-}
+  echo "arm $arm exit: $?"
+done
+step "arms side by side"
+"$PY" benchmarks/same_rate_arms.py "${RAWS[@]}" | tee "$OUT/same-rate-arms-$TAG.txt"
+step "pack (summaries, spend, engine log; no parquet)"
+tar czf "$OUT/same-rate-arms-$TAG.tgz" --exclude='*.parquet' "${RAWS[@]}" 2> /dev/null
+ls -la "$OUT"
