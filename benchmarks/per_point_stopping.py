@@ -64,12 +64,13 @@ def stop_after(values: Mapping[tuple[str, str], np.ndarray], policy: RepeatPolic
 
 
 def shortened(load: Mapping[str, object], fraction: float) -> dict[str, object]:
-    """The ``load`` group with every load-point window ``fraction`` times as long."""
+    """The ``load`` group (merged over ``LoadCfg``'s defaults: ``with_measure_defaults``)
+    with every load-point window ``fraction`` times as long."""
     if not 0 < fraction <= 1:
         raise ValueError(f"--window-fraction must be in (0, 1], got {fraction}")
     out = dict(load)
-    out["requests_per_point"] = max(2, round(int(load.get("requests_per_point", 200)) * fraction))
-    out["min_duration_s"] = float(load.get("min_duration_s", 10.0)) * fraction
+    out["requests_per_point"] = max(2, round(int(load["requests_per_point"]) * fraction))
+    out["min_duration_s"] = float(load["min_duration_s"]) * fraction
     out["max_duration_s"] = float(load["max_duration_s"]) * fraction
     return out
 
@@ -79,13 +80,15 @@ def short_repeats(fraction: float) -> int:
     return max(FULL_REPEATS, round(FULL_REPEATS / fraction))
 
 
-def _points(table: pd.DataFrame, metrics: list[str]):
-    """(point key, its rate, {metric: values by repeat}) for each measured load point."""
+def _points(table: pd.DataFrame, settings: Settings, metrics: list[str]):
+    """(point key, its window's send span in s, {metric: values by repeat}) for each
+    measured load point."""
     for key, g in table.groupby(POINT):
         g = g.sort_values("repeat")
         rate = float(g["rate_rps"].iloc[0] or 0.0)
         if rate > 0:  # a cell whose search found nothing ran no load point
-            yield key, rate, {m: g[m].to_numpy(dtype=float) for m in metrics}
+            yield key, settings.point_sizing.count(rate) / rate, \
+                {m: g[m].to_numpy(dtype=float) for m in metrics}
 
 
 def _fixed_campaign(plan, groups, load, cap: int) -> tuple[pd.DataFrame, Settings]:
@@ -117,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     full_values: dict[tuple, dict[str, np.ndarray]] = {}
     stops: dict[tuple, int] = {}
     span: dict[tuple, float] = {}
-    for key, rate, mine in _points(table, metrics):
+    for key, point_span, mine in _points(table, settings, metrics):
+        span[key] = point_span
         full_values[key] = mine
-        values.setdefault(key[:3], {}).update({(key[3], m): v for m, v in mine.items()})
-        stops[key] = stop_after({(key[3], m): v for m, v in mine.items()}, adaptive)
-        span[key] = settings.point_sizing.count(rate) / rate
+        point = {(key[3], m): v for m, v in mine.items()}
+        values.setdefault(key[:3], {}).update(point)
+        stops[key] = stop_after(point, adaptive)
     full = sum(cap * s for s in span.values())
     per_point = sum(stops[k] * span[k] for k in stops) / full
     per_cell = sum(stop_after(vals, adaptive) * sum(span[k] for k in stops if k[:3] == cell)
@@ -150,12 +154,12 @@ def short_windows(plan, groups, targets: Mapping[str, float],
     at_stop: dict[str, list[float]] = {m: [] for m in targets}
     offset: dict[str, list[float]] = {m: [] for m in targets}
     wider: Counter = Counter()
-    for key, rate, mine in _points(table, list(targets)):
+    for key, short_span, mine in _points(table, settings, list(targets)):
         if key not in full_values:
             continue
         n = stop_after({(key[3], m): v for m, v in mine.items()}, policy)
         stops[n] += 1
-        spent += n * settings.point_sizing.count(rate) / rate
+        spent += n * short_span
         for m, v in mine.items():
             w = relative_half_width(v[:n])
             w_full = relative_half_width(full_values[key][m])

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from energy_estimators import summaries  # noqa: E402
 
+from greenllm.analysis.uncertainty import coefficient_of_variation  # noqa: E402
 from greenllm.measure.adaptive import relative_half_width  # noqa: E402
 
 METRICS = {  # column -> how to read it from a summary's load point
@@ -84,7 +85,7 @@ def compare(arms: Mapping[str, Mapping[tuple[str, str], list[float]]]) -> list[d
             mean = statistics.fmean(vals)
             rows.append({
                 "point": key[0], "metric": key[1], "arm": name, "n": len(vals), "mean": mean,
-                "cv": statistics.stdev(vals) / mean if len(vals) > 1 and mean else math.nan,
+                "cv": coefficient_of_variation(vals),
                 "half_width": relative_half_width(vals),
                 "vs_first": mean / statistics.fmean(ref) - 1 if name != names[0] else None,
                 "diff_se": welch_z(vals, ref) if name != names[0] else None,

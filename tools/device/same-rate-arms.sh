@@ -22,13 +22,12 @@ M=$PWD/results/models/llama-1b  # absolute: vLLM reuses its compile cache
 RATES=${RATES:-6,16}
 ARMS=${ARMS:-exact drawn short}
 TAG=${ARMS// /-}  # names this call's files: several calls may each run some arms
+FULL=(load.repeats=5 load.requests_per_point=60 load.min_duration_s=3 load.max_duration_s=15)
 RAWS=()
 for arm in $ARMS; do
   case $arm in
-    exact) X=(load.exact_rate=true load.repeats=5 load.requests_per_point=60
-              load.min_duration_s=3 load.max_duration_s=15) ;;
-    drawn) X=(load.exact_rate=false load.repeats=5 load.requests_per_point=60
-              load.min_duration_s=3 load.max_duration_s=15) ;;
+    exact) X=(load.exact_rate=true "${FULL[@]}") ;;
+    drawn) X=(load.exact_rate=false "${FULL[@]}") ;;
     short) X=(load.exact_rate=true load.repeats=20 load.requests_per_point=15
               load.min_duration_s=0.75 load.max_duration_s=3.75) ;;
     *) echo "unknown arm $arm (exact, drawn, short)"; exit 2 ;;
