@@ -22,7 +22,8 @@ and whether the issue's goals hold:
 
     python benchmarks/campaign_cost.py [--preset paper] [--clocks 800,1400,1980]
         [--workloads S-S,M-M] [--prediction-error 1.3] [--targets ttft_p50_s=0.05,...]
-        [--cap 5] [--noise-cv 0.10] [--exact-rate | --drawn] [--json out.json]
+        [--cap 5] [--stop-per point|cell] [--noise-cv 0.10] [--exact-rate | --drawn]
+        [--json out.json]
 
 Simulated numbers: no GPU is used; the simulator's repeats differ only by their arrival
 draws (no thermal drift), so its intervals are narrower than on hardware.
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the noise greenllm plan assumes for its expected repeats")
     ap.add_argument("--targets", help="adaptive CI targets, metric=width,... (default: preset's)")
     ap.add_argument("--cap", type=int, help="adaptive repeat cap (default: preset's)")
+    ap.add_argument("--stop-per", choices=("point", "cell"),
+                    help="adaptive: a cell waits for all its points (cell, load.stop_per's "
+                         "default) or each load point stops on its own targets (point)")
     arrivals = ap.add_mutually_exclusive_group()
     arrivals.add_argument("--exact-rate", dest="exact_rate", action="store_const", const=True,
                           help="the adaptive policy's probes and load points send at exactly "
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                                         (i.partition("=") for i in args.targets.split(","))}
     if args.cap:
         groups["load"]["max_repeats"] = args.cap
+    if args.stop_per:
+        groups["load"]["stop_per"] = args.stop_per
     adaptive = policy_from_cfg(argparse.Namespace(**groups["load"]))
     if args.exact_rate is None:  # neither flag: the preset's load.exact_rate (or LoadCfg's)
         args.exact_rate = bool(groups["load"]["exact_rate"])
@@ -142,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         share = r.gpu_s_in_windows / r.gpu_s_held
         repeats = sum(run.ledger.repeats for run in r.runs)
         print(f"{name:<10}{r.gpu_s_held / 3600:>9.1f}{share:>12.1%}{r.probes:>8}"
-              f"{r.engine_starts:>8}{repeats:>9}  {r.stops()}")
+              f"{r.engine_starts:>8}{repeats:>9}  {r.stops()}; load points "
+              f"{r.point_stops()}")
         report["policies"][name] = {
             "gpu_h": r.gpu_s_held / 3600, "gpu_h_in_windows": r.gpu_s_in_windows / 3600,
             "fraction_in_windows": share, "probes": r.probes, "engine_starts": r.engine_starts,
-            "repeats": repeats, "stops": r.stops(),
+            "repeats": repeats, "stops": r.stops(), "point_stops": r.point_stops(),
             "ci_half_width": {m: {"median": float(np.nanmedian(w)), "max": float(np.nanmax(w))}
                               for m, w in widths[name].items()},
             "verdicts": claims[name]}

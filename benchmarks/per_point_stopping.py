@@ -7,10 +7,11 @@ search, every window at its exact nominal rate: today's default arrivals) and re
 two stopping rules on those repeats, as ``measure.adaptive_replay`` does for a real run
 (repeat r is the same measurement under every rule):
 
-* per cell (what ``greenllm measure`` does): a cell stops after repeat n >= 3 once every
-  target of every one of its load points is met (``measure.adaptive.decide``);
-* per point: each load point stops on its own targets (the same ``decide`` on that point
-  alone), its cell's other points go on.
+* per cell (``load.stop_per=cell``, ``greenllm measure``'s default): a cell stops after
+  repeat n >= 3 once every target of every one of its load points is met
+  (``measure.adaptive.decide``);
+* per point (``load.stop_per=point``): each load point stops on its own targets (the
+  same ``decide`` on that point alone), its cell's other points go on.
 
 ``--window-fraction q`` (< 1) also runs the grid with every load-point window q times as
 long (``load.requests_per_point``, ``min_duration_s`` and ``max_duration_s`` scaled by q;
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = build_plan(args.preset, args.clocks, None)
     groups = with_measure_defaults(gplan.load_measure_groups(ROOT, plan.config))
     cap = FULL_REPEATS
-    adaptive = RepeatPolicy(targets=targets, max_repeats=cap)
+    per_cell_policy = RepeatPolicy(targets=targets, max_repeats=cap, per_point=False)
     print(f"preset {args.preset}, clocks {args.clocks}: {len(plan.cells)} cells, "
           f"{cap} repeats at exact rates; simulated (virtual time)", flush=True)
     table, settings = _fixed_campaign(plan, groups, groups["load"], cap)
@@ -125,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         full_values[key] = mine
         point = {(key[3], m): v for m, v in mine.items()}
         values.setdefault(key[:3], {}).update(point)
-        stops[key] = stop_after(point, adaptive)
+        stops[key] = stop_after(point, per_cell_policy)  # one point alone: its own stop
     full = sum(cap * s for s in span.values())
     per_point = sum(stops[k] * span[k] for k in stops) / full
-    per_cell = sum(stop_after(vals, adaptive) * sum(span[k] for k in stops if k[:3] == cell)
+    per_cell = sum(stop_after(vals, per_cell_policy) * sum(span[k] for k in stops if k[:3] == cell)
                    for cell, vals in values.items()) / full
     counts = Counter(stops.values())
     print(f"targets {targets}")

@@ -65,6 +65,30 @@ def test_every_point_and_metric_must_meet_its_target():
     assert not decide(policy, values, 4).stop
 
 
+def test_each_point_stops_on_its_own_and_the_cell_when_none_is_open():
+    policy = adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "point")
+    values = {("low", "ttft_p50_s"): _noisy(3, 0.005),
+              ("high", "ttft_p50_s"): _noisy(3, 0.3, seed=1)}
+    d = decide(policy, values, 3)
+    assert not d.stop and d.open_points == {"high"}
+    assert d.points["low"] == STOP_TARGETS_MET and d.points["high"] is None
+    # later repeats measure only the open point: low keeps its three values
+    values[("high", "ttft_p50_s")] = _noisy(5, 0.3, seed=1)
+    d = decide(policy, values, 5)
+    assert d.stop and d.reason == STOP_CAP
+    assert d.points == {"low": STOP_TARGETS_MET, "high": STOP_CAP}
+    assert d.point_repeats == {"low": 3, "high": 5}
+    # both met: the cell's reason is targets_met
+    quiet = {("low", "ttft_p50_s"): _noisy(3, 0.005), ("high", "ttft_p50_s"): _noisy(4, 0.005, 2)}
+    d = decide(policy, quiet, 4)
+    assert d.stop and d.reason == STOP_TARGETS_MET
+    # stop_per=cell: the quiet point waits for the noisy one, every point stays open
+    per_cell = adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "cell")
+    d = decide(per_cell, {k: v[:3] for k, v in values.items()}, 3)
+    assert not d.stop and d.open_points == {"low", "high"}
+    assert adaptive.skipped_points(per_cell, None) == set()
+
+
 def test_fixed_count_is_kept_as_an_option():
     policy = adaptive.repeat_policy(5, None, 8)
     assert not policy.adaptive and policy.cap == 5
@@ -84,6 +108,12 @@ def test_fixed_count_is_kept_as_an_option():
 def test_bad_policy_is_one_line(repeats, targets, cap, message):
     with pytest.raises(ConfigError, match=message) as err:
         adaptive.repeat_policy(repeats, targets, cap)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_stop_per_is_one_line():
+    with pytest.raises(ConfigError, match="load.stop_per must be one of point, cell") as err:
+        adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "repeat")
     assert "\n" not in str(err.value)
 
 
@@ -143,8 +173,46 @@ def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
 @pytest.mark.parametrize(("override", "message"), [
     ("load.max_repeats=1", "load.max_repeats must be an integer >= 2"),
     ("load.ci_targets={energy_per_output_token_j:0}", "must be a relative half-width > 0"),
+    ("load.stop_per=each", "load.stop_per must be one of point, cell"),
 ])
 def test_bad_policy_stops_measure_before_the_engine(tmp_path, override, message):
     run = _measure(tmp_path, override)
     assert run.returncode != 0
     assert message in run.stderr and not (tmp_path / "raw/engine.log").exists()
+
+
+def test_a_resumed_cell_measures_only_its_open_points(tmp_path):
+    """load.stop_per=point through greenllm measure: a cell with a steady point and a noisy
+    one (made so by editing its first three repeats) measures only the noisy one in its
+    next repeat, records each point's stop, and the table rings only the capped point."""
+    import json
+
+    from greenllm.analysis.cells import load_summary
+    from greenllm.analysis.flatten import rows_to_frame, summary_rows
+
+    two = ["load.rates_rps=[2,4]"]
+    first = _measure(tmp_path, *two, "load.repeats=3")
+    assert first.returncode == 0, first.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = json.loads(path.read_text())
+    assert sorted((p["name"], p["repeat"]) for p in s["load_points"]) == [
+        (n, r) for n in ("r2", "r4") for r in range(3)]
+    for p in s["load_points"]:  # r2 steady, r4 spread +-50 % over its three repeats
+        p["ttft_s"]["p50"] = 0.1 if p["name"] == "r2" else 0.1 * (0.5 + 0.5 * p["repeat"])
+    s["status"] = "partial"
+    path.write_text(json.dumps(s))
+    tight_ttft = "load.ci_targets={ttft_p50_s:0.05,tbt_p50_s:10.0,energy_per_output_token_j:10.0}"
+    again = _measure(tmp_path, *two, "load.max_repeats=4", "load.stop_per=point", tight_ttft)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "load r4 repeat 4" in again.stderr and "load r2 repeat" not in again.stderr
+    s = load_summary(path)
+    assert s["status"] == "ok" and s["repeats_done"] == 4
+    assert sorted(p["repeat"] for p in s["load_points"] if p["name"] == "r2") == [0, 1, 2]
+    assert sorted(p["repeat"] for p in s["load_points"] if p["name"] == "r4") == [0, 1, 2, 3]
+    points = s["repeat_policy"]["points"]
+    assert points["r2"] == {"stopped": STOP_TARGETS_MET, "repeats": 3}
+    assert points["r4"] == {"stopped": STOP_CAP, "repeats": 4}
+    assert s["repeat_policy"]["stopped"] == STOP_CAP and s["repeat_policy"]["stop_per"] == "point"
+    table = rows_to_frame(summary_rows(s, path))
+    assert dict(zip(table["load_point"], table["repeat_stop"])) == {
+        "r2": STOP_TARGETS_MET, "r4": STOP_CAP}

@@ -48,3 +48,19 @@ def test_bad_replay_input_is_one_line(tmp_path, capsys):
     atomic.write_json(tmp_path / "cells/a/b/summary.json", _summary("a", "b", 0.1, 0))
     assert main([str(tmp_path), "--targets", "ttft_p50_s=0"]) == 2
     assert "must be a relative half-width > 0" in capsys.readouterr().err
+
+
+def test_per_point_replay_drops_only_the_steady_points_later_repeats(tmp_path):
+    steady = _summary("native", "M-M", 0.002, 3)
+    noisy = _summary("native", "M-M", 0.3, 4)["load_points"]
+    for p in noisy:
+        p["name"] = "high"
+    steady["load_points"] += noisy
+    atomic.write_json(tmp_path / "cells/native/M-M/summary.json", steady)
+    per_point = replay(tmp_path, repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "point"))["cells"][0]
+    assert per_point["point_repeats"] == {"medium": 3, "high": 5}
+    assert per_point["repeats_adaptive"] == 5 and per_point["adaptive_stop"] == "cap"
+    assert per_point["dropped_window_s"] == 20.0  # medium's repeats 4 and 5
+    per_cell = replay(tmp_path, repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "cell"))["cells"][0]
+    assert per_cell["point_repeats"] == {"medium": 5, "high": 5}
+    assert per_cell["dropped_window_s"] == 0.0

@@ -109,7 +109,8 @@ _CELL_COLUMNS = {
     "max_throughput_upper_rps": "float",
     "search_repeat": "int",
     "repeats_planned": "float",
-    # why the cell's repeats stopped: targets_met | cap (CI target not reached) | fixed
+    # why the load point's repeats stopped (its cell's, under stop_per=cell or before
+    # per-point stopping): targets_met | cap (CI target not reached) | fixed
     "repeat_stop": "str",
     # the instance's spend (measure/spend.py), the same on every row of the instance
     "instance_gpu_s_held": "float",
@@ -159,6 +160,10 @@ def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, 
         row = {**cell, **_search_fields(searches, repeat, summary),
                **_load_point_fields(lp, summary["clock"].get("idle_power_w"))}
         row["repeat"] = repeat
+        # Per-point stopping (load.stop_per=point): a point's own stop, not its cell's.
+        own = ((summary.get("repeat_policy") or {}).get("points") or {}).get(lp.get("name"))
+        if own:
+            row["repeat_stop"] = own.get("stopped")
         if summary["status"] == "partial":
             row["flags"] = ";".join([f for f in row["flags"].split(";") if f]
                                     + [INCOMPLETE_REPEATS_FLAG])

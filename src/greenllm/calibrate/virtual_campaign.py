@@ -139,7 +139,8 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
     points = [(name, float(fractions[name])) for name in inst.loads]
     cells = [(mhz, wl) for mhz in clocks_mhz for wl in workloads]
     state: dict[tuple[int, str], dict[str, Any]] = {
-        (mhz, wl.id): {"values": {}, "stop": None, "search": None} for mhz, wl in cells}
+        (mhz, wl.id): {"values": {}, "stop": None, "search": None, "closed": {}}
+        for mhz, wl in cells}
     brackets: dict[str, dict[int, tuple[float | None, float | None]]] = {w.id: {} for w in workloads}
     warm_n = int(load.get("warmup_requests", 8))
     for r in range(policy.repeats.cap):
@@ -162,6 +163,8 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
                     brackets[wl.id][mhz] = (st["search"]["lower_rps"], st["search"]["upper_rps"])
                 max_rps = st["search"]["rps"]
                 for i, (name, frac) in enumerate(points):
+                    if name in st["closed"]:  # stopped on its own targets (stop_per=point)
+                        continue
                     row = _point_row(inst, mhz, wl, name, frac, max_rps, r, st["search"],
                                      slos[wl.id])
                     if max_rps:
@@ -182,11 +185,13 @@ def run_instance(inst: Instance, settings: Settings, policy: CampaignPolicy,
                 decision = decide(policy.repeats, st["values"], r + 1)
                 if decision.stop:
                     st["stop"] = decision.reason
+                if policy.repeats.adaptive and policy.repeats.per_point:
+                    st["closed"] = {p: why for p, why in decision.points.items() if why}
     for (mhz, wid), st in state.items():
         out.stops[(f"f{mhz}", wid)] = st["stop"]
         for row in out.rows:
             if row["clock_label"] == f"f{mhz}" and row["workload_id"] == wid:
-                row["repeat_stop"] = st["stop"]
+                row["repeat_stop"] = st["closed"].get(row["load_point"], st["stop"])
     return out
 
 
@@ -288,6 +293,17 @@ class CampaignResult:
             for reason in run.stops.values():
                 out[str(reason)] = out.get(str(reason), 0) + 1
         return out
+
+
+    def point_stops(self) -> dict[str, int]:
+        """Load points by why they stopped and after how many repeats (e.g. "cap@5")."""
+        table = self.table
+        table = table[table["rate_rps"].notna()]
+        key = ["instance_id", "clock_label", "workload_id", "load_point"]
+        per = table.groupby(key, dropna=False).agg(
+            stop=("repeat_stop", "first"), n=("repeat", "nunique"))
+        counts = (per["stop"].astype(str) + "@" + per["n"].astype(str)).value_counts()
+        return {k: int(v) for k, v in sorted(counts.items())}
 
 
 def run_campaign(plan: Plan, settings: Settings, policy: CampaignPolicy,

@@ -1,19 +1,21 @@
 """Replay the adaptive repeat policy on a run measured with a fixed repeat count.
 
 Repeat r of a cell is the same measurement under either policy (same load point rates,
-from the one search at repeat 0; the same arrival seed per repeat), so a fixed run of N
-repeats holds every repeat an adaptive run capped at N would have made: the adaptive
-run is its first k repeats, k where ``measure.adaptive.decide`` stops. This gives both
-policies' intervals and spend from one engine start (the lent GPU's time is short):
+from the one search at repeat 0; the same arrival seed per repeat and point), so a fixed
+run of N repeats holds every window an adaptive run capped at N would have made: the
+adaptive run keeps, of each load point, its repeats up to where ``measure.adaptive.decide``
+stops it (the whole cell under ``--stop-per cell``, the default; each point on its own
+under ``--stop-per point``). This gives both policies' intervals and spend from one
+engine start (the lent GPU's time is short):
 
 * intervals: each target metric's relative 95 % CI half-width after all N repeats and
   after the k the adaptive policy keeps;
 * spend: the fixed run's ``spend.json``, and for the adaptive policy the same less the
-  windows of the repeats it would not have made (the warm-up and clock settling between
+  windows it would not have made (the warm-up and clock settling between
   them stay counted, so the adaptive figure is an upper bound).
 
     python -m greenllm.measure.adaptive_replay RAW_DIR [--targets ttft_p50_s=0.05,...]
-        [--cap 5] [--json out.json]
+        [--cap 5] [--stop-per point|cell] [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,27 +39,35 @@ from greenllm.measure.spend import read_spend
 
 
 def replay_cell(summary: dict[str, Any], policy: RepeatPolicy) -> dict[str, Any]:
-    """Where the adaptive policy stops on this cell's repeats, and what it drops."""
+    """Where the adaptive policy stops on this cell's repeats, and what it drops.
+
+    Replays the run loop: repeat k measures the points the decision after repeat k-1
+    left open (all of them under ``stop_per=cell``), until the cell stops."""
     points = summary.get("load_points") or []
     done = int(summary.get("repeats_done") or 0)
     stop_at, reason = done, "not stopped (fewer repeats than its minimum)"
-    for k in range(1, done + 1):
-        first_k = [p for p in points if int(p.get("repeat", 0)) < k]
-        d = decide(policy, summary_values(first_k, policy.targets), k)
-        if d.stop:
-            stop_at, reason = k, str(d.reason)
+    kept: list[dict[str, Any]] = []
+    skip: set[str] = set()
+    decision = None
+    for k in range(done):
+        kept += [p for p in points if int(p.get("repeat", 0)) == k and p.get("name") not in skip]
+        decision = decide(policy, summary_values(kept, policy.targets), k + 1)
+        if decision.stop:
+            stop_at, reason = k + 1, str(decision.reason)
             break
+        skip = set(decision.points) - decision.open_points
     dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points
-                    if int(p.get("repeat", 0)) >= stop_at)
+                    if not any(p is q for q in kept))
     all_values = summary_values(points, policy.targets)
-    kept = summary_values([p for p in points if int(p.get("repeat", 0)) < stop_at],
-                          policy.targets)
+    kept_values = summary_values(kept, policy.targets)
     return {
         "clock": summary["clock"]["label"], "workload": summary["workload"]["id"],
         "repeats_fixed": done, "repeats_adaptive": stop_at, "adaptive_stop": reason,
+        "point_repeats": dict(decision.point_repeats) if decision else {},
         "dropped_window_s": dropped_s,
         "half_width_fixed": {f"{p}/{m}": relative_half_width(v) for (p, m), v in all_values.items()},
-        "half_width_adaptive": {f"{p}/{m}": relative_half_width(v) for (p, m), v in kept.items()},
+        "half_width_adaptive": {f"{p}/{m}": relative_half_width(v)
+                                for (p, m), v in kept_values.items()},
     }
 
 
@@ -101,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("raw_dir", type=Path)
     ap.add_argument("--targets", help="metric=relative half-width,... (default: the paper's)")
     ap.add_argument("--cap", type=int, default=None, help="repeat cap (default: the run's)")
+    ap.add_argument("--stop-per", choices=("point", "cell"), default="cell",
+                    help="a cell waits for all of its points (cell, load.stop_per's default) "
+                         "or each load point stops on its own targets (point)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     try:
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{args.raw_dir}: no cells (cells/<clock>/<workload>/summary.json)")
         cap = args.cap or max(int(json.loads(p.read_text()).get("repeats_done") or 0)
                               for p in summaries)
-        policy = repeat_policy(None, _targets(args.targets), max(cap, 2))
+        policy = repeat_policy(None, _targets(args.targets), max(cap, 2), args.stop_per)
     except (ConfigError, ValueError) as err:
         print(f"greenllm: error: {err}", file=sys.stderr)
         return 2
@@ -118,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         widths = ", ".join(
             f"{k} {_pct(c['half_width_fixed'].get(k))} -> {_pct(v)}"
             for k, v in c["half_width_adaptive"].items())
+        per = ", ".join(f"{p} {n}" for p, n in c["point_repeats"].items())
         print(f"{c['clock']} {c['workload']}: fixed {c['repeats_fixed']} repeats, adaptive "
-              f"{c['repeats_adaptive']} ({c['adaptive_stop']}); CI half-widths {widths}")
+              f"{c['repeats_adaptive']} ({c['adaptive_stop']}; per point: {per}); "
+              f"CI half-widths {widths}")
     if result["spend"]:
         f, a = result["spend"]["fixed"], result["spend"]["adaptive_upper_bound"]
         print(f"spend fixed: {f['gpu_s_held']:.0f} GPU-s held, {f['gpu_s_in_windows']:.0f} in "

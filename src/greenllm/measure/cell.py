@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -104,11 +105,16 @@ def load_point_rates(cfg: MeasureCfg, max_rps: float | None) -> list[tuple[str, 
 
 def run_load_points(cfg: MeasureCfg, settings: PointSettings, engine: Engine,
                     workload: Workload, slo: Slo, max_rps: float | None, sampler: Sampler,
-                    label: str, repeat: int) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
-    """Each named load point once (one repeat), with its energy from the sampler."""
+                    label: str, repeat: int, skip: Collection[str] = (),
+                    ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Each named load point once (one repeat), with its energy from the sampler; the
+    points in ``skip`` (stopped on their own targets) are left out. A point keeps its
+    place ``i`` in the seed, so skipping one does not change another's arrivals."""
     records: list[dict[str, Any]] = []
     frames: list[pd.DataFrame] = []
     for i, (name, fraction, rate) in enumerate(load_point_rates(cfg, max_rps)):
+        if name in skip:
+            continue
         if rate is None:
             _note(f"{label}: load {name} NOT measured: no max throughput to take "
                   f"{fraction:g} of")

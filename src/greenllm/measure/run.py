@@ -307,9 +307,11 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
                 record_repeated_search(cfg, settings, engine, cell, baseline, label, repeat,
                                        summary, frames)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
+            # load.stop_per=point: points whose targets are met (or capped) sit out
+            skip = adaptive.skipped_points(adaptive.policy_from_cfg(cfg.load), previous)
             points, point_frames = run_load_points(cfg, settings, engine, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
-                                                   label, repeat)
+                                                   label, repeat, skip=skip)
         frames += point_frames
         annotate_host_energy(points, host)
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
