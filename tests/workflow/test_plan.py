@@ -148,6 +148,24 @@ def test_measure_overrides_compose_in_the_measure_schema(paper, smoke):
         assert cfg["search"]["max_probes"] == p.config["search"]["max_probes"]
 
 
+def test_load_policy_keys_pass_from_the_workflow_to_measure():
+    """load.stop_per, load.exact_rate, load.prompt_format and load.trust_env are keys of
+    the measure config: the workflow schema takes them and hands them on."""
+    compose = pytest.importorskip("greenllm.measure.compose")
+    load = {"points": ["low"], "stop_per": "point", "exact_rate": False,
+            "prompt_format": "token_ids", "trust_env": False}
+    p = plan_for(preset="smoke", load=load)
+    iid = p.instances[0].id
+    o = overrides_dict(gplan.measure_overrides(p, iid))
+    assert o["load.stop_per"] == "point" and o["load.exact_rate"] == "false"
+    cfg = compose.to_plain(compose.compose(gplan.measure_overrides(p, iid)))
+    assert cfg["load"]["stop_per"] == "point" and cfg["load"]["exact_rate"] is False
+    assert cfg["load"]["prompt_format"] == "token_ids" and cfg["load"]["trust_env"] is False
+    with pytest.raises(ConfigError, match="stop_per") as err:
+        plan_for(preset="smoke", load={"points": ["low"], "stop_per": "each"})
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("value, expected", [
     (None, "null"), (True, "true"), (3, "3"), (0.5, "0.5"), ("M-M", "M-M"),
     ("meta-llama/Llama-2-70b-hf", "meta-llama/Llama-2-70b-hf"), ("true", "'true'"),
