@@ -294,7 +294,6 @@ class CampaignResult:
                 out[str(reason)] = out.get(str(reason), 0) + 1
         return out
 
-
     def point_stops(self) -> dict[str, int]:
         """Load points by why they stopped and after how many repeats (e.g. "cap@5")."""
         table = self.table

@@ -21,7 +21,7 @@ What stops (``load.stop_per``):
   GPU-hours against per-cell stopping's 96.7 % (docs/campaign.md). The price: more
   points stop after 3-4 repeats, where the statistics table's interval (percentile
   bootstrap of the median) covers 75-88 % rather than 95 %, and stopping on values that
-  happen to agree lowers that further (79-85 % against 90-94 % per cell, simulated:
+  happen to agree lowers that further (79-90 % against 90-94 % per cell, synthetic:
   ``benchmarks/stopping_coverage.py``). Hence opt-in.
 """
 

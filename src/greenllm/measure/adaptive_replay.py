@@ -56,8 +56,8 @@ def replay_cell(summary: dict[str, Any], policy: RepeatPolicy) -> dict[str, Any]
             stop_at, reason = k + 1, str(decision.reason)
             break
         skip = set(decision.points) - decision.open_points
-    dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points
-                    if not any(p is q for q in kept))
+    kept_ids = {id(p) for p in kept}
+    dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points if id(p) not in kept_ids)
     all_values = summary_values(points, policy.targets)
     kept_values = summary_values(kept, policy.targets)
     return {
