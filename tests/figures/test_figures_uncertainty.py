@@ -92,3 +92,17 @@ def test_points_whose_repeats_hit_the_cap_are_ringed(repeated_table, studies):
              and len(c.get_offsets()) == 1 and (c.get_facecolor().size == 0
                                                 or c.get_facecolor()[0][3] == 0)]
     assert rings and rings[-1].get_offsets()[0][0] == 1200
+
+
+def test_points_from_three_or_four_repeats_say_their_bars_hold_less(repeated_table, studies):
+    plain = render(get_figure("fig06"), repeated_table, studies["tp"])
+    assert not any("hold the median only" in n for n in plain.notes)  # n = 5 everywhere
+    # an adaptive run stopped two points early: TP4 at 1200 MHz after 3, TP8 at 800 after 4
+    table = repeated_table
+    early = (((table["tp"] == 4) & (table["clock_mhz"] == 1200) & (table["repeat"] >= 3))
+             | ((table["tp"] == 8) & (table["clock_mhz"] == 800) & (table["repeat"] >= 4)))
+    result = render(get_figure("fig06"), table[~early], studies["tp"])
+    assert sorted(result.data["n_repeats"].unique()) == [3, 4, 5]
+    note = next(n for n in result.notes if n.startswith("Points:"))
+    assert "median of n=3–5 repeats" in note
+    assert "2 point(s) from 3–4 repeats, whose bars hold the median only about 75 % / 88 %" in note

@@ -18,7 +18,7 @@ import seaborn as sns
 
 from greenllm.analysis.select import Selection
 from greenllm.analysis.statistics import ci_columns
-from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI
+from greenllm.analysis.uncertainty import CI_LEVEL, FULL_COVERAGE_REPEATS, MIN_REPEATS_FOR_CI
 from greenllm.figures.encodings import Encoding
 from greenllm.figures.knob_axis import on_power_limit
 from greenllm.figures.measurement_notes import ring_capped, spend_note
@@ -133,6 +133,14 @@ def repeats_note(rows: pd.DataFrame) -> list[str]:
     text = (f"Points: median of {counts} repeats; bars: {level} bootstrap CI over repeats")
     if lo < MIN_REPEATS_FOR_CI:
         text += f" (none where n < {MIN_REPEATS_FOR_CI})"
+    # At 3-4 repeats the bootstrap interval is about the repeats' range, which holds the
+    # median with probability 1 - 2 * 0.5**(n-1): 75 % / 88 %, not 95 % (docs/uncertainty.md).
+    # Adaptive repeats stop points there; the reader should know which bars are weaker.
+    few = n[(n >= MIN_REPEATS_FOR_CI) & (n < FULL_COVERAGE_REPEATS)]
+    if not few.empty:
+        cover = sorted({f"{1 - 2 * 0.5 ** k:.0%}".replace("%", " %") for k in few})
+        text += (f"; {len(few)} point(s) from {int(few.min())}–{int(few.max())} repeats, whose "
+                 f"bars hold the median only about {' / '.join(cover)} of the time")
     spread = int(rows["high_spread"].astype(bool).sum()) if "high_spread" in rows else 0
     if spread:
         text += f"; {spread} points with high spread (CV above the bound, see sanity.md)"
