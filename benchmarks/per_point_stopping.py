@@ -48,7 +48,7 @@ from campaign_cost import ROOT, build_plan  # noqa: E402
 
 from greenllm import plan as gplan  # noqa: E402
 from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign  # noqa: E402
-from greenllm.measure.adaptive import RepeatPolicy, decide, relative_half_width  # noqa: E402
+from greenllm.measure.adaptive import RepeatPolicy, relative_half_width, replay_stops  # noqa: E402
 from greenllm.plan.spend_estimate import with_measure_defaults  # noqa: E402
 
 POINT = ["instance_id", "clock_label", "workload_id", "load_point"]
@@ -58,10 +58,7 @@ FULL_REPEATS = 5
 def stop_after(values: Mapping[tuple[str, str], np.ndarray], policy: RepeatPolicy) -> int:
     """How many repeats ``decide`` gives the (load point, metric) ``values`` replayed one
     repeat at a time: the first count at which every target is met, else the cap."""
-    for n in range(1, policy.cap + 1):
-        if decide(policy, {key: v[:n] for key, v in values.items()}, n).stop:
-            return n
-    return policy.cap
+    return replay_stops(policy, values, policy.cap)[1]
 
 
 def shortened(load: Mapping[str, object], fraction: float) -> dict[str, object]:

@@ -5,7 +5,7 @@ Adaptive repeats stop a load point (``load.stop_per=point``) or a cell
 points end with 3-5 repeats, and those that stop early are those whose values happened
 to agree. This draws synthetic cells (3 load points, one metric, normal noise of a given
 CV around a true median of 1), runs ``measure.adaptive.decide`` repeat by repeat exactly
-as ``greenllm measure`` does, and counts how often the intervals reported at the stop
+as ``greenllm measure`` does (``replay_stops``), and counts how often the intervals reported at the stop
 contain the true value:
 
 * the statistics table's interval (``analysis.uncertainty.median_ci``, percentile
@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 from greenllm.analysis.uncertainty import median_ci
-from greenllm.measure.adaptive import decide, relative_half_width, repeat_policy
+from greenllm.measure.adaptive import relative_half_width, repeat_policy, replay_stops
 
 POINTS = ("low", "medium", "high")
 CAP = 5
@@ -41,15 +41,8 @@ def coverage(stop_per: str, cv: float, target: float, trials: int,
     table = judged = total = repeats = 0
     for _ in range(trials):
         data = {p: 1.0 + cv * rng.standard_normal(CAP) for p in POINTS}
-        n = dict.fromkeys(POINTS, 0)
-        open_points = set(POINTS)
-        for r in range(CAP):  # the run loop: a repeat measures the open points
-            for p in open_points:
-                n[p] += 1
-            d = decide(policy, {(p, "m"): data[p][:n[p]] for p in POINTS}, r + 1)
-            if d.stop:
-                break
-            open_points = d.open_points
+        decision, _ = replay_stops(policy, {(p, "m"): data[p] for p in POINTS}, CAP)
+        n = decision.point_repeats
         for p in POINTS:
             v = data[p][:n[p]]
             lo, hi = median_ci(v)

@@ -134,7 +134,7 @@ def repeats_note(rows: pd.DataFrame) -> list[str]:
     if lo < MIN_REPEATS_FOR_CI:
         text += f" (none where n < {MIN_REPEATS_FOR_CI})"
     # At 3-4 repeats the bootstrap interval is about the repeats' range, which holds the
-    # median with probability 1 - 2 * 0.5**(n-1): 75 % / 88 %, not 95 % (docs/uncertainty.md).
+    # median with probability 1 - 2 * 0.5**n: 75 % / 88 %, not 95 % (docs/uncertainty.md).
     # Adaptive repeats stop points there; the reader should know which bars are weaker.
     few = n[(n >= MIN_REPEATS_FOR_CI) & (n < FULL_COVERAGE_REPEATS)]
     if not few.empty:

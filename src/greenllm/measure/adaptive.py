@@ -230,6 +230,29 @@ def decide(policy: RepeatPolicy, values: Mapping[tuple[str, str], Sequence[float
     return uniform(None)
 
 
+def replay_stops(policy: RepeatPolicy, values: Mapping[tuple[str, str], Sequence[float]],
+                 repeats: int) -> tuple[RepeatDecision | None, int]:
+    """``greenllm measure``'s repeat loop replayed on values already measured.
+
+    ``values[(load point, metric)]`` holds a value per repeat, in repeat order. Repeat r
+    takes the next value of each point the decision after repeat r-1 left open (every
+    point under per-cell or fixed stopping), until the cell stops or ``repeats`` run out.
+    Returns the last decision (``point_repeats``: how many values each point keeps; None
+    when ``repeats`` is 0) and the repeats the cell ran.
+    """
+    taken = {point: 0 for point, _ in values}
+    open_points = set(taken)
+    decision = None
+    for r in range(repeats):
+        for point in open_points:
+            taken[point] += 1
+        decision = decide(policy, {(p, m): v[:taken[p]] for (p, m), v in values.items()}, r + 1)
+        if decision.stop:
+            return decision, r + 1
+        open_points = decision.open_points
+    return decision, repeats
+
+
 def summary_values(load_points: Iterable[Mapping[str, Any]],
                    metrics: Iterable[str]) -> dict[tuple[str, str], list[float]]:
     """``values`` for ``decide`` from a cell summary's ``load_points`` (all repeats)."""

@@ -30,9 +30,9 @@ from greenllm.errors import ConfigError
 from greenllm.measure.adaptive import (
     DEFAULT_CI_TARGETS,
     RepeatPolicy,
-    decide,
     relative_half_width,
     repeat_policy,
+    replay_stops,
     summary_values,
 )
 from greenllm.measure.spend import read_spend
@@ -41,29 +41,24 @@ from greenllm.measure.spend import read_spend
 def replay_cell(summary: dict[str, Any], policy: RepeatPolicy) -> dict[str, Any]:
     """Where the adaptive policy stops on this cell's repeats, and what it drops.
 
-    Replays the run loop: repeat k measures the points the decision after repeat k-1
-    left open (all of them under ``stop_per=cell``), until the cell stops."""
-    points = summary.get("load_points") or []
+    Replays the run loop (``replay_stops``): repeat k measures the points the decision
+    after repeat k-1 left open (all of them under ``stop_per=cell``), until the cell
+    stops."""
+    points = sorted(summary.get("load_points") or [], key=lambda p: int(p.get("repeat", 0)))
     done = int(summary.get("repeats_done") or 0)
-    stop_at, reason = done, "not stopped (fewer repeats than its minimum)"
-    kept: list[dict[str, Any]] = []
-    skip: set[str] = set()
-    decision = None
-    for k in range(done):
-        kept += [p for p in points if int(p.get("repeat", 0)) == k and p.get("name") not in skip]
-        decision = decide(policy, summary_values(kept, policy.targets), k + 1)
-        if decision.stop:
-            stop_at, reason = k + 1, str(decision.reason)
-            break
-        skip = set(decision.points) - decision.open_points
+    all_values = summary_values(points, policy.targets)
+    decision, ran = replay_stops(policy, all_values, done)
+    stop_at, reason = (ran, str(decision.reason)) if decision and decision.stop else (
+        done, "not stopped (fewer repeats than its minimum)")
+    keep = decision.point_repeats if decision else {}
+    kept = [p for p in points if int(p.get("repeat", 0)) < keep.get(p.get("name"), stop_at)]
     kept_ids = {id(p) for p in kept}
     dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points if id(p) not in kept_ids)
-    all_values = summary_values(points, policy.targets)
     kept_values = summary_values(kept, policy.targets)
     return {
         "clock": summary["clock"]["label"], "workload": summary["workload"]["id"],
         "repeats_fixed": done, "repeats_adaptive": stop_at, "adaptive_stop": reason,
-        "point_repeats": dict(decision.point_repeats) if decision else {},
+        "point_repeats": dict(keep),
         "dropped_window_s": dropped_s,
         "half_width_fixed": {f"{p}/{m}": relative_half_width(v) for (p, m), v in all_values.items()},
         "half_width_adaptive": {f"{p}/{m}": relative_half_width(v)

@@ -280,6 +280,7 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
     ``partial`` until the last), so an interrupted run resumes at the next repeat.
     """
     cdir = cell.dir(out)
+    policy = adaptive.policy_from_cfg(cfg.load)
     drop_unfinished_repeat(cdir, repeat)
     previous = read_summary(cell, out) if repeat > 0 else None
     summary = previous or new_summary(cfg, gpu, cell, instance, plan, baseline, prov)
@@ -308,7 +309,7 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
                                        summary, frames)
             max_rps = (summary.get("max_throughput") or {}).get("rps")
             # load.stop_per=point: points whose targets are met (or capped) sit out
-            skip = adaptive.skipped_points(adaptive.policy_from_cfg(cfg.load), previous)
+            skip = adaptive.skipped_points(policy, previous)
             points, point_frames = run_load_points(cfg, settings, engine, cell.workload,
                                                    baseline["slo_obj"], max_rps, sampler,
                                                    label, repeat, skip=skip)
@@ -333,8 +334,8 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
         note(f"cell {label} failed: {summary['error']}")
     finally:
         if ok:
-            decision = adaptive.decide_summary(adaptive.policy_from_cfg(cfg.load), summary)
-            adaptive.record(summary, adaptive.policy_from_cfg(cfg.load), decision)
+            decision = adaptive.decide_summary(policy, summary)
+            adaptive.record(summary, policy, decision)
             stop = decision.stop
             if ledger is not None:
                 ledger.add_pass(summary, repeat, searched=repeat == 0)
