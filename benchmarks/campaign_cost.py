@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", help="adaptive CI targets, metric=width,... (default: preset's)")
     ap.add_argument("--cap", type=int, help="adaptive repeat cap (default: preset's)")
     ap.add_argument("--stop-per", choices=("point", "cell"),
-                    help="adaptive: a cell waits for all its points (cell, load.stop_per's "
-                         "default) or each load point stops on its own targets (point)")
+                    help="adaptive: each load point stops on its own targets (point, "
+                         "load.stop_per's default) or a cell waits for all its points (cell)")
     arrivals = ap.add_mutually_exclusive_group()
     arrivals.add_argument("--exact-rate", dest="exact_rate", action="store_const", const=True,
                           help="the adaptive policy's probes and load points send at exactly "

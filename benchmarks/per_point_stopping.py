@@ -7,10 +7,10 @@ search, every window at its exact nominal rate: today's default arrivals) and re
 two stopping rules on those repeats, as ``measure.adaptive_replay`` does for a real run
 (repeat r is the same measurement under every rule):
 
-* per cell (``load.stop_per=cell``, ``greenllm measure``'s default): a cell stops after
+* per cell (``load.stop_per=cell``, ``greenllm measure``'s default until 2026-12-07): a cell stops after
   repeat n >= 3 once every target of every one of its load points is met
   (``measure.adaptive.decide``);
-* per point (``load.stop_per=point``): each load point stops on its own targets (the
+* per point (``load.stop_per=point``, the default since): each load point stops on its own targets (the
   same ``decide`` on that point alone), its cell's other points go on.
 
 ``--window-fraction q`` (< 1) also runs the grid with every load-point window q times as

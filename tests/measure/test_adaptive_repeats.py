@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from greenllm.analysis.uncertainty import median_ci
+from greenllm.analysis.uncertainty import bootstrap_median_ci, median_ci
 from greenllm.errors import ConfigError
 from greenllm.measure import adaptive
 from greenllm.measure.adaptive import STOP_CAP, STOP_FIXED, STOP_TARGETS_MET, decide
@@ -30,12 +30,12 @@ def test_half_width_is_the_statistics_tables_interval():
 
 def test_three_values_that_agree_by_chance_need_more_than_their_range():
     # CV 10 %: a third of triples lie within +-5 % by chance; the bootstrap interval
-    # (their range) would stop them, the t interval asks for 2-3x less spread first
+    # alone (their range) would stop them, the t interval asks for 2-3x less spread first
     rng = np.random.default_rng(7)
     stopped_by_range = stopped = 0
     for _ in range(500):
         v = 1.0 + 0.1 * rng.standard_normal(3)
-        lo, hi = median_ci(v)
+        lo, hi = bootstrap_median_ci(v)
         stopped_by_range += (hi - lo) / 2 / np.median(v) <= 0.05
         stopped += adaptive.relative_half_width(v) <= 0.05
     assert stopped_by_range > 100 and stopped < stopped_by_range / 3
@@ -109,6 +109,19 @@ def test_bad_policy_is_one_line(repeats, targets, cap, message):
     with pytest.raises(ConfigError, match=message) as err:
         adaptive.repeat_policy(repeats, targets, cap)
     assert "\n" not in str(err.value)
+
+
+def test_each_point_stops_on_its_own_by_default():
+    """The paper preset, the config dataclass and the policy all default to stop_per=point
+    (intervals at 3-4 repeats are widened, so per-point stops keep their coverage)."""
+    from greenllm.measure.compose import compose
+    from greenllm.measure.config import LoadCfg
+
+    cfg = compose(["load=paper", "out_dir=/tmp/unused"])
+    assert cfg.load.stop_per == "point" and adaptive.policy_from_cfg(cfg.load).per_point
+    assert LoadCfg().stop_per == "point"
+    assert adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 5).per_point
+    assert not adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 5, "cell").per_point
 
 
 def test_unknown_stop_per_is_one_line():

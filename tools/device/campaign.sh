@@ -37,10 +37,10 @@ timeout "${MEASURE_TIMEOUT_S:-480}" "$PY" -m greenllm.cli.main measure "${ARGS[@
 echo "measure exit: $?"
 step "spend (fixed run)"
 cat "$RAW/spend.json" 2> /dev/null || echo "no spend.json (no engine start?)"
-step "adaptive repeats replayed on the same repeats"
+step "adaptive repeats replayed on the same repeats (each load point on its own, the default)"
 "$PY" -m greenllm.measure.adaptive_replay "$RAW" --json "$OUT/replay$SFX.json"
-step "the same, each load point stopping on its own (load.stop_per=point)"
-"$PY" -m greenllm.measure.adaptive_replay "$RAW" --stop-per point  # in the log: $OUT holds 8 files
+step "the same, each cell waiting for all its points (load.stop_per=cell)"
+"$PY" -m greenllm.measure.adaptive_replay "$RAW" --stop-per cell  # in the log: $OUT holds 8 files
 step "warm-search prior (simulator prediction) vs the measured bracket"
 "$PY" - "$RAW" <<'PY' | tee "$OUT/prior$SFX.txt"
 import json, sys

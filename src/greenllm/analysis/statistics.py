@@ -5,8 +5,9 @@ and claims use it exactly like the cells table, but each metric column holds the
 **median over repeats**, and for every metric of ``STAT_METRICS``:
 
 * ``<metric>_ci_lo`` / ``<metric>_ci_hi``: the 95 % percentile-bootstrap CI of that median
-  over repeats (NaN with fewer than 3 repeats: see ``uncertainty`` for why repeats and
-  why not fewer);
+  over repeats, widened at 3-4 repeats to hold the median ± a Student t half-width too
+  (NaN with fewer than 3 repeats: see ``uncertainty`` for why repeats, why not fewer and
+  why the widening);
 * ``<metric>_cv``: coefficient of variation over repeats (NaN with fewer than 2);
 
 plus ``n_repeats`` (repeats found), ``n_searches`` (max-throughput searches, which the
@@ -37,6 +38,7 @@ from greenllm.analysis.uncertainty import (
     CI_LEVEL,
     DEFAULT_CV_FLAG,
     DEFAULT_SEED,
+    FULL_COVERAGE_REPEATS,
     MIN_REPEATS_FOR_CI,
     N_BOOT,
     cv_matrix,
@@ -59,6 +61,7 @@ SPREAD_METRICS = (
     "max_throughput_rps",
 )
 CI_BOOTSTRAP = "bootstrap"  # percentile bootstrap of the median over repeats
+CI_BOOTSTRAP_T = "bootstrap+t"  # 3-4 repeats: that, widened by a Student t interval
 CI_NONE = "none"  # fewer than MIN_REPEATS_FOR_CI repeats
 _JOINED = ("flags", "throttle_reasons")
 _FIRST_KINDS = ("str", "bool")
@@ -132,7 +135,9 @@ def statistics_table(
     columns["high_spread_metrics"] = np.array(
         [";".join(c for c in high.columns if flags[c]) for _, flags in high.iterrows()]
         if len(high) else [], dtype=object)
-    columns["ci_method"] = np.where(sizes >= MIN_REPEATS_FOR_CI, CI_BOOTSTRAP, CI_NONE)
+    columns["ci_method"] = np.select(
+        [sizes >= FULL_COVERAGE_REPEATS, sizes >= MIN_REPEATS_FOR_CI],
+        [CI_BOOTSTRAP, CI_BOOTSTRAP_T], CI_NONE)
     extra = pd.DataFrame(columns, index=out.index)
     for name in ("ci_method", "high_spread_metrics"):
         extra[name] = extra[name].astype("str")

@@ -134,13 +134,15 @@ def repeats_note(rows: pd.DataFrame) -> list[str]:
     if lo < MIN_REPEATS_FOR_CI:
         text += f" (none where n < {MIN_REPEATS_FOR_CI})"
     # At 3-4 repeats the bootstrap interval is about the repeats' range, which holds the
-    # median with probability 1 - 2 * 0.5**n: 75 % / 88 %, not 95 % (docs/uncertainty.md).
-    # Adaptive repeats stop points there; the reader should know which bars are weaker.
+    # median with probability 1 - 2 * 0.5**n: 75 % / 88 %, not 95 %, so the statistics
+    # table widens those bars by a t interval (docs/uncertainty.md). Adaptive repeats stop
+    # points there; the reader should know which bars rest on so few runs.
     few = n[(n >= MIN_REPEATS_FOR_CI) & (n < FULL_COVERAGE_REPEATS)]
     if not few.empty:
         cover = sorted({f"{1 - 2 * 0.5 ** k:.0%}".replace("%", " %") for k in few})
         text += (f"; {len(few)} point(s) from {int(few.min())}–{int(few.max())} repeats, whose "
-                 f"bars hold the median only about {' / '.join(cover)} of the time")
+                 "bars are widened to a Student t interval (a bootstrap of so few holds the "
+                 f"median only about {' / '.join(cover)} of the time)")
     spread = int(rows["high_spread"].astype(bool).sum()) if "high_spread" in rows else 0
     if spread:
         text += f"; {spread} points with high spread (CV above the bound, see sanity.md)"

@@ -6,23 +6,23 @@ A fixed repeat count spends the same GPU time on a cell whose energy per token a
 +-5 %, energy per output token within +-2 %). After every repeat the cell's intervals
 are computed exactly as the statistics table computes them
 (``greenllm.analysis.uncertainty.median_ci``: percentile bootstrap of the median over
-repeats, none below 3 repeats). ``load.repeats=N`` keeps the old fixed count (``fixed``).
+repeats, widened by a Student t interval at 3-4 repeats, none below 3 repeats).
+``load.repeats=N`` keeps the old fixed count (``fixed``).
 
 What stops (``load.stop_per``):
 
-* ``cell`` (the default): the cell stops once every target of every load point is met
+* ``point`` (the default since 2026-12-07): each load point stops on its own, once its
+  targets are met or it has ``load.max_repeats`` repeats; later repeats of the cell
+  measure only the points still open, and the cell ends when none is. A cell's points
+  differ in noise (one near saturation queues, a low one barely does), so the quiet ones
+  need not wait for the noisiest: on the paper's grid at two clocks, simulated, 87.5 %
+  of the fixed policy's GPU-hours against per-cell stopping's 98.9 %
+  (docs/campaign.md). More points then end with 3-4 repeats; the intervals they report
+  are widened for that (``median_ci``) and still cover 92-94 %, against 93-94 % per
+  cell (synthetic: ``benchmarks/stopping_coverage.py``).
+* ``cell``: the cell stops once every target of every load point is met
   (``targets_met``), else at ``load.max_repeats`` (``cap``); every repeat measures every
   point.
-* ``point``: each load point stops on its own, once its targets are met or it has
-  ``load.max_repeats`` repeats; later repeats of the cell measure only the points still
-  open, and the cell ends when none is. A cell's points differ in noise (one near
-  saturation queues, a low one barely does), so the quiet ones need not wait for the
-  noisiest: on the paper's grid at two clocks, simulated, 86.5 % of the fixed policy's
-  GPU-hours against per-cell stopping's 96.7 % (docs/campaign.md). The price: more
-  points stop after 3-4 repeats, where the statistics table's interval (percentile
-  bootstrap of the median) covers 75-88 % rather than 95 %, and stopping on values that
-  happen to agree lowers that further (79-90 % against 90-94 % per cell, synthetic:
-  ``benchmarks/stopping_coverage.py``). Hence opt-in.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, median_ci
+from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, T975, median_ci
 from greenllm.errors import ConfigError
 
 # The issue's defaults: latency within +-5 %, energy within +-2 % (95 % CI half-widths).
@@ -49,6 +49,7 @@ STOP_TARGETS_MET = "targets_met"
 STOP_CAP = "cap"
 STOP_FIXED = "fixed"
 STOP_PER = ("point", "cell")  # load.stop_per
+DEFAULT_STOP_PER = "point"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class RepeatPolicy:
 
 
 def repeat_policy(repeats: Any, targets: Mapping[str, Any] | None,
-                  max_repeats: Any, stop_per: Any = "cell") -> RepeatPolicy:
+                  max_repeats: Any, stop_per: Any = DEFAULT_STOP_PER) -> RepeatPolicy:
     """The policy from ``load.repeats`` / ``load.ci_targets`` / ``load.max_repeats`` /
     ``load.stop_per``.
 
@@ -124,23 +125,20 @@ def policy_from_cfg(load: Any) -> RepeatPolicy:
     return repeat_policy(getattr(load, "repeats", None),
                          dict(targets) if targets is not None else None,
                          getattr(load, "max_repeats", DEFAULT_MAX_REPEATS),
-                         getattr(load, "stop_per", "cell"))
-
-
-# Student t 97.5 % quantiles by degrees of freedom (1..12; beyond, 2.18 is within 3 %)
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179)
+                         getattr(load, "stop_per", DEFAULT_STOP_PER))
 
 
 def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
     """Half the 95 % CI, relative to the median; None while there is no interval
     (fewer than 3 finite values) or the median is 0.
 
-    The larger of two intervals: the statistics table's (percentile bootstrap of the
-    median) and a Student t interval of the mean. At 3-5 repeats the bootstrap interval
-    is about the sample's range, which three values that happen to agree make narrow by
-    chance; stopping on it alone would pick those cells (optional stopping) and report
-    intervals narrower than the noise. The t interval widens with few repeats
-    (t = 4.3 at n = 3), so a cell stops only when its spread is genuinely small.
+    The larger of two intervals: the statistics table's (``median_ci``) and a Student t
+    interval of the mean. At 3-5 repeats the bootstrap interval is about the sample's
+    range, which three values that happen to agree make narrow by chance; stopping on it
+    alone would pick those cells (optional stopping) and report intervals narrower than
+    the noise. The t interval widens with few repeats (t = 4.3 at n = 3), so a cell stops
+    only when its spread is genuinely small. At 3-4 repeats the table's interval already
+    holds the t interval, so the width judged is the one the table prints.
     """
     arr = np.asarray([v for v in values if v is not None], dtype=float)
     arr = arr[np.isfinite(arr)]
@@ -150,7 +148,7 @@ def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
     med = float(np.median(arr))
     if med == 0:
         return None
-    t = _T975[min(arr.size - 2, len(_T975) - 1)]
+    t = T975[min(arr.size - 2, len(T975) - 1)]
     t_half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
     return max((hi - lo) / 2.0, t_half) / abs(med)
 

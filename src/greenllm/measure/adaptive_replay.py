@@ -4,8 +4,8 @@ Repeat r of a cell is the same measurement under either policy (same load point 
 from the one search at repeat 0; the same arrival seed per repeat and point), so a fixed
 run of N repeats holds every window an adaptive run capped at N would have made: the
 adaptive run keeps, of each load point, its repeats up to where ``measure.adaptive.decide``
-stops it (the whole cell under ``--stop-per cell``, the default; each point on its own
-under ``--stop-per point``). This gives both policies' intervals and spend from one
+stops it (each point on its own under ``--stop-per point``, the default; the whole cell
+under ``--stop-per cell``). This gives both policies' intervals and spend from one
 engine start (the lent GPU's time is short):
 
 * intervals: each target metric's relative 95 % CI half-width after all N repeats and
@@ -29,6 +29,7 @@ from typing import Any
 from greenllm.errors import ConfigError
 from greenllm.measure.adaptive import (
     DEFAULT_CI_TARGETS,
+    DEFAULT_STOP_PER,
     RepeatPolicy,
     relative_half_width,
     repeat_policy,
@@ -106,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("raw_dir", type=Path)
     ap.add_argument("--targets", help="metric=relative half-width,... (default: the paper's)")
     ap.add_argument("--cap", type=int, default=None, help="repeat cap (default: the run's)")
-    ap.add_argument("--stop-per", choices=("point", "cell"), default="cell",
-                    help="a cell waits for all of its points (cell, load.stop_per's default) "
-                         "or each load point stops on its own targets (point)")
+    ap.add_argument("--stop-per", choices=("point", "cell"), default=DEFAULT_STOP_PER,
+                    help="each load point stops on its own targets (point, load.stop_per's "
+                         "default) or a cell waits for all of its points (cell)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     try:

@@ -117,10 +117,10 @@ class LoadCfg:
         default_factory=lambda: {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
                                  "energy_per_output_token_j": 0.02})
     max_repeats: int = 5
-    # cell (default): a cell repeats all its points until every target is met; point:
-    # each load point stops on its own targets, later repeats measure only the open ones
-    # (cheaper, but more intervals from 3-4 repeats: docs/campaign.md)
-    stop_per: str = "cell"
+    # point (default): each load point stops on its own targets, later repeats measure
+    # only the open ones; cell: a cell repeats all its points until every target is met
+    # (a quiet point waits for the noisiest: docs/campaign.md)
+    stop_per: str = "point"
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     # true (default since 2026-12-07): every probe and load point sends at exactly its

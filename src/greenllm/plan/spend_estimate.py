@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from greenllm.analysis.uncertainty import T975
 from greenllm.plan.estimate import (
     _CLOCK_SETTLE_S,
     _ENGINE_START_BASE_S,
@@ -42,11 +43,9 @@ DEFAULT_NOISE_CV = 0.10
 
 def expected_repeats(targets: Mapping[str, float], cap: int, noise_cv: float) -> int:
     """Fewest repeats n in [3, cap] with t(n-1) * cv / sqrt(n) <= the tightest target."""
-    from greenllm.measure.adaptive import _T975
-
     tightest = min(targets.values())
     for n in range(3, cap + 1):
-        t = _T975[min(n - 2, len(_T975) - 1)]
+        t = T975[min(n - 2, len(T975) - 1)]
         if t * noise_cv / n ** 0.5 <= tightest:
             return n
     return cap
