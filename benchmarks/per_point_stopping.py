@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from campaign_cost import ROOT, build_plan  # noqa: E402
+from campaign_cost import ROOT, build_plan, shortened  # noqa: E402,F401 (shortened: tests)
 
 from greenllm import plan as gplan  # noqa: E402
 from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign  # noqa: E402
@@ -59,18 +59,6 @@ def stop_after(values: Mapping[tuple[str, str], np.ndarray], policy: RepeatPolic
     """How many repeats ``decide`` gives the (load point, metric) ``values`` replayed one
     repeat at a time: the first count at which every target is met, else the cap."""
     return replay_stops(policy, values, policy.cap)[1]
-
-
-def shortened(load: Mapping[str, object], fraction: float) -> dict[str, object]:
-    """The ``load`` group (merged over ``LoadCfg``'s defaults: ``with_measure_defaults``)
-    with every load-point window ``fraction`` times as long."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"--window-fraction must be in (0, 1], got {fraction}")
-    out = dict(load)
-    out["requests_per_point"] = max(2, round(int(load["requests_per_point"]) * fraction))
-    out["min_duration_s"] = float(load["min_duration_s"]) * fraction
-    out["max_duration_s"] = float(load["max_duration_s"]) * fraction
-    return out
 
 
 def short_repeats(fraction: float) -> int:
