@@ -1,9 +1,12 @@
-"""Where a result came from: versions, git revision, config and its hash, GPUs, times."""
+"""Where a result came from: versions, git revision, source digest, config and its hash,
+GPUs, times."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import hashlib
 import platform
 import subprocess
 from collections.abc import Sequence
@@ -13,6 +16,7 @@ from typing import Any
 from greenllm import __version__
 
 _REPO = Path(__file__).resolve().parents[3]
+_PACKAGE = Path(__file__).resolve().parents[1]  # src/greenllm
 
 
 def git_revision() -> str | None:
@@ -27,6 +31,21 @@ def git_revision() -> str | None:
         return None
 
 
+@functools.cache
+def source_digest(package: Path = _PACKAGE) -> str:
+    """sha256 (first 16 hex digits) of the package's Python sources, path and content.
+
+    Names the code that measured without trusting git: a copied working tree (a lent GPU
+    machine) can carry stale git metadata, so ``git_rev`` has read an older commit plus
+    ``-dirty`` (docs/h100.md). ``python -m greenllm.measure.provenance`` prints the digest
+    of a checkout, to compare with a result's."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -36,6 +55,7 @@ def provenance(*, config: dict[str, Any], config_hash: str, overrides: Sequence[
     return {
         "greenllm_version": __version__,
         "git_rev": git_revision(),
+        "source_digest": source_digest(),
         "config_hash": config_hash,
         "overrides": list(overrides),
         "config": config,
@@ -45,3 +65,7 @@ def provenance(*, config: dict[str, Any], config_hash: str, overrides: Sequence[
         "engine_version": engine_version,
         "started_at": now_iso(),
     }
+
+
+if __name__ == "__main__":
+    print(source_digest())
