@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": repeats, "stops": r.stops(), "point_stops": r.point_stops(),
             "ci_half_width": {m: {"median": float(np.nanmedian(w)), "max": float(np.nanmax(w))}
                               for m, w in widths[name].items()},
-            "verdicts": claims[cand]}
+            "verdicts": claims[name]}
     print("\n95 % CI half-width, relative to the median (median / max over load points):")
     ci_ok = True
     for m in metrics:

@@ -34,6 +34,11 @@ def test_fewer_repeats_and_shorter_windows_are_what_the_second_policy_measures(t
                   for r in (three, short)}
     assert in_windows["repeats=3, windows x0.5"] < 0.75 * in_windows["repeats=3"]
     assert short["ratio"] < three["ratio"] < 1
+    # each policy's own verdicts, and the changed ones are where they differ
+    for report in (three, short):
+        mine, base = report["policies"][report["candidate"]]["verdicts"], fixed["verdicts"]
+        assert report["policies"]["fixed"]["verdicts"] == base
+        assert report["changed_verdicts"] == [c for c in base if base[c] != mine[c]]
 
 
 @pytest.mark.parametrize("args", [["--repeats", "0"], ["--window-fraction", "1.5"],
