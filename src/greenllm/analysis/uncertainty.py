@@ -26,6 +26,7 @@ and the effect is recomputed per resample (``bootstrap_effect``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ MIN_REPEATS_FOR_CI = 3
 # From 5 repeats the bootstrap interval holds the median about 94 % of the time; at 3-4
 # only 75 % / 88 %, so there it is widened by a t interval (module doc).
 FULL_COVERAGE_REPEATS = 5
-# Student t 97.5 % quantiles by degrees of freedom (1..12; beyond, 2.18 is within 3 %)
+# Student t 97.5 % quantiles by degrees of freedom 1..12 (t_quantile computes the others)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179)
 DEFAULT_CV_FLAG = 0.15  # coefficient of variation above which a cell is flagged
 DEFAULT_SEED = 20240607
@@ -104,6 +105,7 @@ def bootstrap_medians(values: Sequence[float] | np.ndarray, *, n_boot: int = N_B
     return 0.5 * (arr[lo] + arr[hi])
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(level: float, df: int) -> float:
     """Two-sided Student t quantile: P(|T| <= q) = ``level`` for ``df`` degrees of freedom.
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from greenllm.analysis.uncertainty import MIN_REPEATS_FOR_CI, T975, median_ci
+from greenllm.analysis.uncertainty import CI_LEVEL, MIN_REPEATS_FOR_CI, median_ci, t_quantile
 from greenllm.errors import ConfigError
 
 # The defaults: latency within +-5 %, energy within +-2 % (95 % CI half-widths).
@@ -148,8 +148,7 @@ def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
     med = float(np.median(arr))
     if med == 0:
         return None
-    t = T975[min(arr.size - 2, len(T975) - 1)]
-    t_half = t * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    t_half = t_quantile(CI_LEVEL, arr.size - 1) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
     return max((hi - lo) / 2.0, t_half) / abs(med)
 
 

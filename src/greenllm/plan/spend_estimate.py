@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from greenllm.analysis.uncertainty import T975
+from greenllm.analysis.uncertainty import CI_LEVEL, t_quantile
 from greenllm.plan.estimate import (
     _CLOCK_SETTLE_S,
     _ENGINE_START_BASE_S,
@@ -45,7 +45,7 @@ def expected_repeats(targets: Mapping[str, float], cap: int, noise_cv: float) ->
     """Fewest repeats n in [3, cap] with t(n-1) * cv / sqrt(n) <= the tightest target."""
     tightest = min(targets.values())
     for n in range(3, cap + 1):
-        t = T975[min(n - 2, len(T975) - 1)]
+        t = t_quantile(CI_LEVEL, n - 1)
         if t * noise_cv / n ** 0.5 <= tightest:
             return n
     return cap
