@@ -7,11 +7,11 @@ search, every window at its exact nominal rate: today's default arrivals) and re
 two stopping rules on those repeats, as ``measure.adaptive_replay`` does for a real run
 (repeat r is the same measurement under every rule):
 
-* per cell (``load.stop_per=cell``, ``greenllm measure``'s default until 2026-12-07): a cell stops after
-  repeat n >= 3 once every target of every one of its load points is met
-  (``measure.adaptive.decide``);
-* per point (``load.stop_per=point``, the default since): each load point stops on its own targets (the
-  same ``decide`` on that point alone), its cell's other points go on.
+* per cell (``load.stop_per=cell``, ``greenllm measure``'s default until 2026-12-07): a
+  cell stops after repeat n >= 3 once every target of every one of its load points is
+  met (``measure.adaptive.decide``);
+* per point (``load.stop_per=point``, the default since): each load point stops on its
+  own targets (the same ``decide`` on that point alone), its cell's other points go on.
 
 ``--window-fraction q`` (< 1) also runs the grid with every load-point window q times as
 long (``load.requests_per_point``, ``min_duration_s`` and ``max_duration_s`` scaled by q;
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from campaign_cost import ROOT, build_plan, shortened  # noqa: E402,F401 (shortened: tests)
+from campaign_cost import ROOT, build_plan, shortened  # noqa: E402
 
 from greenllm import plan as gplan  # noqa: E402
 from greenllm.calibrate.virtual_campaign import CampaignPolicy, Settings, run_campaign  # noqa: E402
