@@ -12,8 +12,8 @@ contain the true value:
   bootstrap of the median: about the repeats' range at 3-5 repeats, so 75 / 88 / 94 %
   coverage at 3 / 4 / 5 repeats before any stopping), which the statistics table
   reported until 2026-12-07;
-* the statistics table's interval (``median_ci``: that, widened at 3-4 repeats to hold
-  the median ± a Student t half-width);
+* the statistics table's interval (``median_ci``: that, widened at 3-4 repeats (and
+  above 5) to hold the median ± a Student t half-width);
 * the interval ``decide`` judged (the larger of the table's and a Student t interval,
   centred on the median).
 

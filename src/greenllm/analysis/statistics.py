@@ -5,7 +5,8 @@ and claims use it exactly like the cells table, but each metric column holds the
 **median over repeats**, and for every metric of ``STAT_METRICS``:
 
 * ``<metric>_ci_lo`` / ``<metric>_ci_hi``: the 95 % percentile-bootstrap CI of that median
-  over repeats, widened at 3-4 repeats to hold the median ± a Student t half-width too
+  over repeats, widened at every repeat count but 5 to hold the median ± a Student t
+  half-width too
   (NaN with fewer than 3 repeats: see ``uncertainty`` for why repeats, why not fewer and
   why the widening);
 * ``<metric>_cv``: coefficient of variation over repeats (NaN with fewer than 2);
@@ -38,11 +39,11 @@ from greenllm.analysis.uncertainty import (
     CI_LEVEL,
     DEFAULT_CV_FLAG,
     DEFAULT_SEED,
-    FULL_COVERAGE_REPEATS,
     MIN_REPEATS_FOR_CI,
     N_BOOT,
     cv_matrix,
     median_ci_matrix,
+    widened_at,
 )
 
 # Metrics of a cell (one value per search, not per load point repeat).
@@ -61,7 +62,7 @@ SPREAD_METRICS = (
     "max_throughput_rps",
 )
 CI_BOOTSTRAP = "bootstrap"  # percentile bootstrap of the median over repeats
-CI_BOOTSTRAP_T = "bootstrap+t"  # 3-4 repeats: that, widened by a Student t interval
+CI_BOOTSTRAP_T = "bootstrap+t"  # n != 5: that, widened by a Student t interval
 CI_NONE = "none"  # fewer than MIN_REPEATS_FOR_CI repeats
 _JOINED = ("flags", "throttle_reasons")
 _FIRST_KINDS = ("str", "bool")
@@ -135,9 +136,9 @@ def statistics_table(
     columns["high_spread_metrics"] = np.array(
         [";".join(c for c in high.columns if flags[c]) for _, flags in high.iterrows()]
         if len(high) else [], dtype=object)
+    widened = np.array([widened_at(int(k)) for k in sizes], dtype=bool)
     columns["ci_method"] = np.select(
-        [sizes >= FULL_COVERAGE_REPEATS, sizes >= MIN_REPEATS_FOR_CI],
-        [CI_BOOTSTRAP, CI_BOOTSTRAP_T], CI_NONE)
+        [widened, sizes >= MIN_REPEATS_FOR_CI], [CI_BOOTSTRAP_T, CI_BOOTSTRAP], CI_NONE)
     extra = pd.DataFrame(columns, index=out.index)
     for name in ("ci_method", "high_spread_metrics"):
         extra[name] = extra[name].astype("str")

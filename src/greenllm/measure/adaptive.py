@@ -6,7 +6,7 @@ A fixed repeat count spends the same GPU time on a cell whose energy per token a
 +-5 %, energy per output token within +-2 %). After every repeat the cell's intervals
 are computed exactly as the statistics table computes them
 (``greenllm.analysis.uncertainty.median_ci``: percentile bootstrap of the median over
-repeats, widened by a Student t interval at 3-4 repeats, none below 3 repeats).
+repeats, widened by a Student t interval at every count but 5, none below 3 repeats).
 ``load.repeats=N`` keeps the old fixed count (``fixed``).
 
 What stops (``load.stop_per``):
@@ -137,8 +137,8 @@ def relative_half_width(values: Sequence[float] | np.ndarray) -> float | None:
     range, which three values that happen to agree make narrow by chance; stopping on it
     alone would pick those cells (optional stopping) and report intervals narrower than
     the noise. The t interval widens with few repeats (t = 4.3 at n = 3), so a cell stops
-    only when its spread is genuinely small. At 3-4 repeats the table's interval already
-    holds the t interval, so the width judged is the one the table prints.
+    only when its spread is genuinely small. At every count but 5 the table's interval
+    already holds the t interval, so the width judged is the one the table prints.
     """
     arr = np.asarray([v for v in values if v is not None], dtype=float)
     arr = arr[np.isfinite(arr)]
