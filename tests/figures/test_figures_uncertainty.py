@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
@@ -107,3 +108,17 @@ def test_points_from_three_or_four_repeats_say_their_bars_are_widened(repeated_t
     assert "median of n=3–5 repeats" in note
     assert ("2 point(s) from 3–4 repeats, whose bars are widened to a Student t interval (a "
             "bootstrap of so few holds the median only about 75 % / 88 % of the time)") in note
+
+
+def test_points_from_more_than_five_repeats_say_their_bars_hold_a_t_interval(repeated_table,
+                                                                             studies):
+    # six repeats of every point: the fifth repeat measured again under a new index
+    table = repeated_table
+    extra = table[table["repeat"] == table["repeat"].max()].assign(
+        repeat=table["repeat"].max() + 1)
+    result = render(get_figure("fig06"), pd.concat([table, extra], ignore_index=True),
+                    studies["tp"])
+    assert set(result.data["n_repeats"]) == {6}
+    note = next(n for n in result.notes if n.startswith("Points:"))
+    assert f"; {len(result.data)} point(s) from 6 repeats, whose bars also hold a Student t " \
+        "interval" in note
