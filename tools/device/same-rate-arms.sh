@@ -7,9 +7,12 @@
 #   drawn  the Poisson schedule as drawn (load.exact_rate=false), 60 requests, 5 repeats
 #   short  exact, windows a quarter as long (15 requests), 20 repeats: the same GPU time
 #          as 5 full ones, so a quarter-length window's bias and spread can be seen
+#   half   exact, windows half as long (30 requests), 10 repeats: the same for the half
+#          windows of the 37 % campaign mode (docs/campaign.md)
 #
 #   bash tools/device/same-rate-arms.sh "$OUT"                # exact drawn short, ~9 min
 #   ARMS="exact short" bash tools/device/same-rate-arms.sh "$OUT"
+#   ARMS="exact half" bash tools/device/same-rate-arms.sh "$OUT"   # ~8 min
 #   ENGINE=sim ARMS=short bash tools/device/same-rate-arms.sh OUT   # on the simulator
 #
 # Then, here or there: python benchmarks/same_rate_arms.py RAW_exact RAW_drawn RAW_short
@@ -30,7 +33,9 @@ for arm in $ARMS; do
     drawn) X=(load.exact_rate=false "${FULL[@]}") ;;
     short) X=(load.exact_rate=true load.repeats=20 load.requests_per_point=15
               load.min_duration_s=0.75 load.max_duration_s=3.75) ;;
-    *) echo "unknown arm $arm (exact, drawn, short)"; exit 2 ;;
+    half) X=(load.exact_rate=true load.repeats=10 load.requests_per_point=30
+             load.min_duration_s=1.5 load.max_duration_s=7.5) ;;
+    *) echo "unknown arm $arm (exact, drawn, short, half)"; exit 2 ;;
   esac
   RAW=results/raw/${CARD_ID:-sim}_llama-1b_tp1_b64_arm_$arm
   RAWS+=("$RAW")
