@@ -9,11 +9,14 @@ that changes what is measured moves the mean by several SE; one that only change
 noise moves the CV.
 
     python benchmarks/same_rate_arms.py RAW_DIR [RAW_DIR ...]
+    python benchmarks/same_rate_arms.py exact=RAW_A,RAW_C half=RAW_B   # pooled arms
 
 RAW_DIR: a measure run's ``out_dir`` or a ``.tgz`` of one; the arm is named by the part
-of the folder's name after ``arm_`` (else the whole name). Arms that ran one after the
-other, each with its own engine start, confound the convention with drift: a difference
-of 1-2 SE is not an effect.
+of the folder's name after ``arm_`` (else the whole name). ``NAME=RAW,RAW...`` names an
+arm and pools the repeats of several runs into it. Arms that ran one after the other,
+each with its own engine start, confound the convention with drift: a difference of 1-2
+SE is not an effect. Running one arm before and after the other (A B A) and pooling the
+two A runs takes a linear drift out of the comparison.
 """
 
 from __future__ import annotations
@@ -62,6 +65,19 @@ def arm_values(cells: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list
     return out
 
 
+def parse_arm(arg: str) -> tuple[str, dict[tuple[str, str], list[float]]]:
+    """``RAW`` or ``NAME=RAW,RAW...``: the arm's name and its values, runs pooled."""
+    name, sep, raws = arg.partition("=")
+    paths = raws.split(",") if sep else [arg]
+    if sep and (not name or not all(paths)):
+        raise SystemExit(f"same_rate_arms: {arg!r} is not NAME=RAW[,RAW...]")
+    pooled: dict[tuple[str, str], list[float]] = {}
+    for raw in paths:
+        for key, vals in arm_values(summaries(Path(raw))).items():
+            pooled.setdefault(key, []).extend(vals)
+    return (name if sep else arm_name(arg)), pooled
+
+
 def welch_z(a: Sequence[float], b: Sequence[float]) -> float:
     """(mean a - mean b) / its standard error; nan below two values in either."""
     if len(a) < 2 or len(b) < 2:
@@ -97,7 +113,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 2
-    arms = {arm_name(raw): arm_values(summaries(Path(raw))) for raw in argv}
+    arms = dict(parse_arm(arg) for arg in argv)
     first = next(iter(arms))
     w = max(5, *(len(a) for a in arms))
     print(f"first arm: {first} (the ratio and diff/SE columns are against it)")

@@ -16,7 +16,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from same_rate_arms import arm_name, arm_values, compare, main, welch_z  # noqa: E402
+from same_rate_arms import (  # noqa: E402
+    arm_name,
+    arm_values,
+    compare,
+    main,
+    parse_arm,
+    welch_z,
+)
 
 H100 = ROOT / "reports/reference/h100-2026-12-07c-exact-default"
 ENERGY = "energy per output token (J)"
@@ -87,3 +94,36 @@ def test_h100_quarter_windows_read_a_different_operating_point():
 
 def arm_values_of(raw: Path) -> dict:
     return arm_values([json.loads(p.read_text()) for p in sorted(raw.rglob("cells/*/*/summary.json"))])
+
+
+HALF = ROOT / "reports/reference/h100-2026-12-08-half-windows"
+
+
+def test_named_arms_pool_the_repeats_of_several_runs():
+    one = HALF / "h100_llama-1b_tp1_b64_arm_exact"
+    two = HALF / "h100_llama-1b_tp1_b64_arm_exact2"
+    name, pooled = parse_arm(f"full={one},{two}")
+    assert name == "full"
+    assert pooled[("r6", ENERGY)] == arm_values_of(one)[("r6", ENERGY)] + \
+        arm_values_of(two)[("r6", ENERGY)]
+    assert parse_arm(str(one))[0] == "exact"  # a bare folder is named by its arm_ part
+    with pytest.raises(SystemExit, match="NAME=RAW"):
+        parse_arm("full=")
+
+
+def test_h100_half_windows_keep_energy_and_read_lower_latencies():
+    """The committed A B A run (reports/reference/h100-2026-12-08-half-windows): 10 windows
+    of 30 requests against 5 of 60 run before and after them, pooled. Energy per token
+    agrees within about one SE at both rates; TTFT p50 at 6 req/s reads 7.9 % lower at 2.5
+    SE (the README's table)."""
+    _, full = parse_arm(f"full={HALF / 'h100_llama-1b_tp1_b64_arm_exact'},"
+                        f"{HALF / 'h100_llama-1b_tp1_b64_arm_exact2'}")
+    _, half = parse_arm(str(HALF / "h100_llama-1b_tp1_b64_arm_half"))
+    assert len(full[("r16", ENERGY)]) == 10 and len(half[("r16", ENERGY)]) == 10
+    rows = {(r["point"], r["metric"]): r for r in compare({"full": full, "half": half})
+            if r["arm"] == "half"}
+    for point, shift in (("r6", 0.008), ("r16", 0.044)):
+        assert rows[(point, ENERGY)]["vs_first"] == pytest.approx(shift, abs=0.002)
+        assert abs(rows[(point, ENERGY)]["diff_se"]) < 1.2
+    assert rows[("r6", "TTFT p50 (ms)")]["vs_first"] == pytest.approx(-0.079, abs=0.002)
+    assert rows[("r6", "TTFT p50 (ms)")]["diff_se"] < -2.0
