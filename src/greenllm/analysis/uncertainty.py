@@ -177,7 +177,7 @@ def median_ci(values: Sequence[float] | np.ndarray, *, level: float = CI_LEVEL,
     if not math.isfinite(lo):
         return lo, hi
     lo, hi = _widen(np.asarray(lo), np.asarray(hi), np.asarray(np.median(arr)),
-                        np.asarray(arr.std(ddof=1)), arr.size, level)
+                    np.asarray(arr.std(ddof=1)), arr.size, level)
     return float(lo), float(hi)
 
 
@@ -204,8 +204,8 @@ def median_ci_matrix(values: np.ndarray, *, level: float = CI_LEVEL, n_boot: int
 
     ``values`` has shape (G, N, M): G cells, up to N repeats (NaN-padded), M metrics.
     Returns (lo, hi), each (G, M), NaN where a pair has fewer than 3 finite repeats.
-    Identical to ``median_ci`` per pair (the same widening), but
-    vectorised: a resample's median depends only on which sorted positions were drawn, and
+    Identical to ``median_ci`` per pair (the same widening), but vectorised: a
+    resample's median depends only on which sorted positions were drawn, and
     the draws for n repeats take few distinct position pairs, so each pair's bootstrap
     distribution is a short weighted list.
     """
@@ -225,7 +225,7 @@ def median_ci_matrix(values: np.ndarray, *, level: float = CI_LEVEL, n_boot: int
         finite = sorted_vals[:, :n]
         median = 0.5 * (finite[:, (n - 1) // 2] + finite[:, n // 2])
         lo[gi, mi], hi[gi, mi] = _widen(boot_lo, boot_hi, median,
-                                            finite.std(axis=1, ddof=1), n, level)
+                                        finite.std(axis=1, ddof=1), n, level)
     return lo, hi
 
 
