@@ -5,8 +5,8 @@ Adaptive repeats stop a load point (``load.stop_per=point``, the default) or a c
 points end with 3-5 repeats, and those that stop early are those whose values happened
 to agree. This draws synthetic cells (3 load points, one metric, normal noise of a given
 CV around a true median of 1), runs ``measure.adaptive.decide`` repeat by repeat exactly
-as ``greenllm measure`` does (``replay_stops``), and counts how often the intervals reported at the stop
-contain the true value:
+as ``greenllm measure`` does (``replay_stops``), and counts how often the intervals
+reported at the stop contain the true value:
 
 * the bootstrap alone (``analysis.uncertainty.bootstrap_median_ci``, the percentile
   bootstrap of the median: about the repeats' range at 3-5 repeats, so 75 / 88 / 94 %

@@ -6,9 +6,8 @@ and claims use it exactly like the cells table, but each metric column holds the
 
 * ``<metric>_ci_lo`` / ``<metric>_ci_hi``: the 95 % percentile-bootstrap CI of that median
   over repeats, widened at every repeat count but 5 to hold the median ± a Student t
-  half-width too
-  (NaN with fewer than 3 repeats: see ``uncertainty`` for why repeats, why not fewer and
-  why the widening);
+  half-width too (NaN with fewer than 3 repeats: see ``uncertainty`` for why repeats, why
+  not fewer and why the widening);
 * ``<metric>_cv``: coefficient of variation over repeats (NaN with fewer than 2);
 
 plus ``n_repeats`` (repeats found), ``n_searches`` (max-throughput searches, which the

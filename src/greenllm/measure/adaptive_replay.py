@@ -52,9 +52,13 @@ def replay_cell(summary: dict[str, Any], policy: RepeatPolicy) -> dict[str, Any]
     stop_at, reason = (ran, str(decision.reason)) if decision and decision.stop else (
         done, "not stopped (fewer repeats than its minimum)")
     keep = decision.point_repeats if decision else {}
-    kept = [p for p in points if int(p.get("repeat", 0)) < keep.get(p.get("name"), stop_at)]
-    kept_ids = {id(p) for p in kept}
-    dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points if id(p) not in kept_ids)
+
+    def kept_by_adaptive(p: dict[str, Any]) -> bool:
+        return int(p.get("repeat", 0)) < keep.get(p.get("name"), stop_at)
+
+    kept = [p for p in points if kept_by_adaptive(p)]
+    dropped_s = sum(float(p.get("duration_s") or 0.0) for p in points
+                    if not kept_by_adaptive(p))
     kept_values = summary_values(kept, policy.targets)
     return {
         "clock": summary["clock"]["label"], "workload": summary["workload"]["id"],
