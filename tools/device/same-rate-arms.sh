@@ -14,10 +14,13 @@
 #   ARMS="exact short" bash tools/device/same-rate-arms.sh "$OUT"
 #   ARMS="exact half" bash tools/device/same-rate-arms.sh "$OUT"   # ~8 min
 #   ENGINE=sim ARMS=short bash tools/device/same-rate-arms.sh OUT   # on the simulator
+#   ARMS="exact half exact2 half2 exact3" ...   # A B A B A: a digit after an arm's name
+#       starts it again (its own vLLM start and folder, arm_<name><digit>), so start-to-start
+#       noise can be told from the convention (benchmarks/same_rate_arms.py NAME=RAW,RAW)
 #
 # Then, here or there: python benchmarks/same_rate_arms.py RAW_exact RAW_drawn RAW_short
-# Writes $OUT/same-rate-arms-<arms>.tgz (cell summaries, spend.json, engine log per arm),
-# the side-by-side table ($OUT/same-rate-arms-<arms>.txt) and the log.
+# Writes $OUT/same-rate-arms-<arms>.tgz (cell summaries, request tables, spend.json, engine log
+# per arm; no telemetry), the side-by-side table ($OUT/same-rate-arms-<arms>.txt) and the log.
 source "$(dirname "$0")/common.sh"
 ENGINE=${ENGINE:-vllm}
 [ "$ENGINE" = sim ] || need_card
@@ -27,7 +30,8 @@ ARMS=${ARMS:-exact drawn short}
 TAG=${ARMS// /-}  # names this call's files: several calls may each run some arms
 FULL=(load.repeats=5 load.requests_per_point=60 load.min_duration_s=3 load.max_duration_s=15)
 RAWS=()
-for arm in $ARMS; do
+for token in $ARMS; do
+  arm=${token%%[0-9]*}  # exact2 -> exact: the same arm, started again
   case $arm in
     exact) X=(load.exact_rate=true "${FULL[@]}") ;;
     drawn) X=(load.exact_rate=false "${FULL[@]}") ;;
@@ -35,20 +39,20 @@ for arm in $ARMS; do
               load.min_duration_s=0.75 load.max_duration_s=3.75) ;;
     half) X=(load.exact_rate=true load.repeats=10 load.requests_per_point=30
              load.min_duration_s=1.5 load.max_duration_s=7.5) ;;
-    *) echo "unknown arm $arm (exact, drawn, short, half)"; exit 2 ;;
+    *) echo "unknown arm $token (exact, drawn, short, half; a digit may follow)"; exit 2 ;;
   esac
-  RAW=results/raw/${CARD_ID:-sim}_llama-1b_tp1_b64_arm_$arm
+  RAW=results/raw/${CARD_ID:-sim}_llama-1b_tp1_b64_arm_$token
   RAWS+=("$RAW")
-  step "arm $arm: M-M at [$RATES] req/s, ${X[*]} (engine $ENGINE)"
+  step "arm $token: M-M at [$RATES] req/s, ${X[*]} (engine $ENGINE)"
   timeout "${ARM_TIMEOUT_S:-280}" "$PY" -m greenllm.cli.main measure out_dir=$RAW \
     ${CARD:+gpu=$CARD} model=llama-1b model.path=$M engine=$ENGINE clocks=observe \
     instance=tp1 instance.max_batch=64 'workload.ids=[M-M]' 'load.points=[]' \
     "load.rates_rps=[$RATES]" load.warmup_requests=4 slo.baseline_requests=3 \
     engine.startup_timeout_s=300 "${X[@]}" ${EXTRA:-}
-  echo "arm $arm exit: $?"
+  echo "arm $token exit: $?"
 done
 step "arms side by side"
 "$PY" benchmarks/same_rate_arms.py "${RAWS[@]}" | tee "$OUT/same-rate-arms-$TAG.txt"
-step "pack (summaries, spend, engine log; no parquet)"
-tar czf "$OUT/same-rate-arms-$TAG.tgz" --exclude='*.parquet' "${RAWS[@]}" 2> /dev/null
+step "pack (summaries, request tables, spend, engine log; no telemetry)"
+tar czf "$OUT/same-rate-arms-$TAG.tgz" --exclude='telemetry*.parquet' "${RAWS[@]}" 2> /dev/null
 ls -la "$OUT"
