@@ -18,6 +18,7 @@ from greenllm.measure.parallel import (
     disturbance,
     measure_argv,
     run_side_by_side,
+    start_spread,
     waves,
 )
 
@@ -141,3 +142,19 @@ def test_disturbance_is_the_relative_change_from_alone(tmp_path):
     assert row["ttft_p50_s"] == pytest.approx(0.10)
     assert row["power_mean_w"] == pytest.approx(-0.025)
     assert row["max_throughput_rps"] == pytest.approx(0.0)
+
+
+def test_disturbance_against_the_mean_of_several_alone_starts(tmp_path):
+    """Two alone starts read TTFT 100 and 120 ms (a start's offset, as on the H100): the
+    side-by-side 121 ms is +10 % from their mean, not +21 % from the first alone run, and
+    the starts' own spread (SD 14.1 ms, 12.9 % of 110) is printed beside it."""
+    _cell(tmp_path / "alone1", ttft=0.100, power=400.0)
+    _cell(tmp_path / "alone2", ttft=0.120, power=400.0)
+    _cell(tmp_path / "side", ttft=0.121, power=400.0)
+    (row,) = disturbance([tmp_path / "alone1", tmp_path / "alone2"], tmp_path / "side")
+    assert row["ttft_p50_s"] == pytest.approx(0.10)
+    assert disturbance(tmp_path / "alone1", tmp_path / "side")[0]["ttft_p50_s"] == pytest.approx(0.21)
+    (spread,) = start_spread([tmp_path / "alone1", tmp_path / "alone2"])
+    assert spread["ttft_p50_s"] == pytest.approx(0.020 / 2 ** 0.5 / 0.110)  # SD of two: |a-b|/sqrt 2
+    assert spread["power_mean_w"] == pytest.approx(0.0)
+    assert start_spread([tmp_path / "alone1"])[0]["ttft_p50_s"] is None

@@ -5,9 +5,11 @@
 #   1. the TP study: TP 2/4/8 (TPS), M-M at medium load, every GPU of the instance sampled,
 #      energy summed over them with the per-GPU spread in each load point's energy block;
 #      NVLink multicast off in vLLM's and its workers' environment (measure/multi_gpu.py).
-#   2. parallel instances: one TP2 instance alone on GPUs 0,1, then N_PAR x TP2 side by
-#      side (greenllm.measure.parallel), and how each side-by-side instance differs from
-#      the one alone (disturbance: TTFT, TBT, power, J/token, max throughput).
+#   2. parallel instances: one TP2 instance alone on GPUs 0,1, in ALONE_STARTS (default 2)
+#      vLLM starts, then N_PAR x TP2 side by side (greenllm.measure.parallel), and how each
+#      side-by-side instance differs from the alone starts' mean (disturbance: TTFT, TBT,
+#      power, J/token, max throughput), beside how far the alone starts differ among
+#      themselves (a start moves latency 6-15 % on the lent H100: docs/uncertainty.md).
 #
 #   bash tools/device/multi-gpu.sh "$OUT"              # MODEL=llama2-70b GPUS=0,...,7
 #   ENGINE=sim bash tools/device/multi-gpu.sh OUT      # the same on simulated GPUs
@@ -33,9 +35,12 @@ for tp in $TPS; do
     "instance.gpus=[$(echo "$GPUS" | cut -d, -f1-$tp)]"
   echo "TP$tp exit: $?"
 done
-step "parallel: TP2 alone on GPUs $(echo "$GPUS" | cut -d, -f1-2)"
-timeout "${PAR_TIMEOUT_S:-540}" "$PY" -m greenllm.cli.main measure out_dir=results/raw/alone \
-  "${COMMON[@]}" instance.tp=2 "instance.gpus=[$(echo "$GPUS" | cut -d, -f1-2)]"
+for k in $(seq 1 "${ALONE_STARTS:-2}"); do
+  step "parallel: TP2 alone on GPUs $(echo "$GPUS" | cut -d, -f1-2), start $k"
+  timeout "${PAR_TIMEOUT_S:-540}" "$PY" -m greenllm.cli.main measure \
+    out_dir=results/raw/alone/start$k "${COMMON[@]}" instance.tp=2 \
+    "instance.gpus=[$(echo "$GPUS" | cut -d, -f1-2)]"
+done
 step "parallel: $N_PAR x TP2 side by side"
 timeout "${PAR_TIMEOUT_S:-540}" "$PY" -m greenllm.measure.parallel --gpus "$GPUS" --tp 2 \
   --instances "$N_PAR" --out results/raw/side -- "${COMMON[@]}"
@@ -43,9 +48,12 @@ step "disturbance (side by side - alone) / alone, and the per-GPU energy spread"
 "$PY" - <<'PY' | tee "$OUT/multi-gpu-findings.txt"
 import json
 from pathlib import Path
-from greenllm.measure.parallel import disturbance
+from greenllm.measure.parallel import disturbance, start_spread
+alone = sorted(Path("results/raw/alone").glob("start*"))
+for row in start_spread(alone):
+    print(f"alone starts ({len(alone)}) SD/mean", json.dumps(row))
 for inst in sorted(Path("results/raw/side").glob("i*")):
-    for row in disturbance(Path("results/raw/alone"), inst):
+    for row in disturbance(alone, inst):
         print(inst.name, json.dumps(row))
 for path in sorted(Path("results/raw").glob("tp*/cells/*/*/summary.json")):
     s = json.loads(path.read_text())

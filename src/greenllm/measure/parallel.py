@@ -12,7 +12,9 @@ checked: a one-line error for an instance asking more GPUs than listed, a GPU ou
 the list, or two instances sharing a GPU), and ``run_side_by_side`` starts one round's
 processes and waits for all of them, stopping all of them on Ctrl-C or SIGTERM so
 each restores its clocks. ``disturbance`` compares cells measured side by side with
-the same cells measured alone (does a neighbour change power or latency?).
+the same cells measured alone (does a neighbour change power or latency?), against the
+mean of several alone runs where given, and ``start_spread`` is how far those alone runs
+(engine starts) differ among themselves: the size a disturbance must exceed.
 
     python -m greenllm.measure.parallel --gpus 0,1,2,3 --tp 2 --instances 2 \\
         --out results/parallel -- model=llama-1b engine=sim ...
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -172,15 +175,48 @@ def _medians(raw_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
             for key, row in grouped.iterrows()}
 
 
-def disturbance(alone_dir: Path, side_dir: Path) -> list[dict[str, Any]]:
-    """Per cell and load point: (side by side - alone) / alone of each metric."""
-    alone, side = _medians(alone_dir), _medians(side_dir)
+def _reference(alone: Path | Sequence[Path]) -> dict[tuple[str, str, str], dict[str, float]]:
+    """Each metric's mean over the alone runs' medians (one run: its medians)."""
+    runs = [_medians(p) for p in ([alone] if isinstance(alone, Path) else alone)]
+    out: dict[tuple[str, str, str], dict[str, float]] = {}
+    for key in set().union(*runs) if runs else ():
+        values: dict[str, list[float]] = {}
+        for run in runs:
+            for m, v in run.get(key, {}).items():
+                values.setdefault(m, []).append(v)
+        out[key] = {m: sum(v) / len(v) for m, v in values.items()}
+    return out
+
+
+def disturbance(alone: Path | Sequence[Path], side_dir: Path) -> list[dict[str, Any]]:
+    """Per cell and load point: (side by side - alone) / alone of each metric.
+
+    ``alone``: one run's folder, or several (separate engine starts), whose medians are
+    averaged: a start carries its own latency offset (6-15 % on the lent H100,
+    docs/uncertainty.md), which one alone run would pass to every comparison."""
+    ref, side = _reference(alone), _medians(side_dir)
     out = []
-    for key in sorted(set(alone) & set(side)):
+    for key in sorted(set(ref) & set(side)):
         row: dict[str, Any] = {"clock": key[0], "workload": key[1], "load_point": key[2]}
         for m in DISTURBANCE_METRICS:
-            a, s = alone[key].get(m), side[key].get(m)
+            a, s = ref[key].get(m), side[key].get(m)
             row[m] = (s - a) / a if a and s is not None else None
+        out.append(row)
+    return out
+
+
+def start_spread(alone: Sequence[Path]) -> list[dict[str, Any]]:
+    """Per cell and load point: each metric's SD over the alone runs' medians over their
+    mean (None below two runs): the scale a disturbance must clear to be one."""
+    runs = [_medians(p) for p in alone]
+    out = []
+    for key in sorted(set().union(*runs) if runs else ()):
+        row: dict[str, Any] = {"clock": key[0], "workload": key[1], "load_point": key[2]}
+        for m in DISTURBANCE_METRICS:
+            vals = [r[key][m] for r in runs if m in r.get(key, {})]
+            mean = sum(vals) / len(vals) if vals else 0.0
+            row[m] = (statistics.stdev(vals) / abs(mean) if len(vals) >= 2 and mean
+                      else None)
         out.append(row)
     return out
 
