@@ -65,6 +65,14 @@ def test_bad_trace_fails_before_any_engine(tmp_path):
     assert not (tmp_path / "raw/engine.log").exists()
 
 
+def test_trace_replay_in_several_engine_starts_is_one_line(tmp_path):
+    run = measure(tmp_path, *trace_args(tiny_trace(tmp_path)), "clocks.mhz=[1980]",
+                  "load.repeats=2", "load.engine_starts=2")
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "a trace replay runs in one engine start" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "raw/engine.log").exists()
+
+
 def test_feedback_policy_moves_the_clock_and_restores_it(tmp_path):
     path = tiny_trace(tmp_path, n=60)
     run = measure(tmp_path, *trace_args(path, "workload.trace.policy.kind=feedback",

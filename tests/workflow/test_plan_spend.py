@@ -42,3 +42,11 @@ def test_plan_cli_prints_the_expected_spend(capsys):
     assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected"]) == 0
     out = capsys.readouterr().out
     assert "expected under the policies:" in out and "GPU-hours" in out
+
+
+def test_plan_counts_the_engine_starts_the_repeats_are_spread_over():
+    plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
+    one = expected_spend(plan, ROOT, warm=True)
+    two = expected_spend(plan, ROOT, warm=True, load_overrides={"engine_starts": 2})
+    assert one["engine_starts"] == len(plan.instances)
+    assert two["engine_starts"] == 2 * len(plan.instances)

@@ -112,6 +112,8 @@ _CELL_COLUMNS = {
     # why the load point's repeats stopped (its cell's, under stop_per=cell or before
     # per-point stopping): targets_met | cap (CI target not reached) | fixed
     "repeat_stop": "str",
+    # which engine start (0-based) measured the row, with load.engine_starts > 1; else empty
+    "engine_start": "float",
     # the instance's spend (measure/spend.py), the same on every row of the instance
     "instance_gpu_s_held": "float",
     "instance_gpu_s_in_windows": "float",
@@ -160,6 +162,7 @@ def summary_rows(summary: dict[str, Any], source: Path | str) -> list[dict[str, 
         row = {**cell, **_search_fields(searches, repeat, summary),
                **_load_point_fields(lp, summary["clock"].get("idle_power_w"))}
         row["repeat"] = repeat
+        row["engine_start"] = lp.get("engine_start")
         # Per-point stopping (load.stop_per=point): a point's own stop, not its cell's.
         own = ((summary.get("repeat_policy") or {}).get("points") or {}).get(lp.get("name"))
         if own:

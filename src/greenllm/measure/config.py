@@ -121,6 +121,10 @@ class LoadCfg:
     # only the open ones; cell: a cell repeats all its points until every target is met
     # (a quiet point waits for the noisiest: docs/campaign.md)
     stop_per: str = "point"
+    # The repeats spread over this many engine starts (1: all in one). A vLLM start moves
+    # latency by 6-15 % on the lent H100, which an interval over one start's repeats does
+    # not cover; k > 1 costs k - 1 more starts per instance (measure/engine_starts.py).
+    engine_starts: int = 1
     arrival: str = "poisson"  # poisson | gamma | constant
     cv: float = 1.0  # gamma burstiness (coefficient of variation of inter-arrivals)
     # true (default since 2026-12-07): every probe and load point sends at exactly its

@@ -1,8 +1,7 @@
-"""The power-limit and memory-clock axes in ``greenllm measure``: checks before any GPU
-time, permissions, and what a cell's summary records about them.
-
-Kept apart from ``measure/run.py`` (which calls these with a line each) so the SM-clock
-path there stays as it was.
+"""The GPU knobs in ``greenllm measure``: checks before any GPU time, permissions, and
+what a cell's summary records about them. ``clock_mode`` and ``check_clocks_supported``
+are the SM clock's (pin or observe; a clock outside the card's range); the rest are the
+power-limit and memory-clock axes. ``measure/run.py`` calls these with a line each.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from greenllm.errors import ConfigError
+from greenllm.errors import ClockPermissionError, ConfigError
 from greenllm.gpu.base import ClockPlan, Gpu
+from greenllm.measure.cell_store import note
 from greenllm.sweep_axes import KnobSetting
 
 
@@ -72,3 +72,34 @@ def knob_record(setting: KnobSetting, plan: ClockPlan) -> dict[str, Any]:
         "idle_power_w": (plan.idle or {}).get("power_w"),
         "idle_window_s": (plan.idle or {}).get("window_s"),
     }
+
+
+def clock_mode(cfg: Any, gpu: Gpu) -> str:
+    """``pin`` or ``observe``: what this run may do with the SM clock (a one-line error
+    where pinning was asked for, is denied, and no fallback is allowed)."""
+    if cfg.clocks.mode == "observe":
+        return "observe"
+    denied = denied_gpus(cfg, gpu)
+    if not denied:
+        return "pin"
+    if cfg.clocks.fallback_to_observe:
+        note("WARNING: clock pinning is not permitted here (needs root or an admin grant); "
+             "measuring in observe mode: clocks are read, not set, and results say so")
+        return "observe"
+    raise ClockPermissionError(
+        f"pinning clocks on GPU(s) {denied} is not permitted (needs root or an admin grant); "
+        "use clocks=observe or clocks.fallback_to_observe=true"
+    )
+
+
+def check_clocks_supported(cfg: Any, gpu: Gpu, mode: str) -> None:
+    """A one-line error for a clock (or power limit, memory clock) the GPU cannot set."""
+    if mode != "pin":
+        return
+    for i in gpu.indices:
+        supported = gpu.info(i).supported_sm_clocks_mhz
+        lo, hi = min(supported), max(supported)
+        for mhz in cfg.clocks.mhz:
+            if not lo <= mhz <= hi:
+                raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
+    check_supported(cfg, gpu, mode)

@@ -30,6 +30,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from greenllm.errors import ConfigError, GreenllmError
+from greenllm.measure import engine_starts
 from greenllm.measure.preflight_gpus import (
     gpu_problems,
 )
@@ -156,6 +157,10 @@ def _range_problems(cfg: DictConfig) -> list[str]:
         low, high = _select(cfg, low_key), _select(cfg, high_key)
         if low is not None and high is not None and low > high:
             found.append(f"{low_key}={low} is above {high_key}={high}")
+    starts, repeats = _select(cfg, "load.engine_starts"), _select(cfg, "load.repeats")
+    if starts is not None:  # the repeats it spreads over: fixed, else the adaptive cap
+        found += engine_starts.problems(
+            starts, repeats if repeats is not None else _select(cfg, "load.max_repeats"))
     if not str(cfg.out_dir).strip():
         found.append("out_dir is empty: name the folder results go to (out_dir=results/raw/x)")
     if not str(cfg.model.name).strip() or "/" in str(cfg.model.name):

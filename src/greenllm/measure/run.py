@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from greenllm import atomic
 from greenllm.engine.base import Engine
 from greenllm.engine.kinds import engine_kind
-from greenllm.errors import ClockPermissionError, ConfigError, EngineError, GreenllmError
+from greenllm.errors import EngineError, GreenllmError
 from greenllm.gpu import Gpu, pin_clocks
 from greenllm.gpu.energy_read import describe as describe_energy_reads
 from greenllm.gpu.profiles import profile_warning
@@ -50,6 +50,7 @@ from greenllm.measure.cell_store import (
 )
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
+from greenllm.measure.engine_starts import EngineStarts, start_of
 from greenllm.measure.idle_power import idle_power
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.outcome import pass_status
@@ -105,8 +106,8 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             stack.callback(finish_spend, out, ledger, t_held, note, [
                 c.dir(out) / "summary.json" for m in ("pin", "observe")
                 for c in plan_cells(cfg, workloads, m)], virtual_time=kind.name == "virtual")
-            mode = clock_mode(cfg, gpu)
-            check_clocks_supported(cfg, gpu, mode)
+            mode = knob_checks.clock_mode(cfg, gpu)
+            knob_checks.check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
             planned[:] = cells
             todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), policy)]
@@ -126,59 +127,41 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
                 note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
                 prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
-            t_start = time.monotonic()
-            engine = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len)
-            ledger.engine_started(time.monotonic() - t_start)
-            stack.callback(engine.stop, float(cfg.engine.stop_grace_s))
-            note(f"{iid}: engine ready in {time.monotonic() - t_start:.0f} s at {engine.base_url}")
+            starts = EngineStarts(
+                lambda: kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len),
+                float(cfg.engine.stop_grace_s), ledger.engine_started)
+            stack.callback(starts.stop)  # whichever start is running
+            engine = starts.start()
+            note(f"{iid}: engine ready in {starts.last_start_s:.0f} s at {engine.base_url}")
             settings = PointSettings(
                 arrival=cfg.load.arrival, cv=float(cfg.load.cv),
                 timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed),
                 exact_rate=bool(cfg.load.exact_rate))
-            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger)
+
+            def restart() -> Engine:
+                started = starts.restart()
+                note(f"{iid}: engine ready in {starts.last_start_s:.0f} s at {started.base_url}")
+                return started
+
+            ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger,
+                               restart=restart)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def clock_mode(cfg: MeasureCfg, gpu: Gpu) -> str:
-    if cfg.clocks.mode == "observe":
-        return "observe"
-    denied = knob_checks.denied_gpus(cfg, gpu)
-    if not denied:
-        return "pin"
-    if cfg.clocks.fallback_to_observe:
-        note("WARNING: clock pinning is not permitted here (needs root or an admin grant); "
-             "measuring in observe mode: clocks are read, not set, and results say so")
-        return "observe"
-    raise ClockPermissionError(
-        f"pinning clocks on GPU(s) {denied} is not permitted (needs root or an admin grant); "
-        "use clocks=observe or clocks.fallback_to_observe=true"
-    )
-
-
-def check_clocks_supported(cfg: MeasureCfg, gpu: Gpu, mode: str) -> None:
-    if mode != "pin":
-        return
-    for i in gpu.indices:
-        supported = gpu.info(i).supported_sm_clocks_mhz
-        lo, hi = min(supported), max(supported)
-        for mhz in cfg.clocks.mhz:
-            if not lo <= mhz <= hi:
-                raise ConfigError(f"clock {mhz} MHz is not supported by GPU {i} ({lo}-{hi} MHz)")
-    knob_checks.check_supported(cfg, gpu, mode)
-
-
 def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings,
                   todo: list[Cell], out: Path, iid: str, mode: str,
-                  prov: dict[str, Any], ledger: SpendLedger | None = None) -> bool:
+                  prov: dict[str, Any], ledger: SpendLedger | None = None,
+                  restart: Callable[[], Engine] | None = None) -> bool:
     """Measure ``todo``; False when the engine died (finished cells stay on disk).
 
     Repeats are interleaved: repeat r of every cell of every clock comes before repeat
     r+1 of any, so slow drift (thermals, background load) spreads over all settings
-    instead of lining up with one of them.
+    instead of lining up with one of them. With ``load.engine_starts`` > 1 the engine is
+    started again (``restart``) where a block of repeat rounds ends (``engine_starts``).
     """
     marker_dir = cfg.clocks.marker_dir
     settle = float(cfg.clocks.settle_timeout_s)
@@ -206,7 +189,15 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                     note(f"{iid}: SLO baseline for {w.id} (requests alone)")
                     baselines[w.id] = measure_baseline(cfg, settings, engine, w, out,
                                                        clock_mhz=baseline_mhz)
+        n_starts, current = int(cfg.load.engine_starts), None
         for r in range(repeats):
+            if not any(rr == r and c not in stopped for rr, c in passes):
+                continue
+            if current is not None and start_of(r, repeats, n_starts) != current and restart:
+                note(f"{iid}: engine start {start_of(r, repeats, n_starts) + 1}/{n_starts} "
+                     f"(load.engine_starts) before repeat {r + 1}")
+                engine = restart()
+            current = start_of(r, repeats, n_starts)
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes
                          if rr == r and c.clock_label == clock_label and c not in stopped]
@@ -227,7 +218,8 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                         note(f"{iid}: pass {done + 1}/{len(passes)} {cell.clock_label} "
                              f"{cell.workload.id}{rep}{eta}")
                         if measure_pass(cfg, gpu, engine, settings, cell, r, out, instance,
-                                        plan, baselines[cell.workload.id], prov, ledger):
+                                        plan, baselines[cell.workload.id], prov, ledger,
+                                        engine_start=current if n_starts > 1 else None):
                             stopped.add(cell)
                         done += 1
     except EngineError as err:
@@ -271,9 +263,10 @@ def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any],
 def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSettings, cell: Cell,
                  repeat: int, out: Path, instance: dict[str, Any], plan: Any,
                  baseline: dict[str, Any], prov: dict[str, Any],
-                 ledger: SpendLedger | None = None) -> bool:
+                 ledger: SpendLedger | None = None, engine_start: int | None = None) -> bool:
     """One repeat of a cell; the first also searches the max throughput under SLO.
-    True when the cell needs no further repeat (``measure.adaptive``).
+    True when the cell needs no further repeat (``measure.adaptive``). ``engine_start``
+    (``load.engine_starts`` > 1) is recorded in each load point of the repeat.
 
     Later repeats run the load points at the rates the first derived, so every repeat
     measures the same offered load; the summary is rewritten after each repeat (status
@@ -315,6 +308,9 @@ def measure_pass(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSetti
                                                    label, repeat, skip=skip)
         frames += point_frames
         annotate_host_energy(points, host)
+        if engine_start is not None:
+            for p in points:
+                p["engine_start"] = engine_start
         summary["load_points"] = [p for p in summary["load_points"] if p.get("repeat", 0) != repeat]
         summary["load_points"] += points
         summary["repeats_done"] = repeat + 1

@@ -43,17 +43,11 @@ from greenllm.measure.cell_store import (
 )
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
+from greenllm.measure.knob_checks import check_clocks_supported, clock_mode
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.points import PointResult, PointSettings, attach_energy
 from greenllm.measure.provenance import now_iso, provenance
-from greenllm.measure.run import (
-    _terminate,
-    achieved_clock,
-    check_clocks_supported,
-    clock_mode,
-    new_summary,
-    warm_up,
-)
+from greenllm.measure.run import _terminate, achieved_clock, new_summary, warm_up
 from greenllm.measure.settings import to_settings
 from greenllm.measure.trace_replay import replay, replay_window, trace_workload
 from greenllm.measure.validate import validate_static
@@ -145,6 +139,9 @@ def run_trace(raw: DictConfig, overrides: Sequence[str]) -> int:
     if cfg.engine.kind == "virtual":  # the replay drives a live server's clock while it runs
         raise ConfigError("workload=trace replays on engine=vllm or engine=sim; "
                           "engine=virtual does not replay traces yet")
+    if int(cfg.load.engine_starts) != 1:  # one server replays the whole trace
+        raise ConfigError(f"load.engine_starts={cfg.load.engine_starts}: a trace replay runs "
+                          "in one engine start (the option spreads load points' repeats)")
     check_policy(cfg)
     ctx = context_tokens(cfg)
     trace = load_trace(trace_spec(cfg, ctx))  # bad input: one line, before any engine
