@@ -253,6 +253,8 @@ def test_estimate_scales_with_cells_tp_and_budget(smoke):
     e2 = gplan.estimate_instance(two_clocks, shape, groups)
     assert e2.cells_s == pytest.approx(2 * e1.cells_s)
     assert e2.start_s == e1.start_s
+    restarted = {**groups, "load": {**groups["load"], "engine_starts": 3}}
+    assert gplan.estimate_instance(one, shape, restarted).start_s == pytest.approx(3 * e1.start_s)
     tp2 = gplan.Instance("llama-1b", 2, 64, ("f1980",), ("M-M",), ("medium",), ())
     assert gplan.estimate_instance(tp2, shape, groups).gpu_hours > e1.gpu_hours
     capped = {**groups, "search": {**groups["search"], "time_budget_s": 1.0}}

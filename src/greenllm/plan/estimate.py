@@ -28,8 +28,8 @@ _CLOCK_SETTLE_S = 5.0
 _ENGINE_START_BASE_S = 90.0
 _ENGINE_START_PER_BPARAM_S = 1.5
 ESTIMATE_FORMULA = (
-    "GPU-h = sum over instances of TP x (start + baselines + cells) / 3600 (an upper bound: "
-    "every probe and load point at its max duration); "
+    "GPU-h = sum over instances of TP x (load.engine_starts x start + baselines + cells) / "
+    "3600 (an upper bound: every probe and load point at its max duration); "
     f"start = {_ENGINE_START_BASE_S:.0f} s + {_ENGINE_START_PER_BPARAM_S} s per 1e9 params; "
     "baselines = workloads x slo.baseline_requests x request; "
     "cell = clock settle 5 s + min(search.max_probes x (probe_max_duration_s + request), "
@@ -99,7 +99,8 @@ def estimate_instance(
         per_point = load["max_duration_s"] + (1 + load.get("warmup_requests", 0)) * req
         return _CLOCK_SETTLE_S + search_s + len(inst.loads) * _repeats(load) * per_point
 
-    start_s = _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
+    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * int(
+        load.get("engine_starts") or 1)  # load.engine_starts: the repeats over k starts
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)
     cells_s = sum(cell_s(c.workload) for c in inst.cells)
     return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s)
