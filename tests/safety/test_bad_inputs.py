@@ -63,6 +63,7 @@ HYDRA = [
     ("port-range", ["engine.port=99999"], "engine.port=99999"),
     ("host", ["engine.host=999.1.1.1"], "engine.host"),
     ("repeats-zero", ["load.repeats=0"], "load.repeats=0"),
+    ("engine-starts", ["load.repeats=2", "load.engine_starts=3"], "load.engine_starts=3"),
     ("ramp", ["load.ramp_fraction=1.5"], "load.ramp_fraction"),
     ("cv", ["load.cv=-1"], "load.cv"),
     ("durations", ["load.min_duration_s=30", "load.max_duration_s=10"], "is above"),

@@ -158,9 +158,10 @@ def _range_problems(cfg: DictConfig) -> list[str]:
         if low is not None and high is not None and low > high:
             found.append(f"{low_key}={low} is above {high_key}={high}")
     starts, repeats = _select(cfg, "load.engine_starts"), _select(cfg, "load.repeats")
-    if starts is not None:  # the repeats it spreads over: fixed, else the adaptive cap
-        found += engine_starts.problems(
-            starts, repeats if repeats is not None else _select(cfg, "load.max_repeats"))
+    cap = repeats if repeats is not None else _select(cfg, "load.max_repeats")
+    if starts is not None:  # against the repeats it spreads over, where those are valid
+        found += engine_starts.problems(starts, cap if isinstance(cap, int) and cap >= 1
+                                        else None)
     if not str(cfg.out_dir).strip():
         found.append("out_dir is empty: name the folder results go to (out_dir=results/raw/x)")
     if not str(cfg.model.name).strip() or "/" in str(cfg.model.name):
