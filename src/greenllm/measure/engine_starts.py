@@ -48,14 +48,12 @@ class EngineStarts:
                  on_start: Callable[[float], None] | None = None):
         self._start, self._grace, self._on_start = start, stop_grace_s, on_start
         self.engine: Engine | None = None
-        self.count = 0
         self.last_start_s = 0.0
 
     def start(self) -> Engine:
         t0 = time.monotonic()
         self.engine = self._start()
         self.last_start_s = time.monotonic() - t0
-        self.count += 1
         if self._on_start is not None:
             self._on_start(self.last_start_s)
         return self.engine
