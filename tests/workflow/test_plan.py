@@ -149,11 +149,12 @@ def test_measure_overrides_compose_in_the_measure_schema(paper, smoke):
 
 
 def test_load_policy_keys_pass_from_the_workflow_to_measure():
-    """load.stop_per, load.exact_rate, load.prompt_format and load.trust_env are keys of
-    the measure config: the workflow schema takes them and hands them on."""
+    """load.stop_per, load.exact_rate, load.prompt_format, load.trust_env and
+    load.engine_starts are keys of the measure config: the workflow schema takes them and
+    hands them on."""
     compose = pytest.importorskip("greenllm.measure.compose")
     load = {"points": ["low"], "stop_per": "point", "exact_rate": False,
-            "prompt_format": "token_ids", "trust_env": False}
+            "prompt_format": "token_ids", "trust_env": False, "engine_starts": 2}
     p = plan_for(preset="smoke", load=load)
     iid = p.instances[0].id
     o = overrides_dict(gplan.measure_overrides(p, iid))
@@ -161,6 +162,9 @@ def test_load_policy_keys_pass_from_the_workflow_to_measure():
     cfg = compose.to_plain(compose.compose(gplan.measure_overrides(p, iid)))
     assert cfg["load"]["stop_per"] == "point" and cfg["load"]["exact_rate"] is False
     assert cfg["load"]["prompt_format"] == "token_ids" and cfg["load"]["trust_env"] is False
+    assert o["load.engine_starts"] == "2" and cfg["load"]["engine_starts"] == 2
+    with pytest.raises(ConfigError, match="engine_starts"):
+        plan_for(preset="smoke", load={"points": ["low"], "engine_starts": 0})
     with pytest.raises(ConfigError, match="stop_per") as err:
         plan_for(preset="smoke", load={"points": ["low"], "stop_per": "each"})
     assert "\n" not in str(err.value)
