@@ -32,13 +32,14 @@ one (as the device scripts pack them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
 import sys
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +106,24 @@ def adjusted(row: Mapping[str, Any], slope: float) -> list[float]:
     return [v * x ** -slope for v, x in zip(row["measured"], row["thr_over_nominal"], strict=True)]
 
 
-def summaries(raw: Path) -> list[dict[str, Any]]:
+@contextlib.contextmanager
+def run_folder(raw: Path) -> Iterator[Path]:
+    """``raw`` itself, or a .tgz of a run (or of several) extracted to a temporary folder
+    for as long as the ``with`` lasts."""
     if raw.is_file() and raw.name.endswith((".tgz", ".tar.gz")):
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(raw) as tar:
             tar.extractall(tmp, filter="data")
-            return summaries(Path(tmp))
-    found = sorted(raw.rglob("cells/*/*/summary.json"))
-    if not found:
-        raise SystemExit(f"{raw}: no cells/*/*/summary.json (not a measure run's out_dir)")
-    return [json.loads(p.read_text()) for p in found]
+            yield Path(tmp)
+    else:
+        yield raw
+
+
+def summaries(raw: Path) -> list[dict[str, Any]]:
+    with run_folder(raw) as folder:
+        found = sorted(folder.rglob("cells/*/*/summary.json"))
+        if not found:
+            raise SystemExit(f"{raw}: no cells/*/*/summary.json (not a measure run's out_dir)")
+        return [json.loads(p.read_text()) for p in found]
 
 
 def main(argv: list[str]) -> int:

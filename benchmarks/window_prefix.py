@@ -29,8 +29,6 @@ import math
 import re
 import statistics
 import sys
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from energy_estimators import run_folder  # noqa: E402
+
 from greenllm.load.metrics import compute_metrics  # noqa: E402
 
 METRICS = {"TTFT p50": "ttft_s", "TBT p50": "tbt_s"}
@@ -49,19 +50,15 @@ _REPEAT = re.compile(r"requests\.r(\d+)\.parquet$")
 def request_tables(raw: Path) -> Iterator[tuple[str, str, int, pd.DataFrame]]:
     """(run, workload, repeat, requests frame) of every request table under ``raw`` (a run's
     folder, a folder of runs, or a .tgz of either); a run is the folder holding ``cells``."""
-    if raw.is_file() and raw.name.endswith((".tgz", ".tar.gz")):
-        with tempfile.TemporaryDirectory() as tmp, tarfile.open(raw) as tar:
-            tar.extractall(tmp, filter="data")
-            yield from request_tables(Path(tmp))
-        return
-    found = sorted(raw.rglob("cells/*/*/requests.r*.parquet"))
-    if not found:
-        raise SystemExit(f"{raw}: no cells/*/*/requests.r*.parquet (a run packed without its "
-                         "request tables?)")
-    for path in found:
-        m = _REPEAT.search(path.name)
-        yield (path.parents[3].name, path.parent.name, int(m.group(1)) if m else 0,
-               pd.read_parquet(path))
+    with run_folder(raw) as folder:
+        found = sorted(folder.rglob("cells/*/*/requests.r*.parquet"))
+        if not found:
+            raise SystemExit(f"{raw}: no cells/*/*/requests.r*.parquet (a run packed without "
+                             "its request tables?)")
+        for path in found:
+            m = _REPEAT.search(path.name)
+            yield (path.parents[3].name, path.parent.name, int(m.group(1)) if m else 0,
+                   pd.read_parquet(path))
 
 
 def load_point_windows(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:

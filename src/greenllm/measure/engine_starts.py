@@ -41,21 +41,20 @@ class EngineStarts:
     """The instance's engine, started again between repeat rounds when asked.
 
     ``start`` starts one engine (the engine kind's ``start`` with its arguments bound);
-    ``on_start`` receives each start's duration (the spend ledger). ``stop`` stops
-    whichever engine is running, so one exit callback covers every start."""
+    ``on_start`` receives each start's duration and the engine (the spend ledger, the
+    progress line). ``stop`` stops whichever engine is running, so one exit callback
+    covers every start."""
 
     def __init__(self, start: Callable[[], Engine], stop_grace_s: float,
-                 on_start: Callable[[float], None] | None = None):
+                 on_start: Callable[[float, Engine], None] | None = None):
         self._start, self._grace, self._on_start = start, stop_grace_s, on_start
         self.engine: Engine | None = None
-        self.last_start_s = 0.0
 
     def start(self) -> Engine:
         t0 = time.monotonic()
         self.engine = self._start()
-        self.last_start_s = time.monotonic() - t0
         if self._on_start is not None:
-            self._on_start(self.last_start_s)
+            self._on_start(time.monotonic() - t0, self.engine)
         return self.engine
 
     def restart(self) -> Engine:

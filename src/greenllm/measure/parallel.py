@@ -175,17 +175,22 @@ def _medians(raw_dir: Path) -> dict[tuple[str, str, str], dict[str, float]]:
             for key, row in grouped.iterrows()}
 
 
+def _over_runs(runs: Sequence[Path]) -> dict[tuple[str, str, str], dict[str, list[float]]]:
+    """Per cell and load point, each metric's medians over the runs that have it."""
+    medians = [_medians(p) for p in runs]
+    out: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    for run in medians:
+        for key, metrics in run.items():
+            for m, v in metrics.items():
+                out.setdefault(key, {}).setdefault(m, []).append(v)
+    return out
+
+
 def _reference(alone: Path | Sequence[Path]) -> dict[tuple[str, str, str], dict[str, float]]:
     """Each metric's mean over the alone runs' medians (one run: its medians)."""
-    runs = [_medians(p) for p in ([alone] if isinstance(alone, Path) else alone)]
-    out: dict[tuple[str, str, str], dict[str, float]] = {}
-    for key in set().union(*runs) if runs else ():
-        values: dict[str, list[float]] = {}
-        for run in runs:
-            for m, v in run.get(key, {}).items():
-                values.setdefault(m, []).append(v)
-        out[key] = {m: sum(v) / len(v) for m, v in values.items()}
-    return out
+    runs = [alone] if isinstance(alone, Path) else alone
+    return {key: {m: sum(v) / len(v) for m, v in metrics.items()}
+            for key, metrics in _over_runs(runs).items()}
 
 
 def disturbance(alone: Path | Sequence[Path], side_dir: Path) -> list[dict[str, Any]]:
@@ -208,12 +213,11 @@ def disturbance(alone: Path | Sequence[Path], side_dir: Path) -> list[dict[str, 
 def start_spread(alone: Sequence[Path]) -> list[dict[str, Any]]:
     """Per cell and load point: each metric's SD over the alone runs' medians over their
     mean (None below two runs): the scale a disturbance must clear to be one."""
-    runs = [_medians(p) for p in alone]
     out = []
-    for key in sorted(set().union(*runs) if runs else ()):
+    for key, metrics in sorted(_over_runs(alone).items()):
         row: dict[str, Any] = {"clock": key[0], "workload": key[1], "load_point": key[2]}
         for m in DISTURBANCE_METRICS:
-            vals = [r[key][m] for r in runs if m in r.get(key, {})]
+            vals = metrics.get(m, [])
             mean = sum(vals) / len(vals) if vals else 0.0
             row[m] = (statistics.stdev(vals) / abs(mean) if len(vals) >= 2 and mean
                       else None)

@@ -127,25 +127,22 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
                 note(warning)  # e.g. an H200 measured as gpu=h100-sxm (docs/measure.md)
                 prov.setdefault("warnings", []).append(warning)
             atomic.write_json(out / "instance.json", {"instance_id": iid, **prov})
+            def started(seconds: float, engine: Engine) -> None:
+                ledger.engine_started(seconds)
+                note(f"{iid}: engine ready in {seconds:.0f} s at {engine.base_url}")
+
             starts = EngineStarts(
                 lambda: kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx_len),
-                float(cfg.engine.stop_grace_s), ledger.engine_started)
+                float(cfg.engine.stop_grace_s), started)
             stack.callback(starts.stop)  # whichever start is running
             engine = starts.start()
-            note(f"{iid}: engine ready in {starts.last_start_s:.0f} s at {engine.base_url}")
             settings = PointSettings(
                 arrival=cfg.load.arrival, cv=float(cfg.load.cv),
                 timeout_s=float(cfg.load.request_timeout_s),
                 ramp_fraction=float(cfg.load.ramp_fraction), seed=int(cfg.load.seed),
                 exact_rate=bool(cfg.load.exact_rate))
-
-            def restart() -> Engine:
-                started = starts.restart()
-                note(f"{iid}: engine ready in {starts.last_start_s:.0f} s at {started.base_url}")
-                return started
-
             ok = measure_cells(cfg, gpu, engine, settings, todo, out, iid, mode, prov, ledger,
-                               restart=restart)
+                               restart=starts.restart)
             write_manifest(out, iid, cells, complete=ok)
             return 0 if ok else EXIT_ENGINE_FAILED
     finally:
@@ -193,11 +190,12 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
         for r in range(repeats):
             if not any(rr == r and c not in stopped for rr, c in passes):
                 continue
-            if current is not None and start_of(r, repeats, n_starts) != current and restart:
-                note(f"{iid}: engine start {start_of(r, repeats, n_starts) + 1}/{n_starts} "
-                     f"(load.engine_starts) before repeat {r + 1}")
+            block = start_of(r, repeats, n_starts)
+            if current is not None and block != current and restart:
+                note(f"{iid}: engine start {block + 1}/{n_starts} (load.engine_starts) "
+                     f"before repeat {r + 1}")
                 engine = restart()
-            current = start_of(r, repeats, n_starts)
+            current = block
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes
                          if rr == r and c.clock_label == clock_label and c not in stopped]

@@ -99,11 +99,17 @@ def estimate_instance(
         per_point = load["max_duration_s"] + (1 + load.get("warmup_requests", 0)) * req
         return _CLOCK_SETTLE_S + search_s + len(inst.loads) * _repeats(load) * per_point
 
-    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * int(
-        load.get("engine_starts") or 1)  # load.engine_starts: the repeats over k starts
+    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * \
+        engine_starts(load)
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)
     cells_s = sum(cell_s(c.workload) for c in inst.cells)
     return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s)
+
+
+def engine_starts(load: Mapping[str, Any]) -> int:
+    """Engine starts per instance: ``load.engine_starts`` (the repeats spread over k
+    starts), 1 when unset."""
+    return int(load.get("engine_starts") or 1)
 
 
 def _repeats(load: Mapping[str, Any]) -> int:

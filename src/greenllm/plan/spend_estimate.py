@@ -29,6 +29,7 @@ from greenllm.plan.estimate import (
     _CLOCK_SETTLE_S,
     _ENGINE_START_BASE_S,
     _ENGINE_START_PER_BPARAM_S,
+    engine_starts,
     load_measure_groups,
     model_params,
 )
@@ -147,5 +148,5 @@ def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | Non
     return {"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise_cv, "warm_search": warm,
             "repeats": sorted({e.repeats for e in per}),
             "gpu_h_in_windows": sum(e.gpus * e.window_s for e in per) / 3600.0,
-            "engine_starts": len(per) * int(groups["load"].get("engine_starts") or 1),
+            "engine_starts": len(per) * engine_starts(groups["load"]),
             "instances": per}
