@@ -99,7 +99,8 @@ def test_paired_auto_rate_comes_from_a_paired_ladder(server, tmp_path):
     assert all(r["metrics"]["sustained"] == 1.0 for r in last)
     for rate in rates[:-1]:
         assert any(r["metrics"]["sustained"] == 0.0 for r in ladder if r["rate"] == rate)
-    assert all(r["rate"] == pytest.approx(round(rates[-1] * 0.7, 2)) for r in gap)
+    # 70 % of it, to 0.01 req/s (rounding alone may move it by 0.005)
+    assert all(r["rate"] == pytest.approx(rates[-1] * 0.7, abs=0.00501) for r in gap)
     assert "req/s paired:" in done.stdout
 
 
@@ -117,7 +118,9 @@ def test_sequential_auto_rate_comes_from_a_one_client_ladder(server, tmp_path):
     assert ladder and [r["metrics"]["sustained"] for r in ladder][-1] == 1.0
     assert all(r["metrics"]["sustained"] == 0.0 for r in ladder[:-1])
     assert all(r["n"] == max(24, round(r["rate"] * 2)) for r in ladder)
-    assert gap and all(r["rate"] == pytest.approx(round(ladder[-1]["rate"] * 0.7, 2))
+    # 70 % of it, to 0.01 req/s: the bench computes capacity * 70 / 100, which rounds
+    # differently from capacity * 0.7 for about 3 % of rates (CI failed on one)
+    assert gap and all(r["rate"] == pytest.approx(ladder[-1]["rate"] * 0.7, abs=0.00501)
                        for r in gap)
 
 
