@@ -46,7 +46,50 @@ def test_plan_cli_prints_the_expected_spend(capsys):
 
 def test_plan_counts_the_engine_starts_the_repeats_are_spread_over():
     plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
-    one = expected_spend(plan, ROOT, warm=True)
-    two = expected_spend(plan, ROOT, warm=True, load_overrides={"engine_starts": 2})
+    one = expected_spend(plan, ROOT, warm=True, load_overrides={"repeats": 4})
+    two = expected_spend(plan, ROOT, warm=True,
+                         load_overrides={"repeats": 4, "engine_starts": 2})
     assert one["engine_starts"] == len(plan.instances)
     assert two["engine_starts"] == 2 * len(plan.instances)
+    # each start is held GPU time too: 90 s + 1.5 s per 1e9 params (the smoke model's ~1e9)
+    extra_s = sum(e.gpus for e in one["instances"]) * 90
+    assert (two["gpu_h"] - one["gpu_h"]) * 3600 == pytest.approx(extra_s, rel=0.1)
+
+
+def test_plan_counts_only_the_starts_the_expected_repeats_reach():
+    # loose targets: 3 expected repeats of a cap of 6; a start opens at rounds 0, 3 (k=2)
+    # or 0, 2, 4 (k=3), so the rounds 0-2 meet one start, then two
+    plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
+    over = {"repeats": None, "ci_targets": {"ttft_p50_s": 0.5}, "max_repeats": 6}
+    starts = {k: expected_spend(plan, ROOT, warm=True, noise_cv=0.05,
+                                load_overrides={**over, "engine_starts": k})
+              for k in (1, 2, 3)}
+    assert starts[1]["repeats"] == [3]
+    n = len(plan.instances)
+    assert [starts[k]["engine_starts"] for k in (1, 2, 3)] == [n, n, 2 * n]
+    assert starts[2]["gpu_h"] == pytest.approx(starts[1]["gpu_h"])
+    assert starts[3]["gpu_h"] > starts[1]["gpu_h"]
+
+
+def test_plan_cli_names_the_engine_starts(capsys):
+    from greenllm.cli.main import main
+
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--config",
+                 "load={repeats: 4, engine_starts: 2}"]) == 0
+    out = capsys.readouterr().out
+    plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
+    n = len(plan.instances)
+    assert f"instances: {n} ({2 * n} engine starts, load.engine_starts)" in out
+
+
+def test_plan_cli_rejects_a_campaign_its_jobs_would_reject(capsys):
+    # the smoke preset repeats once: two starts cannot share one repeat (measure's
+    # preflight says so per instance; plan says it once, before any estimate)
+    from greenllm.cli.main import main
+
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--config",
+                 "load={engine_starts: 2}"]) == 2
+    captured = capsys.readouterr()
+    assert "GPU-h" not in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "load.engine_starts=2 is above the 1 repeat(s)" in err[0]

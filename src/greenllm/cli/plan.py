@@ -89,7 +89,8 @@ def _summary(plan: Any, estimates: Any) -> dict[str, Any]:
         "engine": plan.config["engine"],
         "clocks": dict(plan.config["clocks"]),
         "instances": instances,
-        "engine_starts": len(plan.instances),
+        "engine_starts": (sum(e.starts for e in estimates) if estimates
+                          else len(plan.instances)),
         "cells": len(plan.cells),
         "studies": {s.name: {"figures": list(s.figures), "instances": list(s.instance_ids),
                              "cells": len(s.cells)} for s in plan.studies},
@@ -111,7 +112,9 @@ def _print_text(plan: Any, summary: dict[str, Any], show_cells: bool) -> None:
           f"{model['load_format']} weights), engine {cfg['engine']}, gpu {cfg['gpu']} "
           f"x{cfg['gpus_available']}")
     print(f"clocks {clocks['mode']}: {clock_text}; load points {' '.join(cfg['load']['points'])}")
-    print(f"instances: {summary['engine_starts']} (= engine starts), cells: {summary['cells']}, "
+    starts = ("(= engine starts)" if summary["engine_starts"] == len(plan.instances)
+              else f"({summary['engine_starts']} engine starts, load.engine_starts)")
+    print(f"instances: {len(plan.instances)} {starts}, cells: {summary['cells']}, "
           f"figures: {len(plan.figures)}")
     header = (f"  {'instance':<26}{'TP':>3}{'batch':>6}{'clocks':>7}{'wls':>5}{'cells':>6}"
               f"{'est h':>8}{'GPU-h':>8}  loads / studies")
@@ -158,12 +161,24 @@ def _expected(plan: Any, root: Path, noise_cv: float | None) -> dict[str, Any]:
             if k != "instances"}
 
 
+def _check(plan: Any, root: Path) -> None:
+    """The workflow's validation pass (``snakemake -n``: every instance's measure config
+    as its job composes it), so a plan of a campaign that would not start says why."""
+    from greenllm.measure.preflight import plan_problems
+
+    found = plan_problems(plan, root)
+    if found:
+        more = f" (and {len(found) - 1} more; snakemake -n lists them all)" if len(found) > 1 else ""
+        raise ConfigError(found[0] + more)
+
+
 def run(args: argparse.Namespace) -> int:
     from greenllm.plan import build_plan, effective_config, estimate, find_root
 
     root = args.root.resolve() if args.root else find_root()
     cfg = effective_config(user_config(root, args.configfile, args.config, args.preset), root)
     plan = build_plan(cfg)
+    _check(plan, root)
     estimates = estimate(plan, root)
     summary = _summary(plan, estimates)
     if args.expected:

@@ -66,6 +66,7 @@ class InstanceEstimate:
     start_s: float
     baselines_s: float
     cells_s: float
+    starts: int = 1  # engine starts (load.engine_starts)
 
     @property
     def total_s(self) -> float:
@@ -99,11 +100,11 @@ def estimate_instance(
         per_point = load["max_duration_s"] + (1 + load.get("warmup_requests", 0)) * req
         return _CLOCK_SETTLE_S + search_s + len(inst.loads) * _repeats(load) * per_point
 
-    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * \
-        engine_starts(load)
+    starts = engine_starts(load)
+    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * starts
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)
     cells_s = sum(cell_s(c.workload) for c in inst.cells)
-    return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s)
+    return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s, starts)
 
 
 def engine_starts(load: Mapping[str, Any]) -> int:

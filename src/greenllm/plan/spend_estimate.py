@@ -13,8 +13,9 @@ come from the policies:
 * probes: ``EXPECTED_COLD_PROBES`` for a cold search, ``EXPECTED_WARM_PROBES`` for a
   warm one (first clock of a workload: ``EXPECTED_FIRST_WARM_PROBES``), counts measured
   over the paper grid by ``benchmarks/campaign_cost.py``;
-* overheads: one engine start per instance, SLO baselines, and per repeat and clock a
-  clock settle and the warm-up requests.
+* overheads: the engine starts (one per instance; with ``load.engine_starts`` = k, the
+  blocks of repeat rounds the expected repeats reach: ``measure.engine_starts.start_of``),
+  SLO baselines, and per repeat and clock a clock settle and the warm-up requests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenllm.analysis.uncertainty import CI_LEVEL, t_quantile
+from greenllm.measure.engine_starts import start_of
 from greenllm.plan.estimate import (
     _CLOCK_SETTLE_S,
     _ENGINE_START_BASE_S,
@@ -60,6 +62,7 @@ class ExpectedInstance:
     window_s: float
     probes: float
     repeats: int
+    starts: int = 1
 
     @property
     def gpu_h(self) -> float:
@@ -94,12 +97,14 @@ def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
     search, load, slo = groups["search"], groups["load"], groups["slo"]
     perf = PerfModel(shape_of(inst.model), GpuPerfSpec.h100_sxm(), inst.tp)
     params = model_params(SHAPES[inst.model])
-    held = _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
     window = 0.0
     fixed = load.get("repeats")
+    cap = int(fixed) if fixed is not None else int(load.get("max_repeats", 8))
     repeats = int(fixed) if fixed is not None else expected_repeats(
-        dict(load.get("ci_targets") or {"ttft_p50_s": 0.05}), int(load.get("max_repeats", 8)),
-        noise_cv)
+        dict(load.get("ci_targets") or {"ttft_p50_s": 0.05}), cap, noise_cv)
+    # a run starts the engine again only where a repeat round it reaches opens a new block
+    starts = start_of(max(repeats, 1) - 1, max(cap, 1), engine_starts(load)) + 1
+    held = starts * (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9)
     fractions = {"low": 0.25, "medium": 0.5, "high": 0.9, **dict(load.get("fractions") or {})}
     sizing = ProbeSizing(int(search["requests_per_probe"]), float(search["probe_min_duration_s"]),
                          float(search["probe_max_duration_s"]))
@@ -131,7 +136,7 @@ def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
     warm_n = int(load.get("warmup_requests", 8))
     per_clock = _CLOCK_SETTLE_S + (warm_n / max(1.0, warm_n / 2.0) if warm_n else 0.0)
     held += window + repeats * len(clocks_mhz) * per_clock
-    return ExpectedInstance(inst.id, inst.gpus, held, window, probes_total, repeats)
+    return ExpectedInstance(inst.id, inst.gpus, held, window, probes_total, repeats, starts)
 
 
 def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | None = None,
@@ -148,5 +153,5 @@ def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | Non
     return {"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise_cv, "warm_search": warm,
             "repeats": sorted({e.repeats for e in per}),
             "gpu_h_in_windows": sum(e.gpus * e.window_s for e in per) / 3600.0,
-            "engine_starts": len(per) * engine_starts(groups["load"]),
+            "engine_starts": sum(e.starts for e in per),
             "instances": per}
