@@ -16,6 +16,10 @@
 #                                                 # Poisson schedules as drawn (the default
 #                                                 # before 2026-12-07: every window at exactly
 #                                                 # its nominal rate now)
+#   TAG=starts EXTRA=load.engine_starts=3 REPEATS=6 MEASURE_TIMEOUT_S=560 \
+#     bash tools/device/campaign.sh "$OUT"        # the repeats over 3 vLLM starts (2 each):
+#                                                 # within-start vs start-to-start spread in
+#                                                 # $OUT/start-offsets-starts.txt (~8 min)
 #
 # Writes $OUT/campaign-results$SFX.tgz (raw cells, spend.json), $OUT/replay$SFX.json,
 # $OUT/prior$SFX.txt (SFX: -$TAG, empty without TAG) and the log. A run cut by the time
@@ -37,6 +41,10 @@ timeout "${MEASURE_TIMEOUT_S:-480}" "$PY" -m greenllm.cli.main measure "${ARGS[@
 echo "measure exit: $?"
 step "spend (fixed run)"
 cat "$RAW/spend.json" 2> /dev/null || echo "no spend.json (no engine start?)"
+if [[ "${EXTRA:-}" == *engine_starts=* ]]; then
+  step "the spread split into within a start and start to start (load.engine_starts)"
+  "$PY" -m greenllm.analysis.start_offsets "$RAW" | tee "$OUT/start-offsets$SFX.txt"
+fi
 step "adaptive repeats replayed on the same repeats (each load point on its own, the default)"
 "$PY" -m greenllm.measure.adaptive_replay "$RAW" --json "$OUT/replay$SFX.json"
 step "the same, each cell waiting for all its points (load.stop_per=cell)"
