@@ -93,3 +93,67 @@ def test_plan_cli_rejects_a_campaign_its_jobs_would_reject(capsys):
     assert "GPU-h" not in captured.out
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and "load.engine_starts=2 is above the 1 repeat(s)" in err[0]
+
+
+def _pilot_table(path: Path, cv_by_load: dict[str, float], repeats: int = 4) -> Path:
+    """A cells table of repeats whose TTFT, TBT and energy per token spread by about
+    ``cv_by_load[load]`` (alternating +-cv: CV = cv * sqrt(n / (n - 1)))."""
+    import pandas as pd
+
+    rows = [{"instance_id": "i", "clock_label": "native", "clock_mhz": 1980.0,
+             "workload_id": "M-M", "load_point": load, "repeat": r, "status": "ok",
+             **{m: 0.1 * (1 + cv * (-1) ** r) for m in
+                ("ttft_p50_s", "tbt_p50_s", "energy_per_output_token_j")}}
+            for load, cv in cv_by_load.items() for r in range(repeats)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_noise_from_a_pilot_table_sizes_each_load_point(tmp_path):
+    from greenllm.plan.spend_estimate import noise_from_table
+
+    noise = noise_from_table(_pilot_table(tmp_path / "pilot.csv",
+                                          {"low": 0.004, "medium": 0.08}), default=0.5)
+    assert noise.cvs("low", ["ttft_p50_s"])["ttft_p50_s"] == pytest.approx(
+        0.004 * (4 / 3) ** 0.5, rel=1e-6)
+    assert noise.cvs("high", ["ttft_p50_s"]) == {"ttft_p50_s": 0.5}  # not in the pilot
+    plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
+    over = {"repeats": None, "ci_targets": {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
+                                            "energy_per_output_token_j": 0.05},
+            "max_repeats": 6}
+    exp = expected_spend(plan, ROOT, warm=True, noise_cv=noise, load_overrides=over)
+    # quiet low points stop at the minimum 3; noisy medium ones need t(n-1) 9.2 % / sqrt(n)
+    # <= 5 %: 6 (the cap); the smoke plan's loads are low and medium
+    assert {k: v["repeats"] for k, v in exp["by_load"].items()} == {"low": 3, "medium": 6}
+    flat = [expected_spend(plan, ROOT, warm=True, noise_cv=cv, load_overrides=over)["gpu_h"]
+            for cv in (0.004, 0.08)]
+    assert flat[0] < exp["gpu_h"] < flat[1]
+    per_cell = expected_spend(plan, ROOT, warm=True, noise_cv=noise,
+                              load_overrides={**over, "stop_per": "cell"})
+    assert {v["repeats"] for v in per_cell["by_load"].values()} == {6}
+    assert per_cell["gpu_h"] == pytest.approx(flat[1])
+
+
+def test_plan_cli_prints_the_noise_each_load_point_was_sized_at(tmp_path, capsys):
+    from greenllm.cli.main import main
+
+    pilot = _pilot_table(tmp_path / "pilot.csv", {"low": 0.004})
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected",
+                 "--noise-from", str(pilot), "--noise-cv", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert f"the noise of {pilot}" in out
+    assert "low      noise CV ttft_p50_s 0.5%" in out
+    assert "medium   noise CV ttft_p50_s 30.0%" in out  # not in the pilot: --noise-cv
+
+
+def test_a_pilot_of_single_repeats_is_one_clear_error(tmp_path, capsys):
+    from greenllm.cli.main import main
+
+    pilot = _pilot_table(tmp_path / "once.csv", {"low": 0.1}, repeats=1)
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected",
+                 "--noise-from", str(pilot)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no load point has 2 or more repeats" in err[0]
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke",
+                 "--noise-from", str(pilot)]) == 2
+    assert "add --expected" in capsys.readouterr().err

@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(each cell's capacity predicted by the simulator; ~1 s per cell)")
     p.add_argument("--noise-cv", type=float, default=None,
                    help="run-to-run noise (CV) assumed for adaptive repeats (default 0.10)")
+    p.add_argument("--noise-from", type=Path, default=None, metavar="TABLE",
+                   help="with --expected: each load point's noise from a pilot run's table "
+                        "(greenllm aggregate's cells or statistics table: the median CV of "
+                        "each target metric per load point; --noise-cv where it has none)")
     p.set_defaults(func=run)
 
 
@@ -145,18 +149,29 @@ def _print_text(plan: Any, summary: dict[str, Any], show_cells: bool) -> None:
         print(f"expected under the policies: {exp['gpu_h']:.1f} GPU-hours "
               f"({exp['gpu_h_in_windows']:.1f} inside measurement windows), "
               f"{exp['engine_starts']} engine starts, repeats {exp['repeats']} "
-              f"(adaptive at noise CV {exp['noise_cv']:.0%}), "
+              f"(adaptive at {exp['noise']}), "
               f"{'warm' if exp['warm_search'] else 'cold'} search; simulator-predicted "
               "capacities (greenllm.plan.spend_estimate)")
+        for label, row in exp["by_load"].items():
+            cvs = ", ".join(f"{m} {cv:.1%}" for m, cv in row["cv"].items())
+            print(f"  {label:<8} noise CV {cvs} (median): {row['repeats']:.1f} repeats "
+                  "(mean over load points)")
 
 
-def _expected(plan: Any, root: Path, noise_cv: float | None) -> dict[str, Any]:
-    from greenllm.plan.spend_estimate import DEFAULT_NOISE_CV, expected_spend
+def _expected(plan: Any, root: Path, noise_cv: float | None,
+              noise_from: Path | None) -> dict[str, Any]:
+    from greenllm.plan.spend_estimate import (
+        DEFAULT_NOISE_CV,
+        Noise,
+        expected_spend,
+        noise_from_table,
+    )
 
     cv = DEFAULT_NOISE_CV if noise_cv is None else noise_cv
     if not cv > 0:
         raise ConfigError(f"--noise-cv must be > 0, got {cv}")
-    exp = expected_spend(plan, root, noise_cv=cv)
+    noise = noise_from_table(noise_from, cv) if noise_from else Noise(cv)
+    exp = expected_spend(plan, root, noise_cv=noise)
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in exp.items()
             if k != "instances"}
 
@@ -181,8 +196,10 @@ def run(args: argparse.Namespace) -> int:
     _check(plan, root)
     estimates = estimate(plan, root)
     summary = _summary(plan, estimates)
+    if args.noise_from and not args.expected:
+        raise ConfigError("--noise-from sizes the expected spend: add --expected")
     if args.expected:
-        summary["expected"] = _expected(plan, root, args.noise_cv)
+        summary["expected"] = _expected(plan, root, args.noise_cv, args.noise_from)
     if args.json:
         if args.cells:
             summary["cell_list"] = [
