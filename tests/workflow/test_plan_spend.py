@@ -95,16 +95,22 @@ def test_plan_cli_rejects_a_campaign_its_jobs_would_reject(capsys):
     assert len(err) == 1 and "load.engine_starts=2 is above the 1 repeat(s)" in err[0]
 
 
-def _pilot_table(path: Path, cv_by_load: dict[str, float], repeats: int = 4) -> Path:
+def _pilot_table(path: Path, cv_by_load: dict[str, float | tuple[float, ...]],
+                 repeats: int = 4) -> Path:
     """A cells table of repeats whose TTFT, TBT and energy per token spread by about
-    ``cv_by_load[load]`` (alternating +-cv: CV = cv * sqrt(n / (n - 1)))."""
+    ``cv_by_load[load]`` (alternating +-cv: CV = cv * sqrt(n / (n - 1))); a tuple gives
+    the load point of one workload per CV."""
     import pandas as pd
 
+    def spread(cv: float | tuple[float, ...]) -> tuple[float, ...]:
+        return cv if isinstance(cv, tuple) else (cv,)
+
     rows = [{"instance_id": "i", "clock_label": "native", "clock_mhz": 1980.0,
-             "workload_id": "M-M", "load_point": load, "repeat": r, "status": "ok",
-             **{m: 0.1 * (1 + cv * (-1) ** r) for m in
+             "workload_id": f"W{w}", "load_point": load, "repeat": r, "status": "ok",
+             **{m: 0.1 * (1 + c * (-1) ** r) for m in
                 ("ttft_p50_s", "tbt_p50_s", "energy_per_output_token_j")}}
-            for load, cv in cv_by_load.items() for r in range(repeats)]
+            for load, cv in cv_by_load.items() for w, c in enumerate(spread(cv))
+            for r in range(repeats)]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -114,9 +120,9 @@ def test_noise_from_a_pilot_table_sizes_each_load_point(tmp_path):
 
     noise = noise_from_table(_pilot_table(tmp_path / "pilot.csv",
                                           {"low": 0.004, "medium": 0.08}), default=0.5)
-    assert noise.cvs("low", ["ttft_p50_s"])["ttft_p50_s"] == pytest.approx(
-        0.004 * (4 / 3) ** 0.5, rel=1e-6)
-    assert noise.cvs("high", ["ttft_p50_s"]) == {"ttft_p50_s": 0.5}  # not in the pilot
+    (low,) = noise.points("low", ["ttft_p50_s"])
+    assert low["ttft_p50_s"] == pytest.approx(0.004 * (4 / 3) ** 0.5, rel=1e-6)
+    assert noise.points("high", ["ttft_p50_s"]) == [{"ttft_p50_s": 0.5}]  # not in the pilot
     plan = gplan.plan_from_config({"preset": "smoke"}, ROOT)
     over = {"repeats": None, "ci_targets": {"ttft_p50_s": 0.05, "tbt_p50_s": 0.05,
                                             "energy_per_output_token_j": 0.05},
@@ -132,6 +138,18 @@ def test_noise_from_a_pilot_table_sizes_each_load_point(tmp_path):
                               load_overrides={**over, "stop_per": "cell"})
     assert {v["repeats"] for v in per_cell["by_load"].values()} == {6}
     assert per_cell["gpu_h"] == pytest.approx(flat[1])
+
+
+def test_a_load_point_is_sized_by_all_its_pilot_points_not_their_median(tmp_path):
+    # two quiet points (3 repeats) and one noisy one (the cap, 6): 4 on average, and the
+    # rounds run to 6 for the noisy one; the median point alone would say 3
+    from greenllm.plan.spend_estimate import noise_from_table
+
+    noise = noise_from_table(_pilot_table(tmp_path / "p.csv", {"low": (0.004, 0.005, 0.08)}))
+    targets = dict.fromkeys(("ttft_p50_s", "tbt_p50_s", "energy_per_output_token_j"), 0.05)
+    assert noise.repeats("low", targets, 6) == (pytest.approx(4.0), 6)
+    assert noise.median_cvs("low", ["ttft_p50_s"])["ttft_p50_s"] == pytest.approx(
+        0.005 * (4 / 3) ** 0.5, rel=1e-6)
 
 
 def test_plan_cli_prints_the_noise_each_load_point_was_sized_at(tmp_path, capsys):

@@ -10,8 +10,8 @@ come from the policies:
   cap) whose Student t interval meets every target at the run-to-run noise: one
   ``noise_cv`` for every metric (coefficient of variation over repeats: about 10 % on
   the lent H100, docs/uncertainty.md; the simulator's arrival draws alone give 1-10 %),
-  or ``Noise`` read from a pilot run's table (``noise_from_table``: the median CV of each
-  target metric per load point, so each load point gets its own expected repeats);
+  or ``Noise`` read from a pilot run's table (``noise_from_table``: each load point's
+  expected repeats are the mean of what its pilot points' own CVs need);
 * probes: ``EXPECTED_COLD_PROBES`` for a cold search, ``EXPECTED_WARM_PROBES`` for a
   warm one (first clock of a workload: ``EXPECTED_FIRST_WARM_PROBES``), counts measured
   over the paper grid by ``benchmarks/campaign_cost.py``;
@@ -143,6 +143,14 @@ def with_measure_defaults(groups: Mapping[str, Mapping[str, Any]]) -> dict[str, 
     return {k: {**base[k], **dict(groups.get(k) or {})} for k in base}
 
 
+def _as_noise(noise_cv: float | Noise) -> Noise:
+    return noise_cv if isinstance(noise_cv, Noise) else Noise(noise_cv)
+
+
+def _targets(load: Mapping[str, Any]) -> dict[str, float]:
+    return dict(load.get("ci_targets") or {"ttft_p50_s": 0.05})
+
+
 def _duration(rate: float, requests: int, min_s: float, max_s: float) -> float:
     return min(max(requests / rate, min_s), max_s)
 
@@ -163,8 +171,7 @@ def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
     window = 0.0
     fixed = load.get("repeats")
     repeat_cap = int(fixed) if fixed is not None else int(load.get("max_repeats", 8))
-    noise = noise_cv if isinstance(noise_cv, Noise) else Noise(noise_cv)
-    targets = dict(load.get("ci_targets") or {"ttft_p50_s": 0.05})
+    noise, targets = _as_noise(noise_cv), _targets(load)
     need = {p: (float(fixed), int(fixed)) if fixed is not None else
             noise.repeats(p, targets, repeat_cap) for p in inst.loads}
     by_load = {p: mean for p, (mean, _) in need.items()}
@@ -220,10 +227,9 @@ def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | Non
         clocks = [max(clocks)]
     warm = bool(groups["search"].get("warm_start", True)) if warm is None else warm
     per = [expected_instance(i, groups, clocks, warm, noise_cv) for i in plan.instances]
-    noise = noise_cv if isinstance(noise_cv, Noise) else Noise(noise_cv)
-    targets = dict(groups["load"].get("ci_targets") or {"ttft_p50_s": 0.05})
+    noise, targets = _as_noise(noise_cv), _targets(groups["load"])
     by_load: dict[str, dict[str, Any]] = {}
-    for e in per:  # per load point: the noise it was sized at and its most repeats
+    for e in per:  # per load point: the noise it was sized at, its (mean) repeats
         for label, n in e.repeats_by_load.items():
             row = by_load.setdefault(label, {"cv": noise.median_cvs(label, targets),
                                              "repeats": n})
