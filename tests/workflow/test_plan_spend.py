@@ -157,11 +157,16 @@ def test_plan_cli_prints_the_noise_each_load_point_was_sized_at(tmp_path, capsys
 
     pilot = _pilot_table(tmp_path / "pilot.csv", {"low": 0.004})
     assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected",
-                 "--noise-from", str(pilot), "--noise-cv", "0.3"]) == 0
+                 "--noise-from", str(pilot), "--noise-cv", "0.3",
+                 "--config", "load={repeats: null}"]) == 0  # smoke repeats once: adaptive
     out = capsys.readouterr().out
     assert f"the noise of {pilot}" in out
     assert "low      noise CV ttft_p50_s 0.5%" in out
     assert "medium   noise CV ttft_p50_s 30.0%" in out  # not in the pilot: --noise-cv
+    # with a fixed repeat count the pilot sizes nothing, and plan says so
+    assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected",
+                 "--noise-from", str(pilot)]) == 0
+    assert "load.repeats is fixed: --noise-from sizes nothing" in capsys.readouterr().out
 
 
 def test_a_pilot_of_single_repeats_is_one_clear_error(tmp_path, capsys):
@@ -175,3 +180,21 @@ def test_a_pilot_of_single_repeats_is_one_clear_error(tmp_path, capsys):
     assert main(["plan", "--root", str(ROOT), "--preset", "smoke",
                  "--noise-from", str(pilot)]) == 2
     assert "add --expected" in capsys.readouterr().err
+
+
+def test_the_budget_load_profile_composes_and_costs_about_three_eighths():
+    # config/measure/load/budget.yaml: 3 fixed repeats of half windows; every instance's
+    # measure config composes (the workflow's validation pass) and the expected spend is
+    # about 3/5 x 1/2 of the paper profile's plus the probes and starts it keeps
+    from greenllm.measure.preflight import plan_problems
+
+    clocks = {"mode": "pin", "mhz": [1980]}
+    paper = gplan.plan_from_config({"preset": "paper", "clocks": clocks}, ROOT)
+    budget = gplan.plan_from_config({"preset": "paper", "clocks": clocks,
+                                     "load": {"profile": "budget"}}, ROOT)
+    assert plan_problems(budget, ROOT) == []
+    groups = gplan.load_measure_groups(ROOT, budget.config)["load"]
+    assert groups["repeats"] == 3 and groups["max_duration_s"] == 90
+    full, cut = (expected_spend(p, ROOT, warm=True) for p in (paper, budget))
+    assert cut["repeats"] == [3]
+    assert 0.30 < cut["gpu_h"] / full["gpu_h"] < 0.45

@@ -149,10 +149,13 @@ def _print_text(plan: Any, summary: dict[str, Any], show_cells: bool) -> None:
         print(f"expected under the policies: {exp['gpu_h']:.1f} GPU-hours "
               f"({exp['gpu_h_in_windows']:.1f} inside measurement windows), "
               f"{exp['engine_starts']} engine starts, repeats {exp['repeats']} "
-              f"(adaptive at {exp['noise']}), "
+              f"({'adaptive at ' + exp['noise'] if exp['adaptive'] else 'fixed'}), "
               f"{'warm' if exp['warm_search'] else 'cold'} search; simulator-predicted "
               "capacities (greenllm.plan.spend_estimate)")
-        for label, row in exp["by_load"].items():
+        if not exp["adaptive"] and exp["noise_source"]:
+            print("  load.repeats is fixed: --noise-from sizes nothing (load={repeats: null} "
+                  "for adaptive repeats)")
+        for label, row in (exp["by_load"] if exp["adaptive"] else {}).items():
             cvs = ", ".join(f"{m} {cv:.1%}" for m, cv in row["cv"].items())
             print(f"  {label:<8} noise CV {cvs} (median): {row['repeats']:.1f} repeats "
                   "(mean over load points)")

@@ -234,8 +234,8 @@ def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | Non
             row = by_load.setdefault(label, {"cv": noise.median_cvs(label, targets),
                                              "repeats": n})
             row["repeats"] = max(row["repeats"], n)
-    return {"by_load": by_load,"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise.default,
-            "noise": noise.describe(), "warm_search": warm,
+    return {"by_load": by_load, "adaptive": groups["load"].get("repeats") is None,"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise.default,
+            "noise": noise.describe(), "noise_source": noise.source, "warm_search": warm,
             "repeats": sorted({e.repeats for e in per}),  # rounds per instance
             "gpu_h_in_windows": sum(e.gpus * e.window_s for e in per) / 3600.0,
             "engine_starts": sum(e.starts for e in per),
