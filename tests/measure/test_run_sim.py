@@ -179,13 +179,18 @@ def test_a_search_that_finds_nothing_is_not_ok_anywhere(tmp_path):
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("greenllm: WARNING: 1 of 1 cells are not ok: f990/S-S no max"), last
 
-    # A rerun keeps it (retry_failed=false) and measures another clock that works.
-    again = measure(tmp_path, "clocks.mhz=[990,1980]", "retry_failed=false")
+    # A rerun under the same settings keeps it (retry_failed=false); another clock that
+    # works, measured with the default search, sits beside it in the table (its own
+    # folder: a rerun under other search settings would measure f990 again,
+    # measure.measured_settings).
+    again = measure(tmp_path, "clocks.mhz=[990]", *hopeless, "retry_failed=false")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "1/2 cells already measured" in again.stderr
-    assert "WARNING: 1 of 2 cells are not ok: f990/S-S" in again.stderr.strip().splitlines()[-1]
+    assert "1/1 cells already measured" in again.stderr
+    assert "WARNING: 1 of 1 cells are not ok: f990/S-S" in again.stderr.strip().splitlines()[-1]
+    works = measure(tmp_path / "works", "clocks.mhz=[1980]")
+    assert works.returncode == 0, works.stderr[-2000:]
 
-    table = read_cells([tmp_path / "raw"]).table
+    table = read_cells([tmp_path / "raw", tmp_path / "works" / "raw"]).table
     by_clock = table.set_index("clock_label")
     assert by_clock.loc["f990", "status"] == "no_max_throughput"
     assert "none of 2 probes" in by_clock.loc["f990", "error"]

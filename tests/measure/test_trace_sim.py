@@ -109,3 +109,20 @@ def test_slo_request_fits_the_context(tmp_path):
     w = slo_workload(trace, 0.9)
     assert w.input_tokens + w.output_tokens <= 1000 and w.output_tokens == 900
     assert slo_workload(trace, 0.5).id.endswith("-p50")
+
+
+def test_a_trace_replayed_under_other_settings_is_replayed_afresh(tmp_path):
+    # measure.measured_settings: the same replay resumes; a time-scaled one does not
+    path = tiny_trace(tmp_path, n=12)
+    first = measure(tmp_path, *trace_args(path), "clocks.mhz=[1980]")
+    assert first.returncode == 0, first.stderr[-2000:]
+    same = measure(tmp_path, *trace_args(path), "clocks.mhz=[1980]")
+    assert same.returncode == 0 and not (tmp_path / "raw/superseded").exists()
+    other = measure(tmp_path, *trace_args(path, "workload.trace.time_scale=2"),
+                    "clocks.mhz=[1980]")
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert "measured under other settings (workload.trace.time_scale)" in other.stderr
+    (aside,) = (tmp_path / "raw/superseded").rglob("summary.json")
+    assert load_summary(aside)["status"] == "ok"
+    new = load_summary(tmp_path / "raw/cells/f1980/tiny/summary.json")
+    assert new["measured_settings"]["values"]["workload"]["trace"]["time_scale"] == 2

@@ -138,12 +138,16 @@ CELL_JSON_SCHEMA: dict[str, Any] = {
 _VALIDATOR = jsonschema.Draft202012Validator(CELL_JSON_SCHEMA)
 
 
+SUPERSEDED_DIR = "superseded"  # measure.measured_settings.SUPERSEDED (no import: layering)
+
+
 def find_cell_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Cell summary files under ``paths`` (files as given, directories recursively).
 
     In a directory, ``summary.json`` files are cells; any other ``*.json`` is a cell only
     if it declares the cell schema (Snakemake's per-cell copies), so ``instance.json``,
-    ``manifest.json`` and SLO baselines that live beside the cells are skipped.
+    ``manifest.json`` and SLO baselines that live beside the cells are skipped, and so are
+    cells under a ``superseded`` folder (measured afresh by a rerun under other settings).
     """
     found: list[Path] = []
     for raw in paths:
@@ -151,7 +155,10 @@ def find_cell_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*.json")) if _is_cell_file(p))
+            # cells a rerun measured again under other settings (measure.measured_settings)
+            found.extend(p for p in sorted(path.rglob("*.json"))
+                         if SUPERSEDED_DIR not in p.relative_to(path).parts[:-1]
+                         and _is_cell_file(p))
         else:
             raise GreenllmError(f"no such file or directory: {path}")
     # The same file named twice (e.g. a directory and a file inside it) counts once.

@@ -32,7 +32,7 @@ from greenllm.gpu.profiles import profile_warning
 from greenllm.host_energy import HostEnergySampler, annotate_host_energy
 from greenllm.load import Workload, workload_from
 from greenllm.locks import hold_gpus, hold_results_folder
-from greenllm.measure import adaptive, knob_checks
+from greenllm.measure import adaptive, knob_checks, measured_settings
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.cell_store import (
@@ -110,7 +110,12 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             knob_checks.check_clocks_supported(cfg, gpu, mode)
             cells = plan_cells(cfg, workloads, mode)
             planned[:] = cells
-            todo = [c for c in cells if needs_measuring(c, out, bool(cfg.retry_failed), policy)]
+            # a cell measured under other settings is measured afresh, not resumed
+            stale = measured_settings.stale(
+                [c.dir(out) for c in cells], [read_summary(c, out) for c in cells], out,
+                measured_settings.measured_settings(plain))
+            todo = [c for c in cells if c.dir(out) in stale
+                    or needs_measuring(c, out, bool(cfg.retry_failed), policy)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "
                  f"{len(todo)} to go")
             if not todo:
@@ -136,6 +141,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
                 float(cfg.engine.stop_grace_s), started)
             stack.callback(starts.stop)  # whichever start is running
             engine = starts.start()
+            measured_settings.set_aside(stale, out, lambda m: note(f"{iid}: {m}"))
             settings = PointSettings(
                 arrival=cfg.load.arrival, cv=float(cfg.load.cv),
                 timeout_s=float(cfg.load.request_timeout_s),
@@ -253,6 +259,7 @@ def new_summary(cfg: MeasureCfg, gpu: Gpu, cell: Cell, instance: dict[str, Any],
         "max_throughput": None,
         "load_points": [],
         "provenance": {k: v for k, v in prov.items() if k != "config"},
+        "measured_settings": measured_settings.record(prov["config"]),
     }
     summary["provenance"]["cell_started_at"] = now_iso()
     return summary

@@ -31,6 +31,7 @@ from greenllm.gpu import Gpu, pin_clocks
 from greenllm.load import Workload, summarize
 from greenllm.load.trace import Trace, TraceColumns, TraceSpec, clip_lengths, load_trace
 from greenllm.locks import hold_gpus, hold_results_folder
+from greenllm.measure import measured_settings
 from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import point_record
 from greenllm.measure.cell_store import (
@@ -180,7 +181,11 @@ def _run_instance(raw: DictConfig, cfg: MeasureCfg, overrides: Sequence[str], gp
                               f"clocks.mhz={list(cfg.clocks.mhz)}")
     repeats = int(cfg.load.repeats)
     cells = [Cell(label, mhz, workload) for label, mhz in treatments(cfg, mode)]
-    todo = [c for c in cells if repeats_done(c, out) < repeats]
+    # a treatment replayed under other settings is replayed afresh (measured_settings)
+    stale = measured_settings.stale([c.dir(out) for c in cells],
+                                    [read_summary(c, out) for c in cells], out,
+                                    measured_settings.measured_settings(to_plain(raw)))
+    todo = [c for c in cells if c.dir(out) in stale or repeats_done(c, out) < repeats]
     if not todo:
         write_manifest(out, iid, cells, complete=True)
         return 0
@@ -195,6 +200,7 @@ def _run_instance(raw: DictConfig, cfg: MeasureCfg, overrides: Sequence[str], gp
     # A live engine (vllm or sim): the replay drives its GPU clock while requests stream.
     server = kind.start(cfg, gpu, model_dir=model_dir, out=out, max_model_len=ctx)
     try:
+        measured_settings.set_aside(stale, out, lambda m: note(f"{iid}: {m}"))
         settings = PointSettings(arrival="constant", cv=1.0,
                                  timeout_s=float(cfg.load.request_timeout_s),
                                  ramp_fraction=0.0, seed=int(cfg.load.seed))
