@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path, PurePosixPath
 
 from greenllm.plan import FIGURE_STUDY, Cell, Plan
@@ -104,8 +104,12 @@ def needed_cells_for_run(plan: Plan, targets: Iterable[str], spawned: bool,
     return cells
 
 
-def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".") -> bool:
-    """The cell's raw summary says ok: a measure run skips it, its copy stays valid."""
+def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".",
+                settings_digest: Callable[[str], str | None] | None = None) -> bool:
+    """The cell's raw summary says ok, and (``settings_digest``: the instance's planned
+    measured-settings digest) under the settings the plan measures with: a measure run
+    skips it, its copy stays valid. Under other settings the run measures it afresh
+    (``measure.measured_settings``), so its copy must be redone."""
     path = Path(workdir) / plan.raw_summary(cell)
     try:
         record = json.loads(path.read_text())
@@ -114,7 +118,15 @@ def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".") -
     if not isinstance(record, Mapping) or record.get("status") != "ok":
         return False
     repeats, done = record.get("repeats"), record.get("repeats_done")
-    return repeats is None or done is None or done >= repeats
+    if not (repeats is None or done is None or done >= repeats):
+        return False
+    if settings_digest is None:
+        return True
+    from greenllm.measure.measured_settings import summary_digest
+
+    planned = settings_digest(cell.instance_id)
+    recorded = summary_digest(record, Path(workdir) / plan.raw_dir(cell.instance_id))
+    return planned is None or recorded is None or planned == recorded
 
 
 def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
@@ -122,9 +134,12 @@ def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
 
 
 def trigger_cells(plan: Plan, iid: str, needed: Iterable[Cell],
-                  workdir: str | os.PathLike[str] = ".") -> list[str]:
+                  workdir: str | os.PathLike[str] = ".",
+                  settings_digest: Callable[[str], str | None] | None = None) -> list[str]:
     """``clock/workload`` of the instance's needed cells plus its planned cells already
-    measured ok, sorted: a measure job's params (its rerun trigger)."""
+    measured ok (under the planned settings, with ``settings_digest``), sorted: a measure
+    job's params (its rerun trigger)."""
     mine = set(instance_cells(needed, iid))
-    mine |= {c for c in plan.instance(iid).cells if measured_ok(plan, c, workdir)}
+    mine |= {c for c in plan.instance(iid).cells
+             if measured_ok(plan, c, workdir, settings_digest)}
     return sorted(f"{c.clock}/{c.workload}" for c in mine)

@@ -135,3 +135,31 @@ def test_a_cell_measured_ok_is_not_copied_again(runs, smoke) -> None:
     assert r.returncode == 0, out[-3000:]
     assert job_stats(out) == {"cell": 1}, out[-3000:]
     assert re.search(r"output: results/cells/llama-1b_tp2_b64/f1980/M-M\.json", out), out[-3000:]
+
+
+def test_a_cell_measured_ok_under_other_settings_is_not_measured_ok(smoke, tmp_path) -> None:
+    # measure.measured_settings: a rerun measures it afresh, so its copy must be redone
+    from greenllm.measure import measured_settings as ms
+    from greenllm.measure.compose import compose, to_plain
+
+    iid, cell = "llama-1b_tp1_b64", gplan.Cell("llama-1b_tp1_b64", "f1000", "S-S")
+    planned = ms.planned_digest(smoke, iid, ROOT)
+    assert planned is not None and len(planned) == 16
+    # a job measuring only some cells (clocks.mhz, workload.ids) measures under the same
+    one = gplan.measure_overrides(smoke, iid, [gplan.Cell(iid, "f1980", "M-M")])
+    config = compose(one, ROOT / "config" / "measure")
+    assert ms.digest(ms.measured_settings(to_plain(config))) == planned
+
+    path = write_summary(tmp_path, smoke, cell, "ok")
+    summary = json.loads(path.read_text())
+
+    def ok_with(record) -> bool:
+        path.write_text(json.dumps({**summary, "measured_settings": record}))
+        return gcells.measured_ok(smoke, cell, tmp_path, settings_digest=lambda _: planned)
+
+    assert not ok_with({"digest": planned, "values": {}})  # computed from the values
+    values = ms.measured_settings(to_plain(config))
+    assert ok_with({"digest": planned, "values": values})
+    other = {**values, "load": {**values["load"], "max_duration_s": 1.0}}
+    assert not ok_with({"digest": ms.digest(other), "values": other})
+    assert gcells.measured_ok(smoke, cell, tmp_path)  # without a planned digest: as before

@@ -98,20 +98,37 @@ def measure_args(wildcards, input=None):
     return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, needed_cells()))
 
 
+_DIGESTS = {}
+
+
+def settings_digest(iid):
+    # What the instance's measure job will measure under (measure.measured_settings): a
+    # cell measured ok under other settings is measured afresh, so it is not "measured
+    # ok" here. Composed once per instance and parse, and only for cells already on disk.
+    if iid not in _DIGESTS:
+        from greenllm.measure.measured_settings import planned_digest
+
+        _DIGESTS[iid] = planned_digest(PLAN, iid, workflow.basedir)
+    return _DIGESTS[iid]
+
+
 def measure_trigger(wildcards):
     # The measure job's rerun trigger: the instance's settings and its needed + measured
     # cells. measure_args is derived from `input` so that Snakemake does not count it.
-    union = gcells.trigger_cells(PLAN, wildcards.instance, needed_cells())
+    union = gcells.trigger_cells(PLAN, wildcards.instance, needed_cells(),
+                                 settings_digest=settings_digest)
     cells = [gplan.Cell(wildcards.instance, *c.split("/")) for c in union]
     return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, cells) + union)
 
 
 def cell_marker(wildcards):
-    # A cell measured ok is never measured again: a newer marker (the instance measured
-    # more cells) must not redo its copy and everything downstream.
+    # A cell measured ok (under the settings planned now) is never measured again: a
+    # newer marker (the instance measured more cells) must not redo its copy and
+    # everything downstream.
     marker = PLAN.run_marker(wildcards.instance)
     cell = gplan.Cell(wildcards.instance, wildcards.clock, wildcards.workload)
-    return ancient(marker) if gcells.measured_ok(PLAN, cell) else marker
+    ok = gcells.measured_ok(PLAN, cell, settings_digest=settings_digest)
+    return ancient(marker) if ok else marker
 
 
 def measure_runtime_min(wildcards):

@@ -5,7 +5,8 @@
 # * An engine start costs minutes (95-155 s for a 1B model on one H100, more for 70B at
 #   TP8) and clocks can be changed under a running server, so `greenllm measure` starts
 #   the engine once and runs every cell (clock x workload) of the instance, resumably:
-#   a rerun skips cells whose summary says ok and measures the missing or failed ones.
+#   a rerun skips cells whose summary says ok and measures the missing or failed ones
+#   (and, afresh, those measured under other settings: measure.measured_settings).
 # * Its declared output is only a marker, results/runs/<instance>.done (a copy of the
 #   run's manifest.json). The measurements themselves (results/raw/<instance>/) are not
 #   declared anywhere, because Snakemake deletes the declared outputs of a failed job;

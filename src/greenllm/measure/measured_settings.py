@@ -108,6 +108,30 @@ def instance_settings(out: Path) -> dict[str, Any] | None:
     return measured_settings(config) if isinstance(config, Mapping) else None
 
 
+def summary_digest(summary: Mapping[str, Any], out: Path) -> str | None:
+    """The digest of the settings a cell summary was measured under (its own record, else
+    ``instance.json``'s), None when neither says."""
+    old = stored(summary, instance_settings(out))
+    return digest(old) if old is not None else None
+
+
+def planned_digest(plan: Any, instance_id: str, root: str | Path) -> str | None:
+    """The digest a workflow plan's instance will measure under: its ``greenllm measure``
+    config composed as its job composes it (``measure.preflight.plan_problems`` does the
+    same); None when it does not compose (the validation pass reports that)."""
+    from greenllm import plan as gplan
+    from greenllm.errors import GreenllmError
+    from greenllm.measure.compose import compose, to_plain
+
+    config_dir = Path(root) / "config" / "measure"
+    try:
+        cfg = compose(gplan.measure_overrides(plan, instance_id),
+                      config_dir if config_dir.is_dir() else None)
+    except GreenllmError:
+        return None
+    return digest(measured_settings(to_plain(cfg)))
+
+
 def stale(cell_dirs: Sequence[Path], summaries: Sequence[Mapping | None], out: Path,
           current: Mapping[str, Any]) -> dict[Path, list[str]]:
     """The cell folders whose summary was measured under other settings than
