@@ -105,10 +105,10 @@ def needed_cells_for_run(plan: Plan, targets: Iterable[str], spawned: bool,
 
 
 def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".",
-                settings_digest: Callable[[str], str | None] | None = None) -> bool:
-    """The cell's raw summary says ok, and (``settings_digest``: the instance's planned
-    measured-settings digest) under the settings the plan measures with: a measure run
-    skips it, its copy stays valid. Under other settings the run measures it afresh
+                settings: Callable[[str], Mapping | None] | None = None) -> bool:
+    """The cell's raw summary says ok, and (``settings``: an instance's planned measured
+    settings) under the settings the plan measures with: a measure run skips it, its copy
+    stays valid. Under other settings the run measures it afresh
     (``measure.measured_settings``), so its copy must be redone."""
     path = Path(workdir) / plan.raw_summary(cell)
     try:
@@ -120,13 +120,13 @@ def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".",
     repeats, done = record.get("repeats"), record.get("repeats_done")
     if not (repeats is None or done is None or done >= repeats):
         return False
-    if settings_digest is None:
+    if settings is None:
         return True
-    from greenllm.measure.measured_settings import summary_digest
+    from greenllm.measure.measured_settings import changed_keys, recorded
 
-    planned = settings_digest(cell.instance_id)
-    recorded = summary_digest(record, Path(workdir) / plan.raw_dir(cell.instance_id))
-    return planned is None or recorded is None or planned == recorded
+    now = settings(cell.instance_id)
+    then = recorded(record, Path(workdir) / plan.raw_dir(cell.instance_id))
+    return now is None or then is None or not changed_keys(then, now)
 
 
 def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
@@ -135,11 +135,11 @@ def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
 
 def trigger_cells(plan: Plan, iid: str, needed: Iterable[Cell],
                   workdir: str | os.PathLike[str] = ".",
-                  settings_digest: Callable[[str], str | None] | None = None) -> list[str]:
+                  settings: Callable[[str], Mapping | None] | None = None) -> list[str]:
     """``clock/workload`` of the instance's needed cells plus its planned cells already
-    measured ok (under the planned settings, with ``settings_digest``), sorted: a measure
-    job's params (its rerun trigger)."""
+    measured ok (under the planned settings, with ``settings``), sorted: a measure job's
+    params (its rerun trigger)."""
     mine = set(instance_cells(needed, iid))
     mine |= {c for c in plan.instance(iid).cells
-             if measured_ok(plan, c, workdir, settings_digest)}
+             if measured_ok(plan, c, workdir, settings)}
     return sorted(f"{c.clock}/{c.workload}" for c in mine)

@@ -41,6 +41,10 @@ def test_repeat_counts_and_places_are_not_measured_settings():
     assert ms.digest(ms.measured_settings(moved)) == ms.digest(base)
     half = ms.measured_settings(_with(max_duration_s=90.0, points=["low", "high"]))
     assert ms.changed_keys(base, half) == ["load.max_duration_s", "load.points"]
+    # a key one side lacks (a newer greenllm's new setting) is no change: an upgrade must
+    # not measure a campaign in progress again
+    newer = {**base, "load": {**base["load"], "new_knob": 1}, "extra_group": {"a": 1}}
+    assert ms.changed_keys(base, newer) == []
 
 
 def _cell(out: Path, name: str, summary: dict | None) -> Path:

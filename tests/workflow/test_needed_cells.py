@@ -143,23 +143,22 @@ def test_a_cell_measured_ok_under_other_settings_is_not_measured_ok(smoke, tmp_p
     from greenllm.measure.compose import compose, to_plain
 
     iid, cell = "llama-1b_tp1_b64", gplan.Cell("llama-1b_tp1_b64", "f1000", "S-S")
-    planned = ms.planned_digest(smoke, iid, ROOT)
-    assert planned is not None and len(planned) == 16
+    planned = ms.planned(smoke, iid, ROOT)
+    assert planned is not None and planned["load"]["points"] == ["low", "medium"]
     # a job measuring only some cells (clocks.mhz, workload.ids) measures under the same
     one = gplan.measure_overrides(smoke, iid, [gplan.Cell(iid, "f1980", "M-M")])
-    config = compose(one, ROOT / "config" / "measure")
-    assert ms.digest(ms.measured_settings(to_plain(config))) == planned
+    assert ms.measured_settings(to_plain(compose(one, ROOT / "config" / "measure"))) == planned
 
     path = write_summary(tmp_path, smoke, cell, "ok")
     summary = json.loads(path.read_text())
 
-    def ok_with(record) -> bool:
-        path.write_text(json.dumps({**summary, "measured_settings": record}))
-        return gcells.measured_ok(smoke, cell, tmp_path, settings_digest=lambda _: planned)
+    def ok_with(values) -> bool:
+        path.write_text(json.dumps({**summary, "measured_settings": ms.record(values)}))
+        return gcells.measured_ok(smoke, cell, tmp_path, settings=lambda _: planned)
 
-    assert not ok_with({"digest": planned, "values": {}})  # computed from the values
-    values = ms.measured_settings(to_plain(config))
-    assert ok_with({"digest": planned, "values": values})
-    other = {**values, "load": {**values["load"], "max_duration_s": 1.0}}
-    assert not ok_with({"digest": ms.digest(other), "values": other})
-    assert gcells.measured_ok(smoke, cell, tmp_path)  # without a planned digest: as before
+    assert ok_with(planned)
+    assert not ok_with({**planned, "load": {**planned["load"], "max_duration_s": 1.0}})
+    # a key only the newer side has (a newer greenllm's new setting) does not count
+    assert ok_with({**planned, "load": {k: v for k, v in planned["load"].items()
+                                        if k != "exact_rate"}})
+    assert gcells.measured_ok(smoke, cell, tmp_path)  # without planned settings: as before

@@ -10,7 +10,9 @@ something else: resuming would report them, and mix them with new ones, as the n
 settings' results. Snakemake reruns the job when its parameters change, but it is this
 app that decides what to keep.
 
-Every cell summary records ``measured_settings`` (the settings below and their digest).
+Every cell summary records ``measured_settings`` (the settings below and their digest;
+two records differ where a key both have differs, so a key a newer greenllm adds does
+not invalidate a campaign in progress).
 A rerun whose settings differ measures the cell afresh: once the engine is up (a run that
 cannot start moves nothing), the cell's folder moves aside, whole, to
 ``<out>/superseded/<time>/cells/...`` (nothing is deleted; ``greenllm aggregate`` skips
@@ -80,10 +82,12 @@ def record(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ (present in one only counts)."""
+    """Dotted keys whose values differ. Only keys both sides have count: a key a newer
+    greenllm added (with a default that keeps the old behaviour) must not make an
+    upgrade measure a whole campaign again."""
     keys: list[str] = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
+    for k in sorted(set(old) & set(new)):
+        a, b = old[k], new[k]
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             keys += changed_keys(a, b, f"{prefix}{k}.")
         elif a != b:
@@ -108,17 +112,16 @@ def instance_settings(out: Path) -> dict[str, Any] | None:
     return measured_settings(config) if isinstance(config, Mapping) else None
 
 
-def summary_digest(summary: Mapping[str, Any], out: Path) -> str | None:
-    """The digest of the settings a cell summary was measured under (its own record, else
+def recorded(summary: Mapping[str, Any], out: Path) -> dict[str, Any] | None:
+    """The settings a cell summary in ``out`` was measured under (its own record, else
     ``instance.json``'s), None when neither says."""
-    old = stored(summary, instance_settings(out))
-    return digest(old) if old is not None else None
+    return stored(summary, instance_settings(out))
 
 
-def planned_digest(plan: Any, instance_id: str, root: str | Path) -> str | None:
-    """The digest a workflow plan's instance will measure under: its ``greenllm measure``
-    config composed as its job composes it (``measure.preflight.plan_problems`` does the
-    same); None when it does not compose (the validation pass reports that)."""
+def planned(plan: Any, instance_id: str, root: str | Path) -> dict[str, Any] | None:
+    """The settings a workflow plan's instance will measure under: its ``greenllm
+    measure`` config composed as its job composes it (``measure.preflight.plan_problems``
+    does the same); None when it does not compose (the validation pass reports that)."""
     from greenllm import plan as gplan
     from greenllm.errors import GreenllmError
     from greenllm.measure.compose import compose, to_plain
@@ -129,7 +132,7 @@ def planned_digest(plan: Any, instance_id: str, root: str | Path) -> str | None:
                       config_dir if config_dir.is_dir() else None)
     except GreenllmError:
         return None
-    return digest(measured_settings(to_plain(cfg)))
+    return measured_settings(to_plain(cfg))
 
 
 def stale(cell_dirs: Sequence[Path], summaries: Sequence[Mapping | None], out: Path,
@@ -137,12 +140,11 @@ def stale(cell_dirs: Sequence[Path], summaries: Sequence[Mapping | None], out: P
     """The cell folders whose summary was measured under other settings than
     ``current``, each with the keys that changed. Nothing is moved yet."""
     fallback = instance_settings(out)
-    now = digest(current)
     found: dict[Path, list[str]] = {}
     for cdir, summary in zip(cell_dirs, summaries, strict=True):
         old = stored(summary, fallback) if summary is not None else None
-        if old is not None and digest(old) != now:
-            found[cdir] = changed_keys(old, current)
+        if old is not None and (changed := changed_keys(old, current)):
+            found[cdir] = changed
     return found
 
 
