@@ -43,9 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-cv", type=float, default=None,
                    help="run-to-run noise (CV) assumed for adaptive repeats (default 0.10)")
     p.add_argument("--noise-from", type=Path, default=None, metavar="TABLE",
-                   help="with --expected: each load point's noise from a pilot run's table "
-                        "(greenllm aggregate's cells or statistics table: the median CV of "
-                        "each target metric per load point; --noise-cv where it has none)")
+                   help="with --expected: each load point's repeats from a pilot run's table "
+                        "(greenllm aggregate's cells or statistics table: the mean over its "
+                        "points of what each one's CVs need; --noise-cv where it has none)")
     p.set_defaults(func=run)
 
 
@@ -193,14 +193,14 @@ def _check(plan: Any, root: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from greenllm.plan import build_plan, effective_config, estimate, find_root
 
+    if args.noise_from and not args.expected:
+        raise ConfigError("--noise-from sizes the expected spend: add --expected")
     root = args.root.resolve() if args.root else find_root()
     cfg = effective_config(user_config(root, args.configfile, args.config, args.preset), root)
     plan = build_plan(cfg)
     _check(plan, root)
     estimates = estimate(plan, root)
     summary = _summary(plan, estimates)
-    if args.noise_from and not args.expected:
-        raise ConfigError("--noise-from sizes the expected spend: add --expected")
     if args.expected:
         summary["expected"] = _expected(plan, root, args.noise_cv, args.noise_from)
     if args.json:
