@@ -62,3 +62,23 @@ def test_cli_on_a_simulated_run_over_two_starts(tmp_path, capsys):
         "ttft_p50_s", "tbt_p50_s", "energy_per_output_token_j", "power_mean_w"]
     assert main([str(tmp_path / "nothing")]) == 2
     assert "start_offsets:" in capsys.readouterr().err
+
+
+def test_runs_as_starts_on_the_h100_six_start_set(capsys):
+    # reports/reference/h100-2026-12-08b-starts: each arm in three vLLM starts (separate
+    # runs). Full windows: their three starts differ no more than their windows do; half
+    # windows: one slow start (TTFT p50 ~ +40 % at 16 req/s) shows as a start component.
+    from pathlib import Path
+
+    ref = Path(__file__).resolve().parents[2] / "reports/reference/h100-2026-12-08b-starts"
+    arm = str(ref / "h100_llama-1b_tp1_b64_arm_{}")
+    start = {}
+    for name, runs in (("full", ("exact", "exact2", "exact3")),
+                       ("half", ("half", "half2", "half3"))):
+        assert main(["--runs-as-starts", *(arm.format(r) for r in runs)]) == 0
+        rows = {ln.split()[0]: ln.split() for ln in capsys.readouterr().out.splitlines()[3:]}
+        start[name] = float(rows["ttft_p50_s"][5].rstrip("%"))
+        assert float(rows["ttft_p50_s"][4].rstrip("%")) > 5  # within a start: windows vary
+    assert start["full"] < 2 < 10 < start["half"]
+    assert main(["--runs-as-starts", arm.format("exact")]) == 2
+    assert "two or more" in capsys.readouterr().err

@@ -14,6 +14,10 @@ the table in docs/uncertainty.md. A start-to-start CV near the within-start one 
 interval over one start's repeats misses the truth often (``benchmarks/start_coverage.py``).
 
     python -m greenllm.analysis.start_offsets results/raw/<instance> [--metrics a,b]
+    python -m greenllm.analysis.start_offsets --runs-as-starts RUN1 RUN2 RUN3
+
+(``--runs-as-starts``: each folder is one engine start of the same cells, as separate
+runs of one arm are.)
 """
 
 from __future__ import annotations
@@ -111,9 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("paths", nargs="+", help="raw run folders or cell summaries")
     ap.add_argument("--metrics", default=",".join(METRICS))
+    ap.add_argument("--runs-as-starts", action="store_true",
+                    help="each path is one engine start of the same cells (separate runs, "
+                         "e.g. tools/device/same-rate-arms.sh's exact, exact2, exact3)")
     a = ap.parse_args(argv)
     try:
-        table = read_cells(a.paths).table
+        if a.runs_as_starts:
+            if len(a.paths) < 2:
+                raise ValueError("--runs-as-starts needs two or more run folders")
+            table = pd.concat([read_cells([p]).table.assign(engine_start=float(i))
+                               for i, p in enumerate(a.paths)], ignore_index=True)
+        else:
+            table = read_cells(a.paths).table
         out = start_offsets(table, a.metrics.split(","))
     except (GreenllmError, ValueError) as err:
         print(f"start_offsets: {err}", file=sys.stderr)
