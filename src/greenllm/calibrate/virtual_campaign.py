@@ -29,6 +29,7 @@ from greenllm.calibrate.clock_sweep import shape_of
 from greenllm.load.workloads import parse_workload
 from greenllm.measure.adaptive import RepeatPolicy, decide
 from greenllm.measure.spend import SpendLedger
+from greenllm.plan.estimate import engine_start_s, model_params
 from greenllm.plan.grid import Instance, Plan
 from greenllm.search.max_throughput import ProbeResult, find_max_throughput
 from greenllm.search.warm_start import Prior, prior_from_neighbours, warm_search
@@ -46,8 +47,6 @@ from greenllm.sim.virtual_load import (
 )
 
 CLOCK_SETTLE_S = 5.0  # greenllm.plan.estimate's assumption for a clock change
-ENGINE_START_BASE_S = 90.0
-ENGINE_START_PER_BPARAM_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,8 @@ class InstanceRun:
     stops: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
 
-def engine_start_s(params: float) -> float:
-    return ENGINE_START_BASE_S + ENGINE_START_PER_BPARAM_S * params / 1e9
-
-
 def _params(model: str) -> float:
     from greenllm.load.shapes import SHAPES
-    from greenllm.plan.estimate import model_params
 
     return model_params(SHAPES[model])
 

@@ -101,10 +101,15 @@ def estimate_instance(
         return _CLOCK_SETTLE_S + search_s + len(inst.loads) * _repeats(load) * per_point
 
     starts = engine_starts(load)
-    start_s = (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9) * starts
+    start_s = engine_start_s(params) * starts
     baselines_s = sum(slo["baseline_requests"] * request_s(w) for w in inst.workloads)
     cells_s = sum(cell_s(c.workload) for c in inst.cells)
     return InstanceEstimate(inst.id, inst.gpus, start_s, baselines_s, cells_s, starts)
+
+
+def engine_start_s(params: float) -> float:
+    """Seconds one engine start is assumed to hold the GPUs (ESTIMATE_FORMULA's start)."""
+    return _ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9
 
 
 def engine_starts(load: Mapping[str, Any]) -> int:

@@ -33,8 +33,7 @@ from greenllm.analysis.uncertainty import CI_LEVEL, t_quantile
 from greenllm.measure.engine_starts import start_of
 from greenllm.plan.estimate import (
     _CLOCK_SETTLE_S,
-    _ENGINE_START_BASE_S,
-    _ENGINE_START_PER_BPARAM_S,
+    engine_start_s,
     engine_starts,
     load_measure_groups,
     model_params,
@@ -180,7 +179,7 @@ def expected_instance(inst: Instance, groups: Mapping[str, Mapping[str, Any]],
         by_load = dict.fromkeys(by_load, max(by_load.values(), default=1.0))
     # a run starts the engine again only where a repeat round it reaches opens a new block
     starts = start_of(max(repeats, 1) - 1, max(repeat_cap, 1), engine_starts(load)) + 1
-    held = starts * (_ENGINE_START_BASE_S + _ENGINE_START_PER_BPARAM_S * params / 1e9)
+    held = starts * engine_start_s(params)
     fractions = {"low": 0.25, "medium": 0.5, "high": 0.9, **dict(load.get("fractions") or {})}
     sizing = ProbeSizing(int(search["requests_per_probe"]), float(search["probe_min_duration_s"]),
                          float(search["probe_max_duration_s"]))
@@ -234,7 +233,8 @@ def expected_spend(plan: Plan, root: str | os.PathLike[str], *, warm: bool | Non
             row = by_load.setdefault(label, {"cv": noise.median_cvs(label, targets),
                                              "repeats": n})
             row["repeats"] = max(row["repeats"], n)
-    return {"by_load": by_load, "adaptive": groups["load"].get("repeats") is None,"gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise.default,
+    return {"by_load": by_load, "adaptive": groups["load"].get("repeats") is None,
+            "gpu_h": sum(e.gpu_h for e in per), "noise_cv": noise.default,
             "noise": noise.describe(), "noise_source": noise.source, "warm_search": warm,
             "repeats": sorted({e.repeats for e in per}),  # rounds per instance
             "gpu_h_in_windows": sum(e.gpus * e.window_s for e in per) / 3600.0,
