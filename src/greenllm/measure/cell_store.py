@@ -15,7 +15,7 @@ from typing import Any
 
 from greenllm import atomic
 from greenllm.load import Workload
-from greenllm.measure import adaptive
+from greenllm.measure import adaptive, measured_settings
 from greenllm.measure.config import MeasureCfg
 from greenllm.measure.outcome import RETRIED_STATUSES, unmeasured_warning
 from greenllm.sweep_axes import KnobSetting, knob_settings
@@ -70,6 +70,15 @@ def repeats_done(cell: Cell, out: Path) -> int:
     if summary.get("status") == "failed":  # its finished repeats stay valid
         return int(summary.get("repeats_done") or 0)
     return int(summary.get("repeats_done", summary.get("repeats", 1)))
+
+
+def stale_cells(cells: Sequence[Cell], out: Path,
+                config: dict[str, Any]) -> dict[Path, list[str]]:
+    """The folders of ``cells`` measured under other settings than the plain measure
+    ``config`` (``measured_settings.stale``: measured afresh, not resumed)."""
+    return measured_settings.stale([c.dir(out) for c in cells],
+                                   [read_summary(c, out) for c in cells], out,
+                                   measured_settings.measured_settings(config))
 
 
 def write_manifest(out: Path, iid: str, cells: Sequence[Cell], complete: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,15 @@ def compose(overrides: Sequence[str], config_path: Path | None = None) -> DictCo
     if missing:
         raise ConfigError(f"missing required config value(s): {', '.join(missing)}")
     return cfg
+
+
+def compose_instance(plan: Any, instance_id: str, root: str | os.PathLike[str]) -> DictConfig:
+    """A workflow plan's instance's measure config, composed as its job composes it
+    (the plan's overrides over ``<root>/config/measure``)."""
+    from greenllm import plan as gplan
+
+    path = Path(root) / "config" / "measure"
+    return compose(gplan.measure_overrides(plan, instance_id), path if path.is_dir() else None)
 
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:

@@ -95,12 +95,13 @@ def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "
     return keys
 
 
-def stored(summary: Mapping[str, Any], fallback: Mapping[str, Any] | None) -> dict | None:
-    """The settings a cell was measured under: its own record, else ``fallback``."""
+def own_record(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The settings a cell summary records it was measured under (None before the
+    record existed)."""
     own = summary.get("measured_settings")
     if isinstance(own, Mapping) and isinstance(own.get("values"), Mapping):
         return dict(own["values"])
-    return dict(fallback) if fallback is not None else None
+    return None
 
 
 def instance_settings(out: Path) -> dict[str, Any] | None:
@@ -114,35 +115,36 @@ def instance_settings(out: Path) -> dict[str, Any] | None:
 
 def recorded(summary: Mapping[str, Any], out: Path) -> dict[str, Any] | None:
     """The settings a cell summary in ``out`` was measured under (its own record, else
-    ``instance.json``'s), None when neither says."""
-    return stored(summary, instance_settings(out))
+    ``instance.json``'s, read only then), None when neither says."""
+    own = own_record(summary)
+    return own if own is not None else instance_settings(out)
 
 
 def planned(plan: Any, instance_id: str, root: str | Path) -> dict[str, Any] | None:
     """The settings a workflow plan's instance will measure under: its ``greenllm
     measure`` config composed as its job composes it (``measure.preflight.plan_problems``
     does the same); None when it does not compose (the validation pass reports that)."""
-    from greenllm import plan as gplan
     from greenllm.errors import GreenllmError
-    from greenllm.measure.compose import compose, to_plain
+    from greenllm.measure.compose import compose_instance, to_plain
 
-    config_dir = Path(root) / "config" / "measure"
     try:
-        cfg = compose(gplan.measure_overrides(plan, instance_id),
-                      config_dir if config_dir.is_dir() else None)
+        return measured_settings(to_plain(compose_instance(plan, instance_id, root)))
     except GreenllmError:
         return None
-    return measured_settings(to_plain(cfg))
 
 
 def stale(cell_dirs: Sequence[Path], summaries: Sequence[Mapping | None], out: Path,
           current: Mapping[str, Any]) -> dict[Path, list[str]]:
     """The cell folders whose summary was measured under other settings than
     ``current``, each with the keys that changed. Nothing is moved yet."""
-    fallback = instance_settings(out)
+    fallback = instance_settings(out)  # once, for summaries without their own record
     found: dict[Path, list[str]] = {}
     for cdir, summary in zip(cell_dirs, summaries, strict=True):
-        old = stored(summary, fallback) if summary is not None else None
+        if summary is None:
+            continue
+        old = own_record(summary)
+        if old is None:
+            old = fallback
         if old is not None and (changed := changed_keys(old, current)):
             found[cdir] = changed
     return found

@@ -327,15 +327,12 @@ def plan_problems(plan: Any, root: str | os.PathLike[str]) -> list[str]:
     compose it, and checked without the host checks (jobs may run on other nodes) and
     with the model folder still to be built by the download rule.
     """
-    from greenllm import plan as gplan
-    from greenllm.measure.compose import compose
+    from greenllm.measure.compose import compose_instance
 
     found: list[str] = []
-    config_dir = Path(root) / "config" / "measure"
     for inst in plan.instances:
         try:
-            cfg = compose(gplan.measure_overrides(plan, inst.id),
-                          config_dir if config_dir.is_dir() else None)
+            cfg = compose_instance(plan, inst.id, root)
         except GreenllmError as err:
             found.append(f"instance {inst.id}: {err}")
             continue

@@ -45,6 +45,7 @@ from greenllm.measure.cell_store import (
     plan_cells,
     read_summary,
     repeats_done,
+    stale_cells,
     warn_not_ok,
     write_manifest,
 )
@@ -111,9 +112,7 @@ def run(raw: DictConfig, overrides: Sequence[str]) -> int:
             cells = plan_cells(cfg, workloads, mode)
             planned[:] = cells
             # a cell measured under other settings is measured afresh, not resumed
-            stale = measured_settings.stale(
-                [c.dir(out) for c in cells], [read_summary(c, out) for c in cells], out,
-                measured_settings.measured_settings(plain))
+            stale = stale_cells(cells, out, plain)
             todo = [c for c in cells if c.dir(out) in stale
                     or needs_measuring(c, out, bool(cfg.retry_failed), policy)]
             note(f"{iid}: {len(cells) - len(todo)}/{len(cells)} cells already measured, "

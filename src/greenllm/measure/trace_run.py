@@ -40,6 +40,7 @@ from greenllm.measure.cell_store import (
     note,
     read_summary,
     repeats_done,
+    stale_cells,
     write_manifest,
 )
 from greenllm.measure.compose import config_hash, to_plain
@@ -182,9 +183,7 @@ def _run_instance(raw: DictConfig, cfg: MeasureCfg, overrides: Sequence[str], gp
     repeats = int(cfg.load.repeats)
     cells = [Cell(label, mhz, workload) for label, mhz in treatments(cfg, mode)]
     # a treatment replayed under other settings is replayed afresh (measured_settings)
-    stale = measured_settings.stale([c.dir(out) for c in cells],
-                                    [read_summary(c, out) for c in cells], out,
-                                    measured_settings.measured_settings(to_plain(raw)))
+    stale = stale_cells(cells, out, to_plain(raw))
     todo = [c for c in cells if c.dir(out) in stale or repeats_done(c, out) < repeats]
     if not todo:
         write_manifest(out, iid, cells, complete=True)
