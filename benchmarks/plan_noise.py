@@ -31,7 +31,9 @@ from greenllm.calibrate.virtual_campaign import (  # noqa: E402
     Settings,
     run_campaign,
 )
+from greenllm.errors import ConfigError  # noqa: E402
 from greenllm.measure.adaptive import RepeatPolicy, policy_from_cfg  # noqa: E402
+from greenllm.measure.adaptive_replay import parse_targets  # noqa: E402
 from greenllm.plan.spend_estimate import (  # noqa: E402
     expected_spend,
     noise_from_table,
@@ -41,16 +43,6 @@ from greenllm.plan.spend_estimate import (  # noqa: E402
 DEFAULT_TARGETS = ("ttft_p50_s=0.03,tbt_p50_s=0.03,energy_per_output_token_j=0.03",
                    "ttft_p50_s=0.05,tbt_p50_s=0.05,energy_per_output_token_j=0.02",
                    "ttft_p50_s=0.10,tbt_p50_s=0.10,energy_per_output_token_j=0.10")
-
-
-def parse_targets(text: str) -> dict[str, float]:
-    out = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"target {item!r}: use metric=width")
-        out[key] = float(value)
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         target_sets = [parse_targets(t) for t in a.targets]
         assumed = [float(v) for v in a.assume.split(",")]
-    except ValueError as err:
+    except (ConfigError, ValueError) as err:
         ap.error(str(err))
     plan = build_plan(a.preset, a.clocks, a.workloads)
     groups = with_measure_defaults(gplan.load_measure_groups(ROOT, plan.config))

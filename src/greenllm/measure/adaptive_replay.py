@@ -94,7 +94,8 @@ def replay(raw_dir: Path, policy: RepeatPolicy) -> dict[str, Any]:
     return out
 
 
-def _targets(text: str | None) -> dict[str, float]:
+def parse_targets(text: str | None) -> dict[str, float]:
+    """``metric=width,...`` (a CLI's ``--targets``) as CI targets; the defaults if empty."""
     if not text:
         return dict(DEFAULT_CI_TARGETS)
     out = {}
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{args.raw_dir}: no cells (cells/<clock>/<workload>/summary.json)")
         cap = args.cap or max(int(json.loads(p.read_text()).get("repeats_done") or 0)
                               for p in summaries)
-        policy = repeat_policy(None, _targets(args.targets), max(cap, 2), args.stop_per)
+        policy = repeat_policy(None, parse_targets(args.targets), max(cap, 2), args.stop_per)
     except (ConfigError, ValueError) as err:
         print(f"greenllm: error: {err}", file=sys.stderr)
         return 2
