@@ -17,6 +17,10 @@
 #   ARMS="exact half exact2 half2 exact3" ...   # A B A B A: a digit after an arm's name
 #       starts it again (its own vLLM start and folder, arm_<name><digit>), so start-to-start
 #       noise can be told from the convention (benchmarks/same_rate_arms.py NAME=RAW,RAW)
+#   RERUN_CHECK=1 ...   # then a copy of the first arm's folder is measured again under other
+#       settings (the schedules flipped between exact and drawn, 1 repeat; one more vLLM start):
+#       its cells must move to superseded/<time>/ and be measured afresh, not resumed
+#       (greenllm.measure.measured_settings); $OUT/rerun-check.txt says which
 #
 # Then, here or there: python benchmarks/same_rate_arms.py RAW_exact RAW_drawn RAW_short
 # Writes $OUT/same-rate-arms-<arms>.tgz (cell summaries, request tables, spend.json, engine log
@@ -29,6 +33,14 @@ RATES=${RATES:-6,16}
 ARMS=${ARMS:-exact drawn short}
 TAG=${ARMS// /-}  # names this call's files: several calls may each run some arms
 FULL=(load.repeats=5 load.requests_per_point=60 load.min_duration_s=3 load.max_duration_s=15)
+measure_arm() {  # RAW OVERRIDE...: one greenllm measure run (one vLLM start)
+  local raw=$1; shift
+  timeout "${ARM_TIMEOUT_S:-280}" "$PY" -m greenllm.cli.main measure out_dir=$raw \
+    ${CARD:+gpu=$CARD} model=llama-1b model.path=$M engine=$ENGINE clocks=observe \
+    instance=tp1 instance.max_batch=64 'workload.ids=[M-M]' 'load.points=[]' \
+    "load.rates_rps=[$RATES]" load.warmup_requests=4 slo.baseline_requests=3 \
+    engine.startup_timeout_s=300 "$@" ${EXTRA:-}
+}
 RAWS=()
 for token in $ARMS; do
   arm=${token%%[0-9]*}  # exact2 -> exact: the same arm, started again
@@ -44,15 +56,36 @@ for token in $ARMS; do
   RAW=results/raw/${CARD_ID:-sim}_llama-1b_tp1_b64_arm_$token
   RAWS+=("$RAW")
   step "arm $token: M-M at [$RATES] req/s, ${X[*]} (engine $ENGINE)"
-  timeout "${ARM_TIMEOUT_S:-280}" "$PY" -m greenllm.cli.main measure out_dir=$RAW \
-    ${CARD:+gpu=$CARD} model=llama-1b model.path=$M engine=$ENGINE clocks=observe \
-    instance=tp1 instance.max_batch=64 'workload.ids=[M-M]' 'load.points=[]' \
-    "load.rates_rps=[$RATES]" load.warmup_requests=4 slo.baseline_requests=3 \
-    engine.startup_timeout_s=300 "${X[@]}" ${EXTRA:-}
+  measure_arm "$RAW" "${X[@]}"
   echo "arm $token exit: $?"
 done
 step "arms side by side"
 "$PY" benchmarks/same_rate_arms.py "${RAWS[@]}" | tee "$OUT/same-rate-arms-$TAG.txt"
+PACK=("${RAWS[@]}")
+if [ -n "${RERUN_CHECK:-}" ]; then
+  FIRST=${RAWS[0]}; RERUN=${FIRST}_rerun
+  case ${ARMS%% *} in drawn*) FLIP=true ;; *) FLIP=false ;; esac
+  step "rerun check: a copy of $FIRST measured again with load.exact_rate=$FLIP, 1 repeat"
+  rm -rf "$RERUN" && cp -r "$FIRST" "$RERUN"
+  measure_arm "$RERUN" load.exact_rate=$FLIP load.repeats=1 load.requests_per_point=60 \
+    load.min_duration_s=3 load.max_duration_s=15
+  echo "rerun exit: $?"
+  "$PY" - "$FIRST" "$RERUN" <<'PY' | tee "$OUT/rerun-check.txt"
+import json, sys
+from pathlib import Path
+first, rerun = Path(sys.argv[1]), Path(sys.argv[2])
+aside = sorted(rerun.glob("superseded/*/cells/*/*/summary.json"))
+print(f"set aside under {rerun}/superseded: {len(aside)} cell(s)")
+for path in sorted(rerun.glob("cells/*/*/summary.json")):
+    s = json.loads(path.read_text())
+    before = json.loads((first / path.relative_to(rerun)).read_text())
+    n = lambda summ: summ.get("repeats_done")
+    rate = lambda summ: summ["measured_settings"]["values"]["load"].get("exact_rate")
+    print(f"{path.parent.relative_to(rerun)}: exact_rate {rate(before)} -> {rate(s)}; repeats "
+          f"{n(before)} -> {n(s)} ({'measured afresh' if n(s) < n(before) else 'RESUMED'})")
+PY
+  PACK+=("$RERUN")
+fi
 step "pack (summaries, request tables, spend, engine log; no telemetry)"
-tar czf "$OUT/same-rate-arms-$TAG.tgz" --exclude='telemetry*.parquet' "${RAWS[@]}" 2> /dev/null
+tar czf "$OUT/same-rate-arms-$TAG.tgz" --exclude='telemetry*.parquet' "${PACK[@]}" 2> /dev/null
 ls -la "$OUT"
