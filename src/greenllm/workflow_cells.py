@@ -9,10 +9,10 @@ Used by workflow/rules/common.smk (the rules stay thin):
   the targets; a job it spawns (Slurm, or a local job run in its own process) does not,
   so the main process hands its answer down in ``$GREENLLM_WORKFLOW_CELLS`` (the Slurm
   plugin submits with ``--export=ALL``).
-* ``measured_ok``: a cell whose raw summary says ok is never measured again (a measure run
-  skips it), so its copy need not be redone when the instance's marker changes: the
-  cell rule reads the marker as ``ancient`` then. Adding a clock reruns only the new
-  cells and what reads them.
+* ``measured_ok``: a cell whose raw summary says ok, under the settings and repeat policy
+  planned now, is never measured again (a measure run skips it), so its copy need not be
+  redone when the instance's marker changes: the cell rule reads the marker as
+  ``ancient`` then. Adding a clock reruns only the new cells and what reads them.
 * ``trigger_cells``: what a measure job's rerun trigger (its params) records: the needed
   cells plus those already measured. It grows when new cells are needed (rerun: measure
   the new ones) and stays put when a smaller target follows a bigger run (no rerun).
@@ -24,8 +24,12 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from greenllm.plan import FIGURE_STUDY, Cell, Plan
+
+if TYPE_CHECKING:
+    from greenllm.measure.measured_settings import Planned
 
 ENV = "GREENLLM_WORKFLOW_CELLS"
 # Targets that read every planned cell; any target not recognised also counts as this
@@ -105,11 +109,13 @@ def needed_cells_for_run(plan: Plan, targets: Iterable[str], spawned: bool,
 
 
 def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".",
-                settings: Callable[[str], Mapping | None] | None = None) -> bool:
-    """The cell's raw summary says ok, and (``settings``: an instance's planned measured
-    settings) under the settings the plan measures with: a measure run skips it, its copy
-    stays valid. Under other settings the run measures it afresh
-    (``measure.measured_settings``), so its copy must be redone."""
+                planned: Callable[[str], Planned | None] | None = None) -> bool:
+    """The cell's raw summary says ok and a measure run would leave it as it is: its copy
+    stays valid. With ``planned`` (an instance's planned settings and repeat policy,
+    ``measure.measured_settings.planned``) the run's own rules decide: a cell measured
+    under other settings is measured afresh, and one the policy wants more repeats of
+    (a raised count or cap, tighter targets) gets them, so either copy must be redone.
+    Without, the summary's own policy: a fixed count reached, or an adaptive stop."""
     path = Path(workdir) / plan.raw_summary(cell)
     try:
         record = json.loads(path.read_text())
@@ -117,16 +123,19 @@ def measured_ok(plan: Plan, cell: Cell, workdir: str | os.PathLike[str] = ".",
         return False
     if not isinstance(record, Mapping) or record.get("status") != "ok":
         return False
-    repeats, done = record.get("repeats"), record.get("repeats_done")
-    if not (repeats is None or done is None or done >= repeats):
-        return False
-    if settings is None:
-        return True
+    now = planned(cell.instance_id) if planned is not None else None
+    if now is None:
+        if (record.get("repeat_policy") or {}).get("mode") == "adaptive":
+            return True  # ok: stopped on its targets or its cap, not at the cap's count
+        repeats, done = record.get("repeats"), record.get("repeats_done")
+        return repeats is None or done is None or done >= repeats
+    from greenllm.measure.adaptive import wants_more_repeats
     from greenllm.measure.measured_settings import changed_keys, recorded
 
-    now = settings(cell.instance_id)
+    if wants_more_repeats(now.policy, record):
+        return False
     then = recorded(record, Path(workdir) / plan.raw_dir(cell.instance_id))
-    return now is None or then is None or not changed_keys(then, now)
+    return then is None or not changed_keys(then, now.settings)
 
 
 def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
@@ -135,11 +144,11 @@ def instance_cells(cells: Iterable[Cell], iid: str) -> tuple[Cell, ...]:
 
 def trigger_cells(plan: Plan, iid: str, needed: Iterable[Cell],
                   workdir: str | os.PathLike[str] = ".",
-                  settings: Callable[[str], Mapping | None] | None = None) -> list[str]:
+                  planned: Callable[[str], Planned | None] | None = None) -> list[str]:
     """``clock/workload`` of the instance's needed cells plus its planned cells already
-    measured ok (under the planned settings, with ``settings``), sorted: a measure job's
-    params (its rerun trigger)."""
+    measured ok (under the planned settings and repeats, with ``planned``), sorted: a
+    measure job's params (its rerun trigger)."""
     mine = set(instance_cells(needed, iid))
     mine |= {c for c in plan.instance(iid).cells
-             if measured_ok(plan, c, workdir, settings)}
+             if measured_ok(plan, c, workdir, planned)}
     return sorted(f"{c.clock}/{c.workload}" for c in mine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -181,6 +182,34 @@ def test_measure_stops_each_cell_and_the_table_says_why(tmp_path):
     assert s["repeats_done"] == 3 and s["repeat_policy"]["stopped"] == STOP_TARGETS_MET
     again = _measure(tmp_path / "b", "load.max_repeats=6", LOOSE)
     assert "1/1 cells already measured, 0 to go" in again.stderr
+
+
+def test_a_cell_measured_once_gets_its_interval_under_an_adaptive_rerun(tmp_path):
+    # load.repeats=1 ends ok with one repeat; the adaptive default asks for an interval
+    # (3 repeats at least), so a rerun under it resumes the cell instead of keeping it
+    once = _measure(tmp_path, "load.repeats=1")
+    assert once.returncode == 0, once.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    assert json.loads(path.read_text())["repeats_done"] == 1
+    more = _measure(tmp_path, "load.max_repeats=4", LOOSE)
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "0/1 cells already measured, 1 to go" in more.stderr
+    s = json.loads(path.read_text())
+    assert s["repeats_done"] == 3 and s["repeat_policy"]["stopped"] == STOP_TARGETS_MET
+    # and one more rerun under the same policy measures nothing
+    assert "1/1 cells already measured, 0 to go" in _measure(
+        tmp_path, "load.max_repeats=4", LOOSE).stderr
+
+
+def test_a_fixed_count_raised_or_a_cap_raised_wants_more_repeats():
+    summary = {"status": "ok", "repeats_done": 3, "load_points": []}
+    assert not adaptive.wants_more_repeats(adaptive.repeat_policy(3, None, 5), summary)
+    assert adaptive.wants_more_repeats(adaptive.repeat_policy(5, None, 5), summary)
+    # no values meet a target: capped at 3 it is done, capped at 4 it goes on
+    assert not adaptive.wants_more_repeats(adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 3),
+                                           summary)
+    assert adaptive.wants_more_repeats(adaptive.repeat_policy(None, {"ttft_p50_s": 0.05}, 4),
+                                       summary)
 
 
 @pytest.mark.parametrize(("override", "message"), [

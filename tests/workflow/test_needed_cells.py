@@ -144,21 +144,55 @@ def test_a_cell_measured_ok_under_other_settings_is_not_measured_ok(smoke, tmp_p
 
     iid, cell = "llama-1b_tp1_b64", gplan.Cell("llama-1b_tp1_b64", "f1000", "S-S")
     planned = ms.planned(smoke, iid, ROOT)
-    assert planned is not None and planned["load"]["points"] == ["low", "medium"]
+    assert planned is not None and planned.settings["load"]["points"] == ["low", "medium"]
+    assert planned.policy.fixed == 1  # the smoke preset's load.repeats
     # a job measuring only some cells (clocks.mhz, workload.ids) measures under the same
     one = gplan.measure_overrides(smoke, iid, [gplan.Cell(iid, "f1980", "M-M")])
-    assert ms.measured_settings(to_plain(compose(one, ROOT / "config" / "measure"))) == planned
+    assert ms.measured_settings(to_plain(compose(one, ROOT / "config" / "measure"))) \
+        == planned.settings
 
     path = write_summary(tmp_path, smoke, cell, "ok")
     summary = json.loads(path.read_text())
 
     def ok_with(values) -> bool:
         path.write_text(json.dumps({**summary, "measured_settings": ms.record(values)}))
-        return gcells.measured_ok(smoke, cell, tmp_path, settings=lambda _: planned)
+        return gcells.measured_ok(smoke, cell, tmp_path, planned=lambda _: planned)
 
-    assert ok_with(planned)
-    assert not ok_with({**planned, "load": {**planned["load"], "max_duration_s": 1.0}})
+    settings = planned.settings
+    assert ok_with(settings)
+    assert not ok_with({**settings, "load": {**settings["load"], "max_duration_s": 1.0}})
     # a key only the newer side has (a newer greenllm's new setting) does not count
-    assert ok_with({**planned, "load": {k: v for k, v in planned["load"].items()
-                                        if k != "exact_rate"}})
+    assert ok_with({**settings, "load": {k: v for k, v in settings["load"].items()
+                                         if k != "exact_rate"}})
     assert gcells.measured_ok(smoke, cell, tmp_path)  # without planned settings: as before
+
+
+def test_a_cell_that_stopped_early_is_measured_ok_unless_the_policy_wants_more(
+        smoke, tmp_path) -> None:
+    # An adaptive cell stops before its cap (targets met); ok under its own policy and
+    # under the same one planned again, not under one that asks for more repeats.
+    from greenllm.measure import measured_settings as ms
+    from greenllm.measure.adaptive import DEFAULT_CI_TARGETS, repeat_policy
+
+    iid, cell = "llama-1b_tp1_b64", gplan.Cell("llama-1b_tp1_b64", "f1000", "S-S")
+    path = write_summary(tmp_path, smoke, cell, "ok")
+    settings = ms.planned(smoke, iid, ROOT).settings
+    path.write_text(json.dumps({
+        **json.loads(path.read_text()), "repeats": 5, "repeats_done": 3,
+        "measured_settings": ms.record(settings),
+        "repeat_policy": {"mode": "adaptive", "max_repeats": 5, "stopped": "targets_met"}}))
+    assert gcells.measured_ok(smoke, cell, tmp_path)  # its own policy: stopped early, ok
+
+    def ok_under(policy) -> bool:
+        return gcells.measured_ok(smoke, cell, tmp_path,
+                                  planned=lambda _: ms.Planned(settings, policy))
+
+    assert ok_under(repeat_policy(3, None, 5))  # a fixed 3: reached
+    assert not ok_under(repeat_policy(5, None, 5))  # a fixed 5: two more repeats
+    assert ok_under(repeat_policy(None, DEFAULT_CI_TARGETS, 3))  # capped at 3: reached
+    # a cap of 5 with nothing in the summary to meet the targets: the run goes on
+    assert not ok_under(repeat_policy(None, DEFAULT_CI_TARGETS, 5))
+    # and the measure job's trigger counts it only when ok
+    assert "f1000/S-S" not in gcells.trigger_cells(
+        smoke, iid, [], tmp_path, planned=lambda _: ms.Planned(settings, repeat_policy(5, None, 5)))
+    assert gcells.trigger_cells(smoke, iid, [], tmp_path) == ["f1000/S-S"]

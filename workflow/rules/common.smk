@@ -98,25 +98,26 @@ def measure_args(wildcards, input=None):
     return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, needed_cells()))
 
 
-_PLANNED_SETTINGS = {}
+_PLANNED = {}
 
 
-def planned_settings(iid):
-    # What the instance's measure job will measure under (measure.measured_settings): a
-    # cell measured ok under other settings is measured afresh, so it is not "measured
-    # ok" here. Composed once per instance and parse, and only for cells on disk.
-    if iid not in _PLANNED_SETTINGS:
+def planned_instance(iid):
+    # What the instance's measure job will measure under, and how many repeats
+    # (measure.measured_settings.planned): a cell measured ok under other settings is
+    # measured afresh, one the repeat policy wants more of gets more, so neither is
+    # "measured ok" here. Composed once per instance and parse, and only for cells on disk.
+    if iid not in _PLANNED:
         from greenllm.measure.measured_settings import planned
 
-        _PLANNED_SETTINGS[iid] = planned(PLAN, iid, workflow.basedir)
-    return _PLANNED_SETTINGS[iid]
+        _PLANNED[iid] = planned(PLAN, iid, workflow.basedir)
+    return _PLANNED[iid]
 
 
 def measure_trigger(wildcards):
     # The measure job's rerun trigger: the instance's settings and its needed + measured
     # cells. measure_args is derived from `input` so that Snakemake does not count it.
     union = gcells.trigger_cells(PLAN, wildcards.instance, needed_cells(),
-                                 settings=planned_settings)
+                                 planned=planned_instance)
     cells = [gplan.Cell(wildcards.instance, *c.split("/")) for c in union]
     return shlex.join(gplan.measure_overrides(PLAN, wildcards.instance, cells) + union)
 
@@ -127,7 +128,7 @@ def cell_marker(wildcards):
     # everything downstream.
     marker = PLAN.run_marker(wildcards.instance)
     cell = gplan.Cell(wildcards.instance, wildcards.clock, wildcards.workload)
-    ok = gcells.measured_ok(PLAN, cell, settings=planned_settings)
+    ok = gcells.measured_ok(PLAN, cell, planned=planned_instance)
     return ancient(marker) if ok else marker
 
 

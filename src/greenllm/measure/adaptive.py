@@ -274,6 +274,21 @@ def decide_summary(policy: RepeatPolicy, summary: Mapping[str, Any]) -> RepeatDe
     return decide(policy, values, int(summary.get("repeats_done") or 0))
 
 
+def wants_more_repeats(policy: RepeatPolicy, summary: Mapping[str, Any]) -> bool:
+    """Whether ``greenllm measure`` under ``policy`` adds repeats to a cell whose summary
+    says ok (it stopped under the policy it was measured with).
+
+    The summary's repeats are judged again under ``policy``: a cell that stopped on its
+    targets, or at a cap as high as this one, is done; a fixed count raised past its
+    repeats, a higher cap it has not reached on unmet targets, or targets tighter than its
+    widths get more. Adaptive stopping is not final on its own: a cell measured once
+    (``load.repeats=1``) has no interval, so an adaptive rerun goes on to the targets.
+    """
+    done = summary.get("repeats_done", summary.get("repeats", 1))  # older summaries
+    values = summary_values(summary.get("load_points") or [], policy.targets)
+    return not decide(policy, values, int(done or 0)).stop
+
+
 def record(summary: dict[str, Any], policy: RepeatPolicy, decision: RepeatDecision) -> None:
     """Write the policy and the decision into the cell summary (``repeat_policy``):
     the cell's ``stopped``, and each load point's (``points``: why and after how many

@@ -96,8 +96,8 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
     status = cell_status(cell, out)
     if status in RETRIED_STATUSES:
         return retry_failed
-    if status == "ok" and policy.adaptive:  # stopped: targets met or cap reached
-        return False
+    if status == "ok":  # stopped under its own policy: does this one want more?
+        return adaptive.wants_more_repeats(policy, read_summary(cell, out) or {})
     return status is None or repeats_done(cell, out) < policy.cap
 
 

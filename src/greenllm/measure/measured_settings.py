@@ -35,8 +35,12 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenllm.measure.adaptive import RepeatPolicy
 
 # group -> the keys that define what a repeat measures (None: every key of the group but
 # those in NOT_MEASURED)
@@ -120,15 +124,26 @@ def recorded(summary: Mapping[str, Any], out: Path) -> dict[str, Any] | None:
     return own if own is not None else instance_settings(out)
 
 
-def planned(plan: Any, instance_id: str, root: str | Path) -> dict[str, Any] | None:
-    """The settings a workflow plan's instance will measure under: its ``greenllm
-    measure`` config composed as its job composes it (``measure.preflight.plan_problems``
-    does the same); None when it does not compose (the validation pass reports that)."""
+@dataclass(frozen=True)
+class Planned:
+    """What a workflow plan's instance will measure under (``settings``: a repeat's
+    measured settings) and how many repeats its cells get (``policy``)."""
+
+    settings: dict[str, Any]
+    policy: RepeatPolicy
+
+
+def planned(plan: Any, instance_id: str, root: str | Path) -> Planned | None:
+    """What a workflow plan's instance will measure under: its ``greenllm measure``
+    config composed as its job composes it (``measure.preflight.plan_problems`` does the
+    same); None when it does not compose (the validation pass reports that)."""
     from greenllm.errors import GreenllmError
+    from greenllm.measure.adaptive import policy_from_cfg
     from greenllm.measure.compose import compose_instance, to_plain
 
     try:
-        return measured_settings(to_plain(compose_instance(plan, instance_id, root)))
+        cfg = compose_instance(plan, instance_id, root)
+        return Planned(measured_settings(to_plain(cfg)), policy_from_cfg(cfg.load))
     except GreenllmError:
         return None
 
