@@ -93,11 +93,12 @@ def write_manifest(out: Path, iid: str, cells: Sequence[Cell], complete: bool) -
 
 def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
                     policy: adaptive.RepeatPolicy) -> bool:
-    status = cell_status(cell, out)
+    summary = read_summary(cell, out)
+    status = summary.get("status") if summary else None
     if status in RETRIED_STATUSES:
         return retry_failed
-    if status == "ok":  # stopped under its own policy: does this one want more?
-        return adaptive.wants_more_repeats(policy, read_summary(cell, out) or {})
+    if summary is not None and status == "ok":  # stopped under its own policy: more now?
+        return adaptive.wants_more_repeats(policy, summary)
     return status is None or repeats_done(cell, out) < policy.cap
 
 
