@@ -29,7 +29,7 @@ ENGINE=${ENGINE:-vllm}
 # TAG=drawn names a second run beside the first (e.g. with EXTRA=load.exact_rate=false)
 RAW=results/raw/${CARD_ID:-h200}_llama-1b_tp1_b64_campaign${TAG:+_$TAG}  # h100_… on an H100
 SFX=${TAG:+-$TAG}
-ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=results/models/llama-1b engine=$ENGINE
+ARGS=(out_dir=$RAW ${CARD:+gpu=$CARD} model=llama-1b model.path=$PWD/results/models/llama-1b engine=$ENGINE
   clocks=observe instance=tp1 instance.max_batch=64 'workload.ids=[S-S,M-M,L-L]'
   'load.points=[low,medium]' load.repeats=${REPEATS:-5} load.requests_per_point=${REQ:-30}
   load.min_duration_s=${MIN_S:-3} load.max_duration_s=${MAX_S:-6} load.warmup_requests=4
