@@ -60,6 +60,19 @@ def test_repeats_over_two_starts_end_to_end(tmp_path):
     assert table["engine_start"].tolist() == [0, 0, 1, 1]  # the cells table's column
 
 
+def test_a_resumed_run_numbers_its_engine_after_the_recorded_starts(tmp_path):
+    # 3 repeats over 2 starts (rounds 1-2, 3), then a rerun asking for 4: round 4 falls
+    # in the second block, but it runs in the rerun's own engine, a third start
+    first = _measure(tmp_path, "load.repeats=3", "load.engine_starts=2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = _measure(tmp_path, "load.repeats=4", "load.engine_starts=2")
+    assert again.returncode == 0, again.stderr[-2000:]
+    (path,) = (tmp_path / "raw/cells").rglob("summary.json")
+    s = load_summary(path)
+    assert {p["repeat"]: p["engine_start"] for p in s["load_points"]} == {0: 0, 1: 0, 2: 1,
+                                                                          3: 2}
+
+
 def test_one_start_records_no_start_index(tmp_path):
     run = _measure(tmp_path, "load.repeats=2")
     assert run.returncode == 0, run.stderr[-2000:]

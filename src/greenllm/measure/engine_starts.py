@@ -10,13 +10,17 @@ more engine starts per instance.
 Repeat round r runs in start ``r * k // cap`` (cap: the fixed repeat count or the
 adaptive cap), so the starts take consecutive, near-equal blocks of rounds and every
 cell meets every start; the max-throughput search and the SLO baselines stay in the
-first. A resumed run begins with a fresh start anyway, numbered by its first round.
+first. A resumed run begins with a fresh start anyway. Each load point records the
+start that measured it (``engine_start``) by its count, not its block: a run cut inside a
+block and resumed measures the rest of that block in a new start, and the start-offset
+analysis (``analysis.start_offsets``) must not pool the two under one number, so the
+resumed run numbers its starts after the highest its cells record (``next_label``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from greenllm.engine.base import Engine
@@ -35,6 +39,14 @@ def problems(starts: Any, cap: int | None) -> list[str]:
         return [f"load.engine_starts={starts} is above the {cap} repeat(s) it spreads over: "
                 f"at most one start per repeat"]
     return []
+
+
+def next_label(summaries: Iterable[Mapping[str, Any] | None]) -> int:
+    """The number this run's first engine start records: one past the highest any of
+    ``summaries`` (the cells it measures) records, 0 in a fresh run."""
+    seen = [int(lp["engine_start"]) for s in summaries if s
+            for lp in s.get("load_points") or [] if lp.get("engine_start") is not None]
+    return max(seen) + 1 if seen else 0
 
 
 class EngineStarts:

@@ -51,7 +51,7 @@ from greenllm.measure.cell_store import (
 )
 from greenllm.measure.compose import config_hash, to_plain
 from greenllm.measure.config import MeasureCfg
-from greenllm.measure.engine_starts import EngineStarts, start_of
+from greenllm.measure.engine_starts import EngineStarts, next_label, start_of
 from greenllm.measure.idle_power import idle_power
 from greenllm.measure.model_dir import prepare_model_dir
 from greenllm.measure.outcome import pass_status
@@ -192,6 +192,9 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                     baselines[w.id] = measure_baseline(cfg, settings, engine, w, out,
                                                        clock_mhz=baseline_mhz)
         n_starts, current = int(cfg.load.engine_starts), None
+        # the number recorded with each load point: this engine's, counted after the
+        # starts the cells already record (a resumed run's engine is a start of its own)
+        label = next_label(read_summary(c, out) for c in todo)
         for r in range(repeats):
             if not any(rr == r and c not in stopped for rr, c in passes):
                 continue
@@ -200,6 +203,7 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                 note(f"{iid}: engine start {block + 1}/{n_starts} (load.engine_starts) "
                      f"before repeat {r + 1}")
                 engine = restart()
+                label += 1
             current = block
             for clock_label in dict.fromkeys(c.clock_label for rr, c in passes if rr == r):
                 group = [c for rr, c in passes
@@ -222,7 +226,7 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                              f"{cell.workload.id}{rep}{eta}")
                         if measure_pass(cfg, gpu, engine, settings, cell, r, out, instance,
                                         plan, baselines[cell.workload.id], prov, ledger,
-                                        engine_start=current if n_starts > 1 else None):
+                                        engine_start=label if n_starts > 1 else None):
                             stopped.add(cell)
                         done += 1
     except EngineError as err:
