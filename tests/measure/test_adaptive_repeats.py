@@ -196,6 +196,12 @@ def test_a_cell_measured_once_gets_its_interval_under_an_adaptive_rerun(tmp_path
     assert "0/1 cells already measured, 1 to go" in more.stderr
     s = json.loads(path.read_text())
     assert s["repeats_done"] == 3 and s["repeat_policy"]["stopped"] == STOP_TARGETS_MET
+    # judged again: done under the policy it stopped under (read off its record), not
+    # under a tighter target (judged on its values)
+    loose = {m: 10.0 for m in adaptive.DEFAULT_CI_TARGETS}
+    assert not adaptive.wants_more_repeats(adaptive.repeat_policy(None, loose, 4), s)
+    assert adaptive.wants_more_repeats(
+        adaptive.repeat_policy(None, {**loose, "ttft_p50_s": 1e-9}, 4), s)
     # and one more rerun under the same policy measures nothing
     assert "1/1 cells already measured, 0 to go" in _measure(
         tmp_path, "load.max_repeats=4", LOOSE).stderr

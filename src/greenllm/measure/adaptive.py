@@ -284,6 +284,9 @@ def wants_more_repeats(policy: RepeatPolicy, summary: Mapping[str, Any]) -> bool
     widths get more. Adaptive stopping is not final on its own: a cell measured once
     (``load.repeats=1``) has no interval, so an adaptive rerun goes on to the targets.
     """
+    own = summary.get("repeat_policy") or {}
+    if own.get("stopped") and {k: own.get(k) for k in policy.to_dict()} == policy.to_dict():
+        return False  # stopped under this very policy: judging again says the same
     done = summary.get("repeats_done", summary.get("repeats", 1))  # older summaries
     values = summary_values(summary.get("load_points") or [], policy.targets)
     return not decide(policy, values, int(done or 0)).stop
