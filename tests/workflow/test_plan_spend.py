@@ -40,8 +40,12 @@ def test_plan_cli_prints_the_expected_spend(capsys):
     from greenllm.cli.main import main
 
     assert main(["plan", "--root", str(ROOT), "--preset", "smoke", "--expected"]) == 0
-    out = capsys.readouterr().out
-    assert "expected under the policies:" in out and "GPU-hours" in out
+    captured = capsys.readouterr()
+    assert "expected under the policies:" in captured.out and "GPU-hours" in captured.out
+    # progress of the simulated capacity searches, one line per instance, on stderr only
+    progress = [ln for ln in captured.err.splitlines() if "expected spend: instance" in ln]
+    assert len(progress) == 3 and progress[0].startswith("greenllm plan: ")
+    assert "expected spend" not in captured.out
 
 
 def test_plan_counts_the_engine_starts_the_repeats_are_spread_over():

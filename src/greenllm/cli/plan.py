@@ -174,7 +174,10 @@ def _expected(plan: Any, root: Path, noise_cv: float | None,
     if not cv > 0:
         raise ConfigError(f"--noise-cv must be > 0, got {cv}")
     noise = noise_from_table(noise_from, cv) if noise_from else Noise(cv)
-    exp = expected_spend(plan, root, noise_cv=noise)
+    # progress on stderr, where it does not mix into the plan a user may redirect
+    exp = expected_spend(plan, root, noise_cv=noise,
+                         progress=lambda line: print(f"greenllm plan: {line}", file=sys.stderr,
+                                                     flush=True))
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in exp.items()
             if k != "instances"}
 
