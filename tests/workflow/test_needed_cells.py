@@ -146,6 +146,13 @@ def test_a_cell_measured_ok_under_other_settings_is_not_measured_ok(smoke, tmp_p
     planned = ms.planned(smoke, iid, ROOT)
     assert planned is not None and planned.settings["load"]["points"] == ["low", "medium"]
     assert planned.policy.fixed == 1  # the smoke preset's load.repeats
+    # the workflow's main process reuses the validation pass's configs: the same answer
+    from greenllm.measure.preflight import plan_problems
+
+    composed: dict = {}
+    assert plan_problems(smoke, ROOT, composed=composed) == []
+    assert set(composed) == {i.id for i in smoke.instances}
+    assert ms.planned(smoke, iid, ROOT, composed=composed) == planned
     # a job measuring only some cells (clocks.mhz, workload.ids) measures under the same
     one = gplan.measure_overrides(smoke, iid, [gplan.Cell(iid, "f1980", "M-M")])
     assert ms.measured_settings(to_plain(compose(one, ROOT / "config" / "measure"))) \

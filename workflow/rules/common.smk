@@ -25,10 +25,11 @@ except GreenllmError as err:
 
 # The same validation pass as `greenllm measure --check`, for every instance, once (jobs
 # re-read this file): `snakemake -n` lists every problem, one line each.
+_COMPOSED = {}  # instance id -> its measure config, as the validation pass composed it
 if workflow.is_main_process:
     from greenllm.measure.preflight import plan_problems
 
-    _PROBLEMS = plan_problems(PLAN, workflow.basedir)
+    _PROBLEMS = plan_problems(PLAN, workflow.basedir, composed=_COMPOSED)
     if _PROBLEMS:
         raise WorkflowError("\n".join(_PROBLEMS))
 
@@ -105,11 +106,12 @@ def planned_instance(iid):
     # What the instance's measure job will measure under, and how many repeats
     # (measure.measured_settings.planned): a cell measured ok under other settings is
     # measured afresh, one the repeat policy wants more of gets more, so neither is
-    # "measured ok" here. Composed once per instance and parse, and only for cells on disk.
+    # "measured ok" here. Only for cells on disk; the main process reuses the validation
+    # pass's config, a spawned job composes its instance's once.
     if iid not in _PLANNED:
         from greenllm.measure.measured_settings import planned
 
-        _PLANNED[iid] = planned(PLAN, iid, workflow.basedir)
+        _PLANNED[iid] = planned(PLAN, iid, workflow.basedir, composed=_COMPOSED)
     return _PLANNED[iid]
 
 

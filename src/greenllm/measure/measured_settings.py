@@ -133,16 +133,18 @@ class Planned:
     policy: RepeatPolicy
 
 
-def planned(plan: Any, instance_id: str, root: str | Path) -> Planned | None:
+def planned(plan: Any, instance_id: str, root: str | Path,
+            composed: Mapping[str, Any] | None = None) -> Planned | None:
     """What a workflow plan's instance will measure under: its ``greenllm measure``
-    config composed as its job composes it (``measure.preflight.plan_problems`` does the
-    same); None when it does not compose (the validation pass reports that)."""
+    config composed as its job composes it (``composed``: the configs the validation pass,
+    ``measure.preflight.plan_problems``, already composed); None when it does not compose
+    (the validation pass reports that)."""
     from greenllm.errors import GreenllmError
     from greenllm.measure.adaptive import policy_from_cfg
     from greenllm.measure.compose import compose_instance, to_plain
 
     try:
-        cfg = compose_instance(plan, instance_id, root)
+        cfg = (composed or {}).get(instance_id) or compose_instance(plan, instance_id, root)
         return Planned(measured_settings(to_plain(cfg)), policy_from_cfg(cfg.load))
     except GreenllmError:
         return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -320,12 +321,15 @@ def _engine_problems(cfg: DictConfig) -> list[str]:
     return found
 
 
-def plan_problems(plan: Any, root: str | os.PathLike[str]) -> list[str]:
+def plan_problems(plan: Any, root: str | os.PathLike[str],
+                  composed: MutableMapping[str, Any] | None = None) -> list[str]:
     """The validation pass for every instance of a workflow plan (``snakemake -n``).
 
     Each instance's ``greenllm measure`` config is composed exactly as its job will
     compose it, and checked without the host checks (jobs may run on other nodes) and
-    with the model folder still to be built by the download rule.
+    with the model folder still to be built by the download rule. ``composed`` receives
+    each config that composes (instance id -> config), so that the workflow's later
+    questions about an instance (``measured_settings.planned``) need not compose it again.
     """
     from greenllm.measure.compose import compose_instance
 
@@ -336,6 +340,8 @@ def plan_problems(plan: Any, root: str | os.PathLike[str]) -> list[str]:
         except GreenllmError as err:
             found.append(f"instance {inst.id}: {err}")
             continue
+        if composed is not None:
+            composed[inst.id] = cfg
         found += [f"instance {inst.id}: {p}"
                   for p in problems(cfg, host=False, model_built_later=True)]
     return found
