@@ -1,6 +1,7 @@
 """The directions of dependency ARCHITECTURE.md asks for, checked on the imports:
 ``sim`` (an engine) imports no analysis; ``analysis`` reads files and runs nothing;
-``calibrate`` and ``compare`` sit above both."""
+``measure`` reaches the simulator only through the engine layer; ``calibrate`` and
+``compare`` sit above all three."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ FORBIDDEN = {
     # (sim/virtual_load.py borrows measure.points.n_requests: left to the virtual engine's
     # rework of that seam)
     "sim": ("greenllm.analysis", "greenllm.calibrate", "greenllm.compare", "greenllm.figures"),
+    # measure picks an engine kind and asks the engine layer for what the simulator knows
+    # (engine.capacity, a kind's config_problems)
+    "measure": ("greenllm.sim", "greenllm.calibrate", "greenllm.compare", "greenllm.figures"),
     "analysis": ("subprocess", "greenllm.load.client", "greenllm.engine", "greenllm.gpu",
                  "greenllm.search", "greenllm.measure", "greenllm.calibrate",
                  "greenllm.compare", "greenllm.sim"),

@@ -34,6 +34,7 @@ from greenllm.analysis.claim_helpers import NotMeasurable
 from greenllm.analysis.flatten import rows_to_frame
 from greenllm.analysis.studies import parse_study
 from greenllm.calibrate.markdown_block import check_out, emit
+from greenllm.engine.capacity import PAPER_PROBE
 from greenllm.errors import ConfigError, GreenllmError
 from greenllm.gpu.sim import SimGpuSpec
 from greenllm.load.shapes import SHAPES
@@ -53,7 +54,7 @@ from greenllm.sim.virtual_load import (
 )
 
 PAPER_CLOCKS_MHZ = (800, 1000, 1200, 1400, 1600, 1800, 1980)
-SEARCH_PAPER = ProbeSizing(150, 10.0, 90.0)  # config/measure/search/paper.yaml
+SEARCH_PAPER = ProbeSizing(*PAPER_PROBE)  # config/measure/search/paper.yaml
 LOAD_PAPER = ProbeSizing(200, 20.0, 180.0)  # config/measure/load/paper.yaml
 MEDIUM_FRACTION = 0.5  # config/measure/load/paper.yaml fractions.medium
 BASELINE_REQUESTS = 5  # config/measure/slo/paper.yaml
@@ -77,12 +78,7 @@ def shape_of(model: str) -> ModelShape:
     cfg = SHAPES.get(model)
     if cfg is None:
         raise ConfigError(f"unknown model {model!r}: use one of {', '.join(SHAPES)}")
-    heads = int(cfg["num_attention_heads"])
-    return ModelShape(
-        hidden_size=int(cfg["hidden_size"]), num_layers=int(cfg["num_hidden_layers"]),
-        num_heads=heads, num_kv_heads=int(cfg["num_key_value_heads"]),
-        intermediate_size=int(cfg["intermediate_size"]), vocab_size=int(cfg["vocab_size"]),
-        head_dim=int(cfg["hidden_size"]) // heads, name=model)
+    return ModelShape.from_dims(cfg, model)
 
 
 def baseline_slo(inst: VirtualInstance, wl: Workload, scale: float,

@@ -66,6 +66,11 @@ class EngineKind(Protocol):
 
     def version(self) -> str: ...
 
+    def config_problems(self, cfg: Any) -> list[str]:
+        """What only this kind can find wrong in ``cfg`` before anything runs, one line
+        each (the virtual engine: a GPU it has no simulated model of)."""
+        ...
+
     def start(self, cfg: Any, gpu: Gpu, *, model_dir: Path, out: Path,
               max_model_len: int) -> Engine:
         """Start the engine (it serves until ``stop``)."""

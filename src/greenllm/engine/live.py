@@ -87,6 +87,9 @@ class LiveKind:
             raise ConfigError(f"instance.gpus lists {len(selectors)} GPUs but instance.tp={tp}")
         return open_gpus("nvml", selectors)
 
+    def config_problems(self, cfg: Any) -> list[str]:
+        return []  # the GPUs and vLLM are checked on the host (measure.preflight)
+
     def version(self) -> str:
         return engine_version(self.name)
 

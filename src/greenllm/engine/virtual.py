@@ -55,13 +55,7 @@ _POWER_CAP = REASON_BITS["sw_power_cap"]
 
 
 def model_shape(cfg: Any) -> ModelShape:
-    s = cfg.model.shape
-    heads = int(s.num_attention_heads)
-    return ModelShape(hidden_size=int(s.hidden_size), num_layers=int(s.num_hidden_layers),
-                      num_heads=heads, num_kv_heads=int(s.num_key_value_heads),
-                      intermediate_size=int(s.intermediate_size),
-                      vocab_size=int(s.vocab_size), head_dim=int(s.hidden_size) // heads,
-                      name=str(cfg.model.name))
+    return ModelShape.from_dims(cfg.model.shape, str(cfg.model.name))
 
 
 def gpu_model(cfg: Any) -> SimulatedGpuModel:
@@ -322,6 +316,13 @@ class VirtualKind:
         return open_gpus("sim", list(range(int(cfg.instance.tp))),
                          sim_state_path=out / "simgpu.state", spec=model.power,
                          clock_permitted=bool(cfg.clocks.sim_clock_permitted), settle_s=0.0)
+
+    def config_problems(self, cfg: Any) -> list[str]:
+        try:  # the simulated GPU model must exist before anything runs
+            simulated_gpu(str(cfg.gpu.name))
+        except ConfigError as err:
+            return [str(err)]
+        return []
 
     def version(self) -> str:
         return f"greenllm-virtual {__version__}"

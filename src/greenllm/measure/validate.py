@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from greenllm.engine.kinds import KINDS
+from greenllm.engine.kinds import KINDS, engine_kind
 from greenllm.errors import ConfigError
 from greenllm.load.prompts import PROMPT_FORMATS
 from greenllm.measure import knob_checks
@@ -30,13 +30,8 @@ def static_problems(cfg: MeasureCfg) -> Iterator[str]:
     """Every problem found in the config alone, one line each (``measure.preflight``)."""
     if cfg.engine.kind not in ENGINES:
         yield (f"engine.kind={cfg.engine.kind!r}: must be one of {', '.join(ENGINES)}")
-    if cfg.engine.kind == "virtual":  # the simulated GPU model must exist before anything runs
-        from greenllm.sim.gpu_models import simulated_gpu
-
-        try:
-            simulated_gpu(str(cfg.gpu.name))
-        except ConfigError as err:
-            yield str(err)
+    else:
+        yield from engine_kind(str(cfg.engine.kind)).config_problems(cfg)
     if cfg.load.prompt_format not in PROMPT_FORMATS:
         yield (f"load.prompt_format={cfg.load.prompt_format!r}: must be one of "
                f"{', '.join(PROMPT_FORMATS)}")

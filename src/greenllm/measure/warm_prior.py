@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from greenllm.engine.capacity import predicted_max_rate
 from greenllm.search.slo import Slo
 from greenllm.search.warm_start import Prior, prior_from_neighbours
 
@@ -33,24 +34,9 @@ def measured_brackets(out: Path, workload_id: str, skip_label: str) -> dict[int,
 
 def predicted_prior(model: str, tp: int, max_batch: int, input_tokens: int,
                     output_tokens: int, clock_mhz: int | None, slo: Slo) -> Prior | None:
-    """The simulator's max rate under ``slo`` (virtual time, well under a second)."""
-    from greenllm.load.shapes import SHAPES
-
-    if model not in SHAPES:
-        return None
-    from greenllm.calibrate.clock_sweep import SEARCH_PAPER, shape_of
-    from greenllm.sim.hardware import GpuPerfSpec
-    from greenllm.sim.perf_model import PerfModel
-    from greenllm.sim.virtual_load import SloSpec, VirtualInstance, max_rate_under_slo
-
-    try:
-        perf = PerfModel(shape_of(model), GpuPerfSpec.h100_sxm(), tp)
-        inst = VirtualInstance(perf, max_batch, clock_mhz=clock_mhz)
-        rate, _ = max_rate_under_slo(inst, input_tokens, output_tokens,
-                                     SloSpec(slo.ttft_s, slo.tbt_s, slo.percentile),
-                                     SEARCH_PAPER, start_rps=max(0.1, 0.25 * max_batch))
-    except Exception:  # a shape the simulator cannot run: fall back to the cold search
-        return None
+    """The simulator's max rate under ``slo`` (``engine.capacity``), as a prior."""
+    rate = predicted_max_rate(model, tp, max_batch, input_tokens, output_tokens, clock_mhz,
+                              slo.ttft_s, slo.tbt_s, slo.percentile)
     return Prior(rate, None, "simulator prediction") if rate else None
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from greenllm.errors import ConfigError
 
@@ -35,6 +37,20 @@ class ModelShape:
     tie_word_embeddings: bool = False
     dtype_bytes: int = 2  # bf16; the simulator always models 16-bit weights and KV cache
     name: str = "model"
+
+    @classmethod
+    def from_dims(cls, dims: Mapping[str, Any] | Any, name: str) -> ModelShape:
+        """A shape from the dimensions of a model group's ``shape`` (Hugging Face field
+        names, ``config/measure/model/*.yaml``; a mapping, or the measure config's typed
+        ``model.shape``): the simulator's view of a built-in model."""
+        def dim(key: str) -> int:
+            return int(dims[key] if isinstance(dims, Mapping) else getattr(dims, key))
+
+        heads = dim("num_attention_heads")
+        return cls(hidden_size=dim("hidden_size"), num_layers=dim("num_hidden_layers"),
+                   num_heads=heads, num_kv_heads=dim("num_key_value_heads"),
+                   intermediate_size=dim("intermediate_size"), vocab_size=dim("vocab_size"),
+                   head_dim=dim("hidden_size") // heads, name=name)
 
     @classmethod
     def from_config_json(cls, path: str | os.PathLike[str]) -> ModelShape:
