@@ -64,7 +64,11 @@ def cell_status(cell: Cell, out: Path) -> str | None:
 
 def repeats_done(cell: Cell, out: Path) -> int:
     """Completed repeats of a cell (a partial or failed cell resumes at the next one)."""
-    summary = read_summary(cell, out)
+    return summary_repeats_done(read_summary(cell, out))
+
+
+def summary_repeats_done(summary: dict[str, Any] | None) -> int:
+    """``repeats_done`` of a summary already read."""
     if not summary or summary.get("status") not in ("ok", "partial", "failed"):
         return 0
     if summary.get("status") == "failed":  # its finished repeats stay valid
@@ -99,7 +103,7 @@ def needs_measuring(cell: Cell, out: Path, retry_failed: bool,
         return retry_failed
     if summary is not None and status == "ok":  # stopped under its own policy: more now?
         return adaptive.wants_more_repeats(policy, summary)
-    return status is None or repeats_done(cell, out) < policy.cap
+    return status is None or summary_repeats_done(summary) < policy.cap
 
 
 def warn_not_ok(cells: Sequence[Cell], out: Path) -> None:

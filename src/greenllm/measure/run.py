@@ -37,15 +37,14 @@ from greenllm.measure.baseline import load_baseline, measure_baseline
 from greenllm.measure.cell import run_load_points, search_max_throughput
 from greenllm.measure.cell_store import (
     Cell,
-    cell_status,
     drop_unfinished_repeat,
     instance_id,
     needs_measuring,
     note,
     plan_cells,
     read_summary,
-    repeats_done,
     stale_cells,
+    summary_repeats_done,
     warn_not_ok,
     write_manifest,
 )
@@ -173,8 +172,9 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
                 "max_batch": int(cfg.instance.max_batch), "engine": cfg.engine.kind,
                 "gpu_indices": list(gpu.indices)}
     # Finished repeats are never redone; a search that found nothing is searched again.
-    start = {c: (0 if cell_status(c, out) == "no_max_throughput" else repeats_done(c, out))
-             for c in todo}
+    summaries = {c: read_summary(c, out) for c in todo}
+    start = {c: (0 if (s or {}).get("status") == "no_max_throughput"
+                 else summary_repeats_done(s)) for c, s in summaries.items()}
     passes = [(r, c) for r in range(repeats) for c in todo if r >= start[c]]
     done, t_first = 0, time.monotonic()
     stopped: set[Cell] = set()  # adaptive repeats: cells whose targets are met
@@ -194,7 +194,7 @@ def measure_cells(cfg: MeasureCfg, gpu: Gpu, engine: Engine, settings: PointSett
         n_starts, current = int(cfg.load.engine_starts), None
         # the number recorded with each load point: this engine's, counted after the
         # starts the cells already record (a resumed run's engine is a start of its own)
-        label = next_label(read_summary(c, out) for c in todo)
+        label = next_label(summaries.values())
         for r in range(repeats):
             if not any(rr == r and c not in stopped for rr, c in passes):
                 continue
